@@ -1,0 +1,118 @@
+// Package engine defines what sluice needs from its log engine: durable,
+// replayable, de-duplicating streams and a small key/value store for the
+// catalog. The only implementation is NATS JetStream (package
+// engine/jetstream), embedded or external; enginetest holds the conformance
+// suite every implementation passes.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors, wrapped by implementations.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrConflict = errors.New("changed concurrently")
+	ErrClosed   = errors.New("engine closed")
+)
+
+// StreamConfig is what the engine keeps about a stream.
+type StreamConfig struct {
+	Name            string        // sluice stream name, [a-z0-9][a-z0-9._-]{0,127}
+	MaxAge          time.Duration // 0: keep forever
+	MaxBytes        int64         // 0: no limit
+	DuplicateWindow time.Duration // how long an id is remembered for de-duplication
+	Replicas        int           // copies in a cluster; 0 means 1
+}
+
+// StreamState is a stream's size and extent.
+type StreamState struct {
+	Messages uint64
+	Bytes    uint64
+	FirstSeq uint64 // 0 when empty
+	LastSeq  uint64 // 0 when nothing was ever appended
+}
+
+// Msg is a message to append.
+type Msg struct {
+	ID     string            // de-duplication id: a second Msg with the same ID within the window is not stored
+	Header map[string]string // small metadata stored with the message
+	Data   []byte
+}
+
+// Stored is a message read back.
+type Stored struct {
+	Seq     uint64
+	Header  map[string]string
+	Data    []byte
+	Arrived time.Time // when the engine stored it
+}
+
+// Appended tells where an appended message is.
+type Appended struct {
+	Seq       uint64 // its sequence; for a duplicate, the sequence of the stored original
+	Duplicate bool
+}
+
+// Engine is the log engine. All methods are safe for concurrent use.
+type Engine interface {
+	// EnsureStream creates the stream or updates its limits; it is idempotent.
+	EnsureStream(ctx context.Context, cfg StreamConfig) error
+	// DeleteStream removes the stream and every message in it.
+	DeleteStream(ctx context.Context, name string) error
+	// State reports a stream's size and extent.
+	State(ctx context.Context, name string) (StreamState, error)
+
+	// Publish sends msgs in order and returns at once; Pending.Wait returns
+	// when every message is durably stored (or failed after retries).
+	Publish(ctx context.Context, stream string, msgs []Msg) (Pending, error)
+	// Get returns the first message whose sequence is at or after seq,
+	// ErrNotFound when there is none.
+	Get(ctx context.Context, stream string, seq uint64) (Stored, error)
+	// Read delivers messages in order from sequence from, following new ones
+	// as they arrive, until the Reader is closed.
+	Read(ctx context.Context, stream string, from uint64) (Reader, error)
+
+	// KV opens (creating if needed) a key/value bucket.
+	KV(ctx context.Context, bucket string) (KV, error)
+	// Ready reports whether the engine can serve requests.
+	Ready(ctx context.Context) error
+	// Close releases every resource; an embedded server flushes and stops.
+	Close() error
+}
+
+// Pending is a publish in flight.
+type Pending interface {
+	Wait(ctx context.Context) ([]Appended, error)
+}
+
+// Reader reads a stream in order.
+type Reader interface {
+	// Next blocks until the next message arrives or ctx ends.
+	Next(ctx context.Context) (Stored, error)
+	Close()
+}
+
+// KV is a key/value bucket with optimistic concurrency.
+type KV interface {
+	Get(ctx context.Context, key string) (value []byte, revision uint64, err error)
+	// Create stores a new key; ErrExists if it is there.
+	Create(ctx context.Context, key string, value []byte) (uint64, error)
+	// Update replaces a key's value if its revision is still rev; ErrConflict otherwise.
+	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
+	Delete(ctx context.Context, key string) error
+	// Keys lists the keys that start with prefix, sorted.
+	Keys(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Append publishes msgs and waits until they are stored.
+func Append(ctx context.Context, e Engine, stream string, msgs []Msg) ([]Appended, error) {
+	p, err := e.Publish(ctx, stream, msgs)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}

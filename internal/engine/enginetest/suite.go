@@ -1,0 +1,232 @@
+// Package enginetest is the conformance suite every engine.Engine passes.
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+var unique atomic.Int64
+
+// name gives a stream name no earlier test used: JetStream remembers
+// de-duplication ids even across a purge.
+func name(prefix string) string {
+	return fmt.Sprintf("%s.%d-%d", prefix, time.Now().UnixNano(), unique.Add(1))
+}
+
+// Run runs the suite against e, which it shares between subtests.
+func Run(t *testing.T, e engine.Engine) {
+	t.Run("EnsureStreamIsIdempotent", func(t *testing.T) { ensureIdempotent(t, e) })
+	t.Run("AppendDeduplicates", func(t *testing.T) { appendDedupe(t, e) })
+	t.Run("GetAtOrAfter", func(t *testing.T) { getAtOrAfter(t, e) })
+	t.Run("ReadFollows", func(t *testing.T) { readFollows(t, e) })
+	t.Run("DeleteStream", func(t *testing.T) { deleteStream(t, e) })
+	t.Run("KV", func(t *testing.T) { kv(t, e) })
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustEnsure(t *testing.T, e engine.Engine, n string) {
+	t.Helper()
+	if err := e.EnsureStream(ctx(t), engine.StreamConfig{Name: n, DuplicateWindow: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.DeleteStream(context.Background(), n) })
+}
+
+func msgs(ids ...string) []engine.Msg {
+	out := make([]engine.Msg, len(ids))
+	for i, id := range ids {
+		out[i] = engine.Msg{ID: id, Header: map[string]string{"Sluice-Test": "h-" + id}, Data: []byte(`{"id":"` + id + `"}`)}
+	}
+	return out
+}
+
+func ensureIdempotent(t *testing.T, e engine.Engine) {
+	n := name("ensure")
+	mustEnsure(t, e, n)
+	if err := e.EnsureStream(ctx(t), engine.StreamConfig{Name: n, DuplicateWindow: time.Minute, MaxAge: time.Hour}); err != nil {
+		t.Fatalf("second ensure: %v", err)
+	}
+	st, err := e.State(ctx(t), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Messages != 0 || st.FirstSeq != 0 || st.LastSeq != 0 {
+		t.Fatalf("new stream state = %+v", st)
+	}
+	if _, err := e.State(ctx(t), name("missing")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("state of a missing stream: %v, want ErrNotFound", err)
+	}
+}
+
+func appendDedupe(t *testing.T, e engine.Engine) {
+	n := name("append")
+	mustEnsure(t, e, n)
+	got, err := engine.Append(ctx(t), e, n, msgs("a", "b", "a", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []engine.Appended{{Seq: 1}, {Seq: 2}, {Seq: 1, Duplicate: true}, {Seq: 3}}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("append results %v, want %v", got, want)
+		}
+	}
+	got, err = engine.Append(ctx(t), e, n, msgs("c", "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != (engine.Appended{Seq: 3, Duplicate: true}) || got[1] != (engine.Appended{Seq: 4}) {
+		t.Fatalf("second append %v", got)
+	}
+	st, err := e.State(ctx(t), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Messages != 4 || st.FirstSeq != 1 || st.LastSeq != 4 || st.Bytes == 0 {
+		t.Fatalf("state %+v", st)
+	}
+	// Many messages in one publish keep their order.
+	var ids []string
+	for i := range 5000 {
+		ids = append(ids, fmt.Sprint("bulk-", i))
+	}
+	got, err = engine.Append(ctx(t), e, n, msgs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range got {
+		if a.Seq != uint64(5+i) || a.Duplicate {
+			t.Fatalf("bulk %d: %+v", i, a)
+		}
+	}
+}
+
+func getAtOrAfter(t *testing.T, e engine.Engine) {
+	n := name("get")
+	mustEnsure(t, e, n)
+	if _, err := engine.Append(ctx(t), e, n, msgs("x", "y")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Get(ctx(t), n, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != 2 || string(m.Data) != `{"id":"y"}` || m.Header["Sluice-Test"] != "h-y" || m.Arrived.IsZero() {
+		t.Fatalf("get 2 = %+v", m)
+	}
+	if _, ok := m.Header["Nats-Msg-Id"]; ok {
+		t.Fatalf("engine headers leak: %v", m.Header)
+	}
+	if _, err := e.Get(ctx(t), n, 3); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("get past the end: %v, want ErrNotFound", err)
+	}
+}
+
+func readFollows(t *testing.T, e engine.Engine) {
+	n := name("read")
+	mustEnsure(t, e, n)
+	if _, err := engine.Append(ctx(t), e, n, msgs("1", "2", "3")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Read(ctx(t), n, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	next := func(want uint64) {
+		t.Helper()
+		m, err := r.Next(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != want || m.Header["Sluice-Test"] == "" {
+			t.Fatalf("read seq %d (%+v), want %d", m.Seq, m, want)
+		}
+	}
+	next(2)
+	next(3)
+	go func() { _, _ = engine.Append(context.Background(), e, n, msgs("4")) }()
+	next(4)
+	// Next honours its context while waiting.
+	c, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := r.Next(c); err == nil {
+		t.Fatal("Next returned a message that was never appended")
+	}
+}
+
+func deleteStream(t *testing.T, e engine.Engine) {
+	n := name("delete")
+	if err := e.EnsureStream(ctx(t), engine.StreamConfig{Name: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Append(ctx(t), e, n, msgs("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DeleteStream(ctx(t), n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.State(ctx(t), n); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("state after delete: %v", err)
+	}
+	if err := e.DeleteStream(ctx(t), n); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func kv(t *testing.T, e engine.Engine) {
+	b, err := e.KV(ctx(t), "enginetest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := name("k") + "."
+	rev, err := b.Create(ctx(t), p+"a", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Create(ctx(t), p+"a", []byte("2")); !errors.Is(err, engine.ErrExists) {
+		t.Fatalf("create twice: %v", err)
+	}
+	rev2, err := b.Update(ctx(t), p+"a", []byte("2"), rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx(t), p+"a", []byte("3"), rev); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	v, r, err := b.Get(ctx(t), p+"a")
+	if err != nil || string(v) != "2" || r != rev2 {
+		t.Fatalf("get = %q %d %v", v, r, err)
+	}
+	if _, err := b.Create(ctx(t), p+"b", nil); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := b.Keys(ctx(t), p)
+	if err != nil || len(keys) != 2 || keys[0] != p+"a" || keys[1] != p+"b" {
+		t.Fatalf("keys = %v %v", keys, err)
+	}
+	if err := b.Delete(ctx(t), p+"a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Get(ctx(t), p+"a"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("get deleted: %v", err)
+	}
+	if _, err := b.Create(ctx(t), p+"a", []byte("again")); err != nil {
+		t.Fatalf("create after delete: %v", err)
+	}
+	if keys, _ := b.Keys(ctx(t), p); len(keys) != 2 {
+		t.Fatalf("keys after delete and create: %v", keys)
+	}
+}

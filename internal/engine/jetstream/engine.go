@@ -1,0 +1,256 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// Options say which JetStream to use.
+type Options struct {
+	// URL of an external NATS server or cluster ("nats://a:4222,nats://b:4222").
+	// Empty: run an embedded server storing under DataDir.
+	URL string
+	// DataDir holds the embedded server's file storage.
+	DataDir string
+	// Listen (host:port) makes the embedded server accept NATS clients; empty: no port.
+	Listen string
+	// Replicas is the default number of copies of each stream (external clusters).
+	Replicas int
+	Logger   *slog.Logger
+}
+
+// Engine is the JetStream implementation of engine.Engine.
+type Engine struct {
+	srv *server.Server // nil for an external server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *slog.Logger
+
+	replicas int
+	mu       sync.Mutex
+	streams  map[string]jetstream.Stream // handles, so reads skip an info round trip
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open starts or connects to JetStream.
+func Open(ctx context.Context, o Options) (*Engine, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: log, replicas: max(o.Replicas, 1), streams: map[string]jetstream.Stream{}}
+	opts := []nats.Option{nats.Name("sluice"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	url := o.URL
+	if url == "" {
+		if o.DataDir == "" {
+			return nil, errors.New("jetstream: a data directory or a NATS URL is needed")
+		}
+		srv, err := embedded(o.DataDir, o.Listen, log)
+		if err != nil {
+			return nil, err
+		}
+		e.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		e.stopServer()
+		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
+	}
+	e.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	e.js = js
+	if err := e.Ready(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Embedded reports whether the engine runs its own server.
+func (e *Engine) Embedded() bool { return e.srv != nil }
+
+// ClientURL is the address NATS clients can use, "" when the embedded server listens on no port.
+func (e *Engine) ClientURL() string {
+	if e.srv == nil {
+		return e.nc.ConnectedUrl()
+	}
+	if e.srv.Addr() == nil {
+		return ""
+	}
+	return e.srv.ClientURL()
+}
+
+// Ready checks that JetStream answers.
+func (e *Engine) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := e.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("jetstream not ready: %w", err)
+	}
+	return nil
+}
+
+// Close drains the connection and stops an embedded server after it has
+// flushed its stores.
+func (e *Engine) Close() error {
+	var err error
+	if e.nc != nil {
+		err = e.nc.Drain()
+		for e.nc.IsDraining() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		e.nc.Close()
+	}
+	e.stopServer()
+	return err
+}
+
+func (e *Engine) stopServer() {
+	if e.srv != nil {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	}
+}
+
+// streamName maps a sluice stream name to a JetStream one; "." is not
+// allowed there and "~" is not allowed in sluice names, so the map is one to one.
+func streamName(name string) string { return "sluice_" + strings.ReplaceAll(name, ".", "~") }
+
+func subject(name string) string { return "sluice.events." + name }
+
+func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error {
+	cfg := jetstream.StreamConfig{
+		Name:        streamName(c.Name),
+		Description: "sluice stream " + c.Name,
+		Subjects:    []string{subject(c.Name)},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      c.MaxAge,
+		MaxBytes:    orUnlimited(c.MaxBytes),
+		MaxMsgs:     -1,
+		Duplicates:  c.DuplicateWindow,
+		Replicas:    max(c.Replicas, e.replicas),
+		AllowDirect: true,
+	}
+	s, err := e.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("ensure stream %q: %w", c.Name, err)
+	}
+	e.mu.Lock()
+	e.streams[c.Name] = s
+	e.mu.Unlock()
+	return nil
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func (e *Engine) DeleteStream(ctx context.Context, name string) error {
+	e.mu.Lock()
+	delete(e.streams, name)
+	e.mu.Unlock()
+	if err := e.js.DeleteStream(ctx, streamName(name)); err != nil {
+		return fmt.Errorf("delete stream %q: %w", name, mapErr(err))
+	}
+	return nil
+}
+
+func (e *Engine) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	e.mu.Lock()
+	s, ok := e.streams[name]
+	e.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := e.js.Stream(ctx, streamName(name))
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", name, mapErr(err))
+	}
+	e.mu.Lock()
+	e.streams[name] = s
+	e.mu.Unlock()
+	return s, nil
+}
+
+func (e *Engine) State(ctx context.Context, name string) (engine.StreamState, error) {
+	s, err := e.stream(ctx, name)
+	if err != nil {
+		return engine.StreamState{}, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		e.forget(name, err)
+		return engine.StreamState{}, fmt.Errorf("stream %q: %w", name, mapErr(err))
+	}
+	st := info.State
+	out := engine.StreamState{Messages: st.Msgs, Bytes: st.Bytes, LastSeq: st.LastSeq}
+	if st.Msgs > 0 {
+		out.FirstSeq = st.FirstSeq
+	}
+	return out, nil
+}
+
+// forget drops a cached handle when the stream is gone (deleted by another node).
+func (e *Engine) forget(name string, err error) {
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		e.mu.Lock()
+		delete(e.streams, name)
+		e.mu.Unlock()
+	}
+}
+
+func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Stored, error) {
+	s, err := e.stream(ctx, name)
+	if err != nil {
+		return engine.Stored{}, err
+	}
+	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject(name)))
+	if err != nil {
+		e.forget(name, err)
+		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, mapErr(err))
+	}
+	return engine.Stored{Seq: m.Sequence, Header: flatten(m.Header), Data: m.Data, Arrived: m.Time}, nil
+}
+
+func flatten(h nats.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 && !strings.HasPrefix(k, "Nats-") {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrMsgNotFound),
+		errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return fmt.Errorf("%w: %v", engine.ErrNotFound, err)
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return fmt.Errorf("%w: %v", engine.ErrClosed, err)
+	}
+	return err
+}

@@ -1,0 +1,150 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/engine/enginetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func openEmbedded(t *testing.T, dir string) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestEmbedded(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	defer e.Close()
+	if e.ClientURL() != "" {
+		t.Fatalf("embedded server listens on %s without being asked", e.ClientURL())
+	}
+	enginetest.Run(t, e)
+}
+
+func TestEmbeddedKeepsDataAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := openEmbedded(t, dir)
+	ctx := context.Background()
+	if err := e.EnsureStream(ctx, engine.StreamConfig{Name: "restart.test", DuplicateWindow: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Append(ctx, e, "restart.test", []engine.Msg{{ID: "a", Data: []byte("1")}, {ID: "b", Data: []byte("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.KV(ctx, "restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e = openEmbedded(t, dir)
+	defer e.Close()
+	st, err := e.State(ctx, "restart.test")
+	if err != nil || st.Messages != 2 || st.LastSeq != 2 {
+		t.Fatalf("after restart: %+v %v", st, err)
+	}
+	// De-duplication ids survive the restart too.
+	got, err := engine.Append(ctx, e, "restart.test", []engine.Msg{{ID: "b", Data: []byte("2")}})
+	if err != nil || !got[0].Duplicate || got[0].Seq != 2 {
+		t.Fatalf("duplicate after restart: %+v %v", got, err)
+	}
+	kv, err = e.KV(ctx, "restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := kv.Get(ctx, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("kv after restart: %q %v", v, err)
+	}
+}
+
+func TestEmbeddedListensOnlyWhenAsked(t *testing.T) {
+	addr := freeAddr(t)
+	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Listen: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	c.Close()
+}
+
+// TestExternal runs the conformance suite against a separate nats-server
+// process, built from the same module version the embedded server uses.
+func TestExternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the external nats-server build")
+	}
+	bin := buildServer(t)
+	addr := freeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "-a", host, "-p", port, "-js", "-sd", t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nats-server output:\n%s", out.String())
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var e *Engine
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if e, err = Open(context.Background(), Options{URL: "nats://" + addr}); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("connect to external nats-server: %v", err)
+	}
+	defer e.Close()
+	if e.Embedded() {
+		t.Fatal("engine is embedded")
+	}
+	enginetest.Run(t, e)
+}
+
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nats-server")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build nats-server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr())
+}

@@ -1,0 +1,84 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// KV opens a bucket named sluice_<bucket>, creating it if needed.
+func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
+	kv, err := e.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   "sluice_" + bucket,
+		Storage:  jetstream.FileStorage,
+		History:  1,
+		Replicas: e.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
+	}
+	return &kvBucket{kv: kv}, nil
+}
+
+type kvBucket struct{ kv jetstream.KeyValue }
+
+func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	en, err := b.kv.Get(ctx, key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("kv get %q: %w", key, mapErr(err))
+	}
+	return en.Value(), en.Revision(), nil
+}
+
+func (b *kvBucket) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	rev, err := b.kv.Create(ctx, key, value)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("kv create %q: %w", key, engine.ErrExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("kv create %q: %w", key, err)
+	}
+	return rev, nil
+}
+
+func (b *kvBucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	n, err := b.kv.Update(ctx, key, value, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("kv update %q at revision %d: %w", key, rev, engine.ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("kv update %q: %w", key, mapErr(err))
+	}
+	return n, nil
+}
+
+func (b *kvBucket) Delete(ctx context.Context, key string) error {
+	if err := b.kv.Purge(ctx, key); err != nil {
+		return fmt.Errorf("kv delete %q: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+func (b *kvBucket) Keys(ctx context.Context, prefix string) ([]string, error) {
+	all, err := b.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv keys: %w", err)
+	}
+	var out []string
+	for _, k := range all {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
