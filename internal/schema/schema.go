@@ -81,8 +81,8 @@ func (s *Schema) Root() any { return s.docs[s.bundle.Root] }
 
 // FromDocument makes a bundle of one self-contained document (JSON), named by url.
 func FromDocument(u string, doc []byte) (Bundle, error) {
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
+	v, err := Decode(doc)
+	if err != nil {
 		return Bundle{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if _, ok := v.(map[string]any); !ok {
@@ -90,11 +90,11 @@ func FromDocument(u string, doc []byte) (Bundle, error) {
 			return Bundle{}, fmt.Errorf("%w: a schema is a JSON object (or true/false)", ErrInvalid)
 		}
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, doc); err != nil {
+	canonical, err := json.Marshal(v) // sorted keys: equal documents have equal bytes
+	if err != nil {
 		return Bundle{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	return Bundle{Root: u, Resources: map[string]json.RawMessage{u: buf.Bytes()}}, nil
+	return Bundle{Root: u, Resources: map[string]json.RawMessage{u: canonical}}, nil
 }
 
 // LoadFile reads a schema file (JSON or YAML) and every local file that its
@@ -207,4 +207,25 @@ func localRef(base, ref string) (string, bool, error) {
 		return "", false, fmt.Errorf("%w: $ref %q: only local files are followed, not %s", ErrInvalid, ref, abs.Scheme)
 	}
 	return abs.String(), true, nil
+}
+
+// Equal reports whether two bundles hold the same documents, whatever
+// their URLs (a config file moved to another folder is the same schema).
+func (b Bundle) Equal(o Bundle) bool {
+	if len(b.Resources) != len(o.Resources) || string(b.Resources[b.Root]) != string(o.Resources[o.Root]) {
+		return false
+	}
+	count := map[string]int{}
+	for _, r := range b.Resources {
+		count[string(r)]++
+	}
+	for _, r := range o.Resources {
+		count[string(r)]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }

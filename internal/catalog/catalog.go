@@ -1,0 +1,217 @@
+// Package catalog keeps the definition of every stream and every version of
+// its schema in an engine key/value bucket, so the catalog survives restarts
+// and every node sharing the engine sees the same one.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// Errors callers match with errors.Is.
+var (
+	ErrNotFound     = errors.New("stream not found")
+	ErrExists       = errors.New("stream already exists")
+	ErrInvalid      = errors.New("invalid stream definition")
+	ErrIncompatible = errors.New("schema change is not backward compatible")
+)
+
+// Defaults for a stream definition.
+const (
+	DefaultID              = "/meta/id"
+	DefaultTime            = "/meta/dt"
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+
+// ValidName reports whether s can name a stream.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// Stream is a stream's definition.
+type Stream struct {
+	Name string `json:"name"`
+	// ID is the JSON pointer to the event's unique id (de-duplication).
+	ID string `json:"id"`
+	// Time is the JSON pointer to the event time (RFC 3339).
+	Time string `json:"time"`
+	// Key lists JSON pointers whose values, joined by "/", form the event key.
+	Key             []string  `json:"key,omitempty"`
+	Retention       Retention `json:"retention"`
+	DuplicateWindow Duration  `json:"duplicate_window"`
+	// Version is the current schema version.
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Retention bounds what a stream keeps; zero values mean no limit.
+type Retention struct {
+	MaxAge   Duration `json:"max_age,omitempty"`
+	MaxBytes int64    `json:"max_bytes,omitempty"`
+}
+
+// Version is one version of a stream's schema.
+type Version struct {
+	Version int           `json:"version"`
+	Schema  schema.Bundle `json:"schema"`
+	Created time.Time     `json:"created"`
+	// Forced is set when an operator replaced the schema despite breaking changes, listed in Breaking.
+	Forced   bool            `json:"forced,omitempty"`
+	Breaking []schema.Change `json:"breaking,omitempty"`
+}
+
+// Defaults fills the defaults in.
+func (s *Stream) Defaults() {
+	if s.ID == "" {
+		s.ID = DefaultID
+	}
+	if s.Time == "" {
+		s.Time = DefaultTime
+	}
+	if s.DuplicateWindow == 0 {
+		s.DuplicateWindow = Duration(DefaultDuplicateWindow)
+	}
+}
+
+// Validate checks a definition (after Defaults) and names the field at fault.
+func (s *Stream) Validate() error {
+	var errs []string
+	if !ValidName(s.Name) {
+		errs = append(errs, fmt.Sprintf("name %q: want [a-z0-9][a-z0-9._-]{0,127}", s.Name))
+	}
+	for field, p := range map[string]string{"id": s.ID, "time": s.Time} {
+		if !schema.ValidPointer(p) || p == "" {
+			errs = append(errs, fmt.Sprintf("%s %q: not a JSON pointer (e.g. /meta/id)", field, p))
+		}
+	}
+	for i, p := range s.Key {
+		if !schema.ValidPointer(p) || p == "" {
+			errs = append(errs, fmt.Sprintf("key[%d] %q: not a JSON pointer (e.g. /wiki)", i, p))
+		}
+	}
+	if s.Retention.MaxAge < 0 || s.Retention.MaxBytes < 0 {
+		errs = append(errs, "retention: limits cannot be negative")
+	}
+	if s.DuplicateWindow < 0 {
+		errs = append(errs, "duplicate_window: cannot be negative")
+	}
+	if s.Retention.MaxAge > 0 && time.Duration(s.DuplicateWindow) > time.Duration(s.Retention.MaxAge) {
+		errs = append(errs, "duplicate_window: cannot exceed retention.max_age")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// EngineConfig is what the engine needs to know of the stream.
+func (s *Stream) EngineConfig() engine.StreamConfig {
+	return engine.StreamConfig{
+		Name:            s.Name,
+		MaxAge:          time.Duration(s.Retention.MaxAge),
+		MaxBytes:        s.Retention.MaxBytes,
+		DuplicateWindow: time.Duration(s.DuplicateWindow),
+	}
+}
+
+// Catalog reads and writes definitions.
+type Catalog struct {
+	kv engine.KV
+}
+
+// Open opens the catalog bucket.
+func Open(ctx context.Context, e engine.Engine) (*Catalog, error) {
+	kv, err := e.KV(ctx, "catalog")
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	return &Catalog{kv: kv}, nil
+}
+
+func streamKey(name string) string         { return "streams." + name }
+func versionKey(name string, v int) string { return fmt.Sprintf("schemas.%s.%06d", name, v) }
+
+// Get returns a definition and its revision in the bucket; the revision
+// changes whenever the definition does, so callers can cache by it.
+func (c *Catalog) Get(ctx context.Context, name string) (Stream, uint64, error) {
+	raw, rev, err := c.kv.Get(ctx, streamKey(name))
+	if errors.Is(err, engine.ErrNotFound) {
+		return Stream{}, 0, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return Stream{}, 0, err
+	}
+	var s Stream
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Stream{}, 0, fmt.Errorf("catalog entry %q: %w", name, err)
+	}
+	return s, rev, nil
+}
+
+// List returns every definition, by name.
+func (c *Catalog) List(ctx context.Context) ([]Stream, error) {
+	keys, err := c.kv.Keys(ctx, "streams.")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stream, 0, len(keys))
+	for _, k := range keys {
+		s, _, err := c.Get(ctx, strings.TrimPrefix(k, "streams."))
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Version returns one schema version.
+func (c *Catalog) Version(ctx context.Context, name string, v int) (Version, error) {
+	raw, _, err := c.kv.Get(ctx, versionKey(name, v))
+	if errors.Is(err, engine.ErrNotFound) {
+		return Version{}, fmt.Errorf("%w: %q has no schema version %d", ErrNotFound, name, v)
+	}
+	if err != nil {
+		return Version{}, err
+	}
+	var out Version
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return Version{}, fmt.Errorf("catalog schema %q v%d: %w", name, v, err)
+	}
+	return out, nil
+}
+
+// Versions returns every schema version of a stream, oldest first.
+func (c *Catalog) Versions(ctx context.Context, name string) ([]Version, error) {
+	keys, err := c.kv.Keys(ctx, "schemas."+name+".")
+	if err != nil {
+		return nil, err
+	}
+	var out []Version
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, "schemas."+name+".")
+		n, err := strconv.Atoi(rest)
+		if err != nil || len(rest) != 6 {
+			continue // a stream whose name extends this one ("a" and "a.b")
+		}
+		v, err := c.Version(ctx, name, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,101 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func bundle(t *testing.T, doc string) schema.Bundle {
+	t.Helper()
+	b, err := schema.FromDocument("urn:test", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCatalog(t *testing.T) {
+	ctx := context.Background()
+	e, err := jetstream.Open(ctx, jetstream.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c, err := Open(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := bundle(t, `{"type":"object","properties":{"a":{"type":"string"}}}`)
+	s, err := c.Create(ctx, Stream{Name: "a.b"}, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != DefaultID || s.Time != DefaultTime || s.Version != 1 {
+		t.Fatalf("defaults not applied: %+v", s)
+	}
+	if _, err := c.Create(ctx, Stream{Name: "a.b"}, v1); !errors.Is(err, ErrExists) {
+		t.Fatalf("second create: %v", err)
+	}
+	if _, err := c.Create(ctx, Stream{Name: "a"}, v1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, Stream{Name: "Bad Name", Key: []string{"wiki"}}, v1); !errors.Is(err, ErrInvalid) ||
+		!strings.Contains(err.Error(), "name") || !strings.Contains(err.Error(), "key[0]") {
+		t.Fatalf("invalid definition: %v", err)
+	}
+
+	// The same schema again is no new version.
+	if _, changed, err := c.SetSchema(ctx, "a.b", bundle(t, `{"properties":{"a":{"type":"string"}},"type":"object"}`), false); err != nil || changed {
+		t.Fatalf("same schema: changed=%v err=%v", changed, err)
+	}
+	v2 := bundle(t, `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}}`)
+	if v, changed, err := c.SetSchema(ctx, "a.b", v2, false); err != nil || !changed || v.Version != 2 {
+		t.Fatalf("compatible change: %+v %v %v", v, changed, err)
+	}
+	v3 := bundle(t, `{"type":"object","properties":{"b":{"type":"integer"}}}`)
+	_, _, err = c.SetSchema(ctx, "a.b", v3, false)
+	var ie *IncompatibleError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || len(ie.Changes) != 1 || ie.Changes[0].Pointer != "/properties/a" {
+		t.Fatalf("breaking change: %v", err)
+	}
+	v, changed, err := c.SetSchema(ctx, "a.b", v3, true)
+	if err != nil || !changed || !v.Forced || len(v.Breaking) != 1 {
+		t.Fatalf("forced change: %+v %v", v, err)
+	}
+	versions, err := c.Versions(ctx, "a.b")
+	if err != nil || len(versions) != 3 || versions[2].Version != 3 || !versions[2].Forced {
+		t.Fatalf("versions: %+v %v", versions, err)
+	}
+	if vs, _ := c.Versions(ctx, "a"); len(vs) != 1 {
+		t.Fatalf("versions of a mix with a.b: %d", len(vs))
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "a" || list[1].Name != "a.b" || list[1].Version != 3 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := c.Delete(ctx, "a.b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Get(ctx, "a.b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get deleted: %v", err)
+	}
+	if vs, _ := c.Versions(ctx, "a"); len(vs) != 1 {
+		t.Fatalf("deleting a.b touched a: %d", len(vs))
+	}
+	// A deleted name can be created again, starting at version 1.
+	if s, err := c.Create(ctx, Stream{Name: "a.b"}, v1); err != nil || s.Version != 1 {
+		t.Fatalf("recreate: %+v %v", s, err)
+	}
+	if vs, _ := c.Versions(ctx, "a.b"); len(vs) != 1 {
+		t.Fatalf("recreated stream has %d versions", len(vs))
+	}
+}

@@ -1,0 +1,173 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// IncompatibleError lists the breaking changes of a refused schema version.
+type IncompatibleError struct {
+	Stream  string
+	Changes []schema.Change
+}
+
+func (e *IncompatibleError) Error() string {
+	msg := fmt.Sprintf("%s: new schema for %q breaks consumers in %d way(s)", ErrIncompatible, e.Stream, len(e.Changes))
+	for _, c := range e.Changes {
+		msg += "; " + c.String()
+	}
+	return msg + " (use force to replace it anyway)"
+}
+
+func (e *IncompatibleError) Unwrap() error { return ErrIncompatible }
+
+// Create stores a new definition with its first schema version.
+func (c *Catalog) Create(ctx context.Context, s Stream, sch schema.Bundle) (Stream, error) {
+	s.Defaults()
+	if err := s.Validate(); err != nil {
+		return Stream{}, err
+	}
+	if _, err := schema.Compile(sch); err != nil {
+		return Stream{}, fmt.Errorf("%w: schema: %v", ErrInvalid, err)
+	}
+	now := time.Now().UTC()
+	s.Version, s.Created, s.Updated = 1, now, now
+	if err := c.putVersion(ctx, s.Name, Version{Version: 1, Schema: sch, Created: now}); err != nil {
+		return Stream{}, err
+	}
+	raw, _ := json.Marshal(s)
+	if _, err := c.kv.Create(ctx, streamKey(s.Name), raw); err != nil {
+		if errors.Is(err, engine.ErrExists) {
+			return Stream{}, fmt.Errorf("%w: %q", ErrExists, s.Name)
+		}
+		return Stream{}, err
+	}
+	return s, nil
+}
+
+// putVersion writes a schema version; a leftover from an earlier create
+// that failed half-way is overwritten.
+func (c *Catalog) putVersion(ctx context.Context, name string, v Version) error {
+	raw, _ := json.Marshal(v)
+	key := versionKey(name, v.Version)
+	if _, err := c.kv.Create(ctx, key, raw); errors.Is(err, engine.ErrExists) {
+		if err := c.kv.Delete(ctx, key); err != nil {
+			return err
+		}
+		_, err = c.kv.Create(ctx, key, raw)
+		return err
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// SetSchema adds a schema version if it is backward compatible with the
+// current one, or if force is set (the breaking changes are then recorded
+// in the version). A schema equal to the current one changes nothing.
+func (c *Catalog) SetSchema(ctx context.Context, name string, sch schema.Bundle, force bool) (Version, bool, error) {
+	next, err := schema.Compile(sch)
+	if err != nil {
+		return Version{}, false, fmt.Errorf("%w: schema: %v", ErrInvalid, err)
+	}
+	for attempt := 0; ; attempt++ {
+		s, rev, err := c.Get(ctx, name)
+		if err != nil {
+			return Version{}, false, err
+		}
+		cur, err := c.Version(ctx, name, s.Version)
+		if err != nil {
+			return Version{}, false, err
+		}
+		if cur.Schema.Equal(sch) {
+			return cur, false, nil
+		}
+		old, err := schema.Compile(cur.Schema)
+		if err != nil {
+			return Version{}, false, fmt.Errorf("stored schema %q v%d: %w", name, cur.Version, err)
+		}
+		changes := schema.Breaking(old, next)
+		if len(changes) > 0 && !force {
+			return Version{}, false, &IncompatibleError{Stream: name, Changes: changes}
+		}
+		v := Version{Version: s.Version + 1, Schema: sch, Created: time.Now().UTC(), Forced: len(changes) > 0, Breaking: changes}
+		if err := c.putVersion(ctx, name, v); err != nil {
+			return Version{}, false, err
+		}
+		s.Version, s.Updated = v.Version, v.Created
+		raw, _ := json.Marshal(s)
+		if _, err := c.kv.Update(ctx, streamKey(name), raw, rev); errors.Is(err, engine.ErrConflict) && attempt < 5 {
+			continue // another node changed the stream meanwhile: check again
+		} else if err != nil {
+			return Version{}, false, err
+		}
+		return v, true, nil
+	}
+}
+
+// UpdateSettings changes a stream's id, time and key pointers and limits,
+// keeping its schema versions. It reports whether anything changed.
+func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool, error) {
+	want.Defaults()
+	if err := want.Validate(); err != nil {
+		return Stream{}, false, err
+	}
+	for attempt := 0; ; attempt++ {
+		s, rev, err := c.Get(ctx, want.Name)
+		if err != nil {
+			return Stream{}, false, err
+		}
+		if sameSettings(s, want) {
+			return s, false, nil
+		}
+		s.ID, s.Time, s.Key, s.Retention, s.DuplicateWindow = want.ID, want.Time, want.Key, want.Retention, want.DuplicateWindow
+		s.Updated = time.Now().UTC()
+		raw, _ := json.Marshal(s)
+		if _, err := c.kv.Update(ctx, streamKey(s.Name), raw, rev); errors.Is(err, engine.ErrConflict) && attempt < 5 {
+			continue
+		} else if err != nil {
+			return Stream{}, false, err
+		}
+		return s, true, nil
+	}
+}
+
+func sameSettings(a, b Stream) bool {
+	if a.ID != b.ID || a.Time != b.Time || a.Retention != b.Retention || a.DuplicateWindow != b.DuplicateWindow || len(a.Key) != len(b.Key) {
+		return false
+	}
+	for i := range a.Key {
+		if a.Key[i] != b.Key[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Delete removes a definition and all its schema versions.
+func (c *Catalog) Delete(ctx context.Context, name string) error {
+	if _, _, err := c.Get(ctx, name); err != nil {
+		return err
+	}
+	if err := c.kv.Delete(ctx, streamKey(name)); err != nil {
+		return err
+	}
+	versions, err := c.kv.Keys(ctx, "schemas."+name+".")
+	if err != nil {
+		return err
+	}
+	for _, k := range versions {
+		if len(k) == len("schemas."+name+".")+6 {
+			if err := c.kv.Delete(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package stream
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the stream service's Prometheus metrics.
+type Metrics struct {
+	Produced    *prometheus.CounterVec
+	Duplicates  *prometheus.CounterVec
+	Rejected    *prometheus.CounterVec
+	Latency     *prometheus.HistogramVec
+	Subscribers *prometheus.GaugeVec
+}
+
+// NewMetrics makes the metrics and registers them on reg (if not nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Produced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_events_produced_total", Help: "Events stored, by stream.",
+		}, []string{"stream"}),
+		Duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_events_duplicate_total", Help: "Valid events not stored again because their id was already stored.",
+		}, []string{"stream"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_events_rejected_total", Help: "Events refused, by stream and reason (json, schema, id, time).",
+		}, []string{"stream", "reason"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sluice_produce_seconds", Help: "Time to validate and durably store one produce call.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"stream"}),
+		Subscribers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_subscribers", Help: "Readers following a stream now.",
+		}, []string{"stream"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Produced, m.Duplicates, m.Rejected, m.Latency, m.Subscribers)
+	}
+	return m
+}

@@ -1,0 +1,208 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// Result is the outcome of one produce call.
+type Result struct {
+	Accepted   int       `json:"accepted"`   // valid events, stored now or before (duplicates)
+	Duplicates int       `json:"duplicates"` // of those, the ones whose id was already stored
+	Events     []Written `json:"events"`
+	Invalid    []Invalid `json:"invalid,omitempty"`
+}
+
+// Written is where a valid event is.
+type Written struct {
+	Index     int    `json:"index"`
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// Invalid is an event that was refused, and why.
+type Invalid struct {
+	Index  int                `json:"index"`
+	Errors []schema.Violation `json:"errors"`
+}
+
+// Rule names for checks that are the stream's, not the schema's.
+const (
+	RuleJSON   = "json"
+	RuleObject = "object"
+	RuleID     = "sluice.id"
+	RuleTime   = "sluice.time"
+)
+
+// Produce validates raw events against the stream's schema and stores the
+// valid ones, in order, durably; it returns once they are stored. Invalid
+// events are reported by index and cost nothing else.
+func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Result, error) {
+	start := time.Now()
+	c, err := s.schema(ctx, name)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Events: make([]Written, 0, len(raws))}
+	msgs := make([]engine.Msg, 0, len(raws))
+	times := make([]int64, 0, len(raws))
+	index := make([]int, 0, len(raws))
+	version := strconv.Itoa(c.def.Version)
+	for i, raw := range raws {
+		m, t, vs := prepare(c, raw)
+		if vs != nil {
+			res.Invalid = append(res.Invalid, Invalid{Index: i, Errors: vs})
+			s.metrics.Rejected.WithLabelValues(name, reason(vs)).Inc()
+			continue
+		}
+		m.Header[hdrVersion] = version
+		msgs, times, index = append(msgs, m), append(times, t), append(index, i)
+	}
+	if len(msgs) > 0 {
+		appended, err := s.append(ctx, name, c.def.Created, msgs, times)
+		if err != nil {
+			return Result{}, err
+		}
+		for j, a := range appended {
+			res.Events = append(res.Events, Written{Index: index[j], Seq: a.Seq, Duplicate: a.Duplicate})
+			res.Accepted++
+			if a.Duplicate {
+				res.Duplicates++
+			}
+		}
+		s.metrics.Produced.WithLabelValues(name).Add(float64(res.Accepted - res.Duplicates))
+		s.metrics.Duplicates.WithLabelValues(name).Add(float64(res.Duplicates))
+	}
+	s.metrics.Latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	return res, nil
+}
+
+func reason(vs []schema.Violation) string {
+	switch vs[0].Keyword {
+	case RuleJSON, RuleObject:
+		return "json"
+	case RuleID:
+		return "id"
+	case RuleTime:
+		return "time"
+	}
+	return "schema"
+}
+
+// prepare decodes and checks one event and builds its message.
+func prepare(c cachedSchema, raw []byte) (engine.Msg, int64, []schema.Violation) {
+	doc, err := schema.Decode(raw)
+	if err != nil {
+		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON, Message: "not valid JSON: " + err.Error()}}
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleObject, Message: "an event is a JSON object"}}
+	}
+	if vs := c.sch.Validate(doc); vs != nil {
+		return engine.Msg{}, 0, vs
+	}
+	var vs []schema.Violation
+	id, ok := lookupScalar(doc, c.def.ID)
+	if !ok || id == "" {
+		vs = append(vs, schema.Violation{Pointer: c.def.ID, Keyword: RuleID,
+			Message: "the stream's id field is missing or not a string or number; every event needs a unique id"})
+	}
+	var t time.Time
+	if ts, ok := lookupScalar(doc, c.def.Time); !ok {
+		vs = append(vs, schema.Violation{Pointer: c.def.Time, Keyword: RuleTime, Message: "the stream's event time field is missing"})
+	} else if t, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+		vs = append(vs, schema.Violation{Pointer: c.def.Time, Keyword: RuleTime, Message: fmt.Sprintf("event time %q is not an RFC 3339 time", ts)})
+	}
+	if vs != nil {
+		return engine.Msg{}, 0, vs
+	}
+	h := map[string]string{hdrID: id, hdrTime: strconv.FormatInt(t.UnixNano(), 10)}
+	if len(c.def.Key) > 0 {
+		parts := make([]string, len(c.def.Key))
+		for i, p := range c.def.Key {
+			parts[i], _ = lookupScalar(doc, p)
+		}
+		h[hdrKey] = strings.Join(parts, "/")
+	}
+	// Stored events are one line, so SSE and NDJSON can carry them as they are.
+	if bytes.ContainsAny(raw, "\r\n") {
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, raw) // valid: it decoded above
+		raw = buf.Bytes()
+	}
+	return engine.Msg{ID: id, Header: h, Data: raw}, t.UnixNano(), nil
+}
+
+func lookupScalar(doc any, ptr string) (string, bool) {
+	v, ok := schema.Lookup(doc, ptr)
+	if !ok {
+		return "", false
+	}
+	return schema.Scalar(v)
+}
+
+// mark is a stream's running maximum of event time, which makes time
+// seeking a binary search even when event times arrive out of order.
+type mark struct {
+	mu      sync.Mutex
+	created time.Time // of the stream it belongs to: a recreated stream starts over
+	loaded  bool
+	max     int64
+}
+
+// append stamps each message with the running maximum of event time and
+// publishes; the lock keeps stamps and stream order the same on this node.
+func (s *Service) append(ctx context.Context, name string, created time.Time, msgs []engine.Msg, times []int64) ([]engine.Appended, error) {
+	s.mu.Lock()
+	mk, ok := s.marks[name]
+	if !ok || !mk.created.Equal(created) {
+		mk = &mark{created: created}
+		s.marks[name] = mk
+	}
+	s.mu.Unlock()
+
+	mk.mu.Lock()
+	if !mk.loaded {
+		if err := s.loadMark(ctx, name, mk); err != nil {
+			mk.mu.Unlock()
+			return nil, err
+		}
+	}
+	for i := range msgs {
+		mk.max = max(mk.max, times[i])
+		msgs[i].Header[hdrMark] = strconv.FormatInt(mk.max, 10)
+	}
+	pending, err := s.eng.Publish(ctx, name, msgs)
+	mk.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return pending.Wait(ctx)
+}
+
+// loadMark reads the running maximum from the stream's last event, so a
+// restarted node (or another node) carries on where the stream is.
+func (s *Service) loadMark(ctx context.Context, name string, mk *mark) error {
+	st, err := s.eng.State(ctx, name)
+	if err != nil {
+		return err
+	}
+	if st.Messages > 0 {
+		m, err := s.eng.Get(ctx, name, st.LastSeq)
+		if err != nil {
+			return err
+		}
+		mk.max, _ = strconv.ParseInt(m.Header[hdrMark], 10, 64)
+	}
+	mk.loaded = true
+	return nil
+}

@@ -1,0 +1,261 @@
+// Package stream is what a stream is to its users: a schema-checked,
+// de-duplicated, replayable log. It joins the catalog (definitions and
+// schemas) and the engine (storage), validates on write, and reads from any
+// position, seeking event times in O(log n).
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// Headers stored with every event.
+const (
+	hdrID      = "Sluice-Id"
+	hdrTime    = "Sluice-Time" // event time, unix nanoseconds
+	hdrMark    = "Sluice-Mark" // running maximum of event time up to this event, unix nanoseconds
+	hdrKey     = "Sluice-Key"
+	hdrVersion = "Sluice-Schema-Version"
+)
+
+// Limits bound what one produce call may carry.
+type Limits struct {
+	MaxEventBytes   int // default 1 MiB
+	MaxRequestBytes int // default 32 MiB
+}
+
+// DefaultLimits are the limits when none are configured.
+var DefaultLimits = Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: 32 << 20}
+
+// Service runs the streams. Safe for concurrent use.
+type Service struct {
+	eng     engine.Engine
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	metrics *Metrics
+	Limits  Limits
+
+	mu      sync.Mutex
+	schemas map[string]cachedSchema // by stream, checked against the catalog revision
+	marks   map[string]*mark        // running max of event time, per stream
+}
+
+type cachedSchema struct {
+	rev uint64
+	def catalog.Stream
+	sch *schema.Schema
+}
+
+// New makes a service; metrics may be nil.
+func New(eng engine.Engine, cat *catalog.Catalog, log *slog.Logger, m *Metrics) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits,
+		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}}
+}
+
+// Engine returns the engine the service stores in.
+func (s *Service) Engine() engine.Engine { return s.eng }
+
+// Create makes a new stream.
+func (s *Service) Create(ctx context.Context, def catalog.Stream, sch schema.Bundle) (catalog.Stream, error) {
+	def.Defaults()
+	if err := def.Validate(); err != nil {
+		return catalog.Stream{}, err
+	}
+	if _, _, err := s.cat.Get(ctx, def.Name); err == nil {
+		return catalog.Stream{}, fmt.Errorf("%w: %q", catalog.ErrExists, def.Name)
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return catalog.Stream{}, err
+	}
+	if _, err := schema.Compile(sch); err != nil {
+		return catalog.Stream{}, fmt.Errorf("%w: schema: %v", catalog.ErrInvalid, err)
+	}
+	if err := s.eng.EnsureStream(ctx, def.EngineConfig()); err != nil {
+		return catalog.Stream{}, err
+	}
+	out, err := s.cat.Create(ctx, def, sch)
+	if err != nil {
+		return catalog.Stream{}, err
+	}
+	s.log.Info("stream created", "stream", def.Name)
+	return out, nil
+}
+
+// Applied says what Apply did.
+type Applied struct {
+	Created, SchemaChanged, SettingsChanged bool
+	Version                                 int
+}
+
+// Apply makes a stream match a declared definition: it creates it, or adds a
+// schema version (only a compatible one) and updates its settings. Applying
+// the same definition twice changes nothing.
+func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bundle) (Applied, error) {
+	def.Defaults()
+	if err := def.Validate(); err != nil {
+		return Applied{}, err
+	}
+	if _, _, err := s.cat.Get(ctx, def.Name); errors.Is(err, catalog.ErrNotFound) {
+		out, err := s.Create(ctx, def, sch)
+		return Applied{Created: true, Version: out.Version}, err
+	} else if err != nil {
+		return Applied{}, err
+	}
+	v, schemaChanged, err := s.cat.SetSchema(ctx, def.Name, sch, false)
+	if err != nil {
+		return Applied{}, err
+	}
+	updated, settingsChanged, err := s.cat.UpdateSettings(ctx, def)
+	if err != nil {
+		return Applied{}, err
+	}
+	if err := s.eng.EnsureStream(ctx, updated.EngineConfig()); err != nil {
+		return Applied{}, err
+	}
+	return Applied{SchemaChanged: schemaChanged, SettingsChanged: settingsChanged, Version: v.Version}, nil
+}
+
+// SetSchema adds a schema version (see catalog.SetSchema).
+func (s *Service) SetSchema(ctx context.Context, name string, sch schema.Bundle, force bool) (catalog.Version, bool, error) {
+	v, changed, err := s.cat.SetSchema(ctx, name, sch, force)
+	if err == nil && changed {
+		s.log.Info("stream schema replaced", "stream", name, "version", v.Version, "forced", v.Forced, "breaking", len(v.Breaking))
+	}
+	return v, changed, err
+}
+
+// Delete removes a stream and every event in it.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	if err := s.cat.Delete(ctx, name); err != nil {
+		return err
+	}
+	if err := s.eng.DeleteStream(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.schemas, name)
+	delete(s.marks, name)
+	s.mu.Unlock()
+	s.log.Info("stream deleted", "stream", name)
+	return nil
+}
+
+// List returns every stream definition.
+func (s *Service) List(ctx context.Context) ([]catalog.Stream, error) { return s.cat.List(ctx) }
+
+// Get returns a stream definition.
+func (s *Service) Get(ctx context.Context, name string) (catalog.Stream, error) {
+	def, _, err := s.cat.Get(ctx, name)
+	return def, err
+}
+
+// Versions returns every schema version of a stream.
+func (s *Service) Versions(ctx context.Context, name string) ([]catalog.Version, error) {
+	if _, _, err := s.cat.Get(ctx, name); err != nil {
+		return nil, err
+	}
+	return s.cat.Versions(ctx, name)
+}
+
+// Info is a stream's definition, schema and state.
+type Info struct {
+	catalog.Stream
+	Schema    json.RawMessage `json:"schema"`
+	Versions  []VersionInfo   `json:"versions"`
+	Messages  uint64          `json:"messages"`
+	Bytes     uint64          `json:"bytes"`
+	FirstSeq  uint64          `json:"first_seq"`
+	LastSeq   uint64          `json:"last_seq"`
+	FirstTime *time.Time      `json:"first_time"`
+	LastTime  *time.Time      `json:"last_time"`
+}
+
+// VersionInfo summarises a schema version.
+type VersionInfo struct {
+	Version  int             `json:"version"`
+	Created  time.Time       `json:"created"`
+	Forced   bool            `json:"forced,omitempty"`
+	Breaking []schema.Change `json:"breaking,omitempty"`
+}
+
+// Info reports a stream's definition, schema versions and state.
+func (s *Service) Info(ctx context.Context, name string) (Info, error) {
+	c, err := s.schema(ctx, name)
+	if err != nil {
+		return Info{}, err
+	}
+	versions, err := s.cat.Versions(ctx, name)
+	if err != nil {
+		return Info{}, err
+	}
+	st, err := s.eng.State(ctx, name)
+	if err != nil {
+		return Info{}, err
+	}
+	b := c.sch.Bundle()
+	out := Info{Stream: c.def, Schema: b.Resources[b.Root], Messages: st.Messages, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq}
+	for _, v := range versions {
+		out.Versions = append(out.Versions, VersionInfo{Version: v.Version, Created: v.Created, Forced: v.Forced, Breaking: v.Breaking})
+	}
+	if st.Messages > 0 {
+		if m, err := s.eng.Get(ctx, name, st.FirstSeq); err == nil {
+			out.FirstTime = headerTime(m.Header, hdrTime)
+		}
+		if m, err := s.eng.Get(ctx, name, st.LastSeq); err == nil {
+			out.LastTime = headerTime(m.Header, hdrTime)
+		}
+	}
+	return out, nil
+}
+
+func headerTime(h map[string]string, key string) *time.Time {
+	n, err := strconv.ParseInt(h[key], 10, 64)
+	if err != nil {
+		return nil
+	}
+	t := time.Unix(0, n).UTC()
+	return &t
+}
+
+// schema returns the stream's definition and compiled current schema,
+// recompiling only when the catalog entry changed (on any node).
+func (s *Service) schema(ctx context.Context, name string) (cachedSchema, error) {
+	def, rev, err := s.cat.Get(ctx, name)
+	if err != nil {
+		return cachedSchema{}, err
+	}
+	s.mu.Lock()
+	c, ok := s.schemas[name]
+	s.mu.Unlock()
+	if ok && c.rev == rev {
+		return c, nil
+	}
+	v, err := s.cat.Version(ctx, name, def.Version)
+	if err != nil {
+		return cachedSchema{}, err
+	}
+	sch, err := schema.Compile(v.Schema)
+	if err != nil {
+		return cachedSchema{}, fmt.Errorf("stored schema of %q v%d: %w", name, def.Version, err)
+	}
+	c = cachedSchema{rev: rev, def: def, sch: sch}
+	s.mu.Lock()
+	s.schemas[name] = c
+	s.mu.Unlock()
+	return c, nil
+}
