@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+func newProduce(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "produce NAME [FILE|-]",
+		Short: "Produce events from a file or stdin (a JSON object, a JSON array, or NDJSON)",
+		Long: "Produce events. Every event is validated against the stream's schema; valid ones are stored,\n" +
+			"each invalid one is reported with its index, field (JSON pointer) and rule. Exits 1 if any was refused.",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in io.Reader = cmd.InOrStdin()
+			if len(args) == 2 && args[1] != "-" {
+				f, err := os.Open(args[1])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			body, err := io.ReadAll(in)
+			if err != nil {
+				return err
+			}
+			ct := "application/json"
+			if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' && !json.Valid(t) {
+				ct = "application/x-ndjson" // several objects, one per line
+			}
+			var res stream.Result
+			_, err = g.client().do(cmd.Context(), "POST", "/v1/streams/"+url.PathEscape(args[0])+"/events", ct, body, &res)
+			if ae, ok := err.(*apiError); ok && ae.Body["invalid"] != nil {
+				raw, _ := json.Marshal(ae.Body)
+				_ = json.Unmarshal(raw, &res)
+			} else if err != nil {
+				return err
+			}
+			if g.json {
+				if err := printJSON(g, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.out, "accepted %d (%d duplicate), invalid %d\n", res.Accepted, res.Duplicates, len(res.Invalid))
+			}
+			for _, inv := range res.Invalid {
+				for _, e := range inv.Errors {
+					ptr := e.Pointer
+					if ptr == "" {
+						ptr = "/"
+					}
+					fmt.Fprintf(g.errOut, "event %d: %s: %s: %s\n", inv.Index, ptr, e.Keyword, e.Message)
+				}
+			}
+			if len(res.Invalid) > 0 {
+				return fmt.Errorf("%d event(s) refused", len(res.Invalid))
+			}
+			return nil
+		},
+	}
+}

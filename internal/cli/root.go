@@ -1,0 +1,50 @@
+// Package cli is the sluice command line: `sluice serve` runs a node; the
+// other commands talk to one over HTTP. One file per command.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Execute runs the command line and returns the process exit code.
+func Execute(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+	return 0
+}
+
+type globals struct {
+	server string
+	json   bool
+	out    io.Writer
+	errOut io.Writer
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{out: stdout, errOut: stderr}
+	root := &cobra.Command{
+		Use:           "sluice",
+		Short:         "Self-service event streams: schema-checked, replayable, on NATS JetStream",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	server := os.Getenv("SLUICE_SERVER")
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", server, "sluice server URL (env SLUICE_SERVER)")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of tables")
+	root.AddCommand(newServe(g), newStream(g), newProduce(g), newTail(g))
+	return root
+}

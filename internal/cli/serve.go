@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+)
+
+type serveFlags struct {
+	config, data, addr, nats, natsListen string
+	logLevel                             string
+}
+
+func newServe(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a sluice node: embedded NATS JetStream (or --nats URL), the HTTP API and UI",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel))
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "config file (sluice.yaml): streams to declare, limits, engine")
+	fl.StringVar(&f.data, "data", "", "data directory for the embedded engine (default ./data)")
+	fl.StringVar(&f.addr, "addr", "", "HTTP listen address (default 127.0.0.1:8080)")
+	fl.StringVar(&f.nats, "nats", "", "external NATS URL(s), nats://host:port[,...]; default: embedded server")
+	fl.StringVar(&f.natsListen, "nats-listen", "", "let NATS clients reach the embedded server on host:port (default: no port)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// load reads the config file (if any); flags win over it.
+func (f *serveFlags) load(cmd *cobra.Command) (*config.Config, error) {
+	cfg := config.Default()
+	if f.config != "" {
+		var err error
+		if cfg, err = config.Load(f.config); err != nil {
+			return nil, err
+		}
+	}
+	fl := cmd.Flags()
+	if fl.Changed("data") {
+		cfg.Data = f.data
+	}
+	if fl.Changed("addr") {
+		cfg.Addr = f.addr
+	}
+	if fl.Changed("nats") {
+		cfg.NATS.URL = f.nats
+	}
+	if fl.Changed("nats-listen") {
+		cfg.NATS.Listen = f.natsListen
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(g *globals, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: l}))
+}
+
+// serve runs a node until SIGINT or SIGTERM, then shuts it down cleanly.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-n.Done():
+		if !errors.Is(err, http.ErrServerClosed) {
+			_ = n.Shutdown(context.Background())
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

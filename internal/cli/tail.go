@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/sse"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+type tailFlags struct {
+	since, until string
+	n            int
+	follow       bool
+}
+
+func newTail(g *globals) *cobra.Command {
+	f := &tailFlags{}
+	cmd := &cobra.Command{
+		Use:   "tail NAME",
+		Short: "Print events as NDJSON, one per line: a range, the last N, or follow live with -f",
+		Long: "Positions (--since, --until) are earliest, latest, a sequence number, an RFC 3339 event time\n" +
+			"or unix milliseconds. Without --since: the last -n events, or all of them; with -f, new ones.\n" +
+			"-f follows over Server-Sent Events and resumes after the last event it printed if the\n" +
+			"connection drops.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			c := g.client()
+			since := f.since
+			if since == "" && !f.follow {
+				since = "earliest"
+				if f.n > 0 {
+					var info stream.Info
+					if err := c.getJSON(ctx, "/v1/streams/"+url.PathEscape(args[0]), &info); err != nil {
+						return err
+					}
+					since = strconv.FormatUint(max(info.FirstSeq, info.LastSeq+1-min(uint64(f.n), info.LastSeq)), 10)
+				}
+			}
+			out := bufio.NewWriter(g.out)
+			defer out.Flush()
+			if f.follow {
+				return follow(ctx, c, args[0], since, f, out)
+			}
+			return pages(ctx, c, args[0], since, f, out)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.since, "since", "", "start position (inclusive)")
+	fl.StringVar(&f.until, "until", "", "end position (exclusive)")
+	fl.IntVarP(&f.n, "n", "n", 0, "print at most this many events (without --since: the last N)")
+	fl.BoolVarP(&f.follow, "follow", "f", false, "keep printing new events as they arrive")
+	return cmd
+}
+
+// pages reads NDJSON pages until the range ends.
+func pages(ctx context.Context, c *client, name, since string, f *tailFlags, out *bufio.Writer) error {
+	printed := 0
+	for {
+		q := url.Values{"since": {since}, "limit": {"1000"}}
+		if f.until != "" {
+			q.Set("until", f.until)
+		}
+		if f.n > 0 {
+			q.Set("limit", strconv.Itoa(min(1000, f.n-printed)))
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/streams/"+url.PathEscape(name)+"/events?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return decodeProblem(resp.StatusCode, body)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 64<<20)
+		n := 0
+		for sc.Scan() {
+			out.Write(sc.Bytes())
+			out.WriteByte('\n')
+			n++
+		}
+		err = sc.Err()
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		printed += n
+		next := resp.Header.Get("Sluice-Next")
+		if n == 0 || next == since || (f.n > 0 && printed >= f.n) {
+			return nil
+		}
+		since = next
+	}
+}
+
+// follow subscribes over SSE and reconnects with Last-Event-ID.
+func follow(ctx context.Context, c *client, name, since string, f *tailFlags, out *bufio.Writer) error {
+	lastID := ""
+	printed := 0
+	backoff := 500 * time.Millisecond
+	for {
+		q := url.Values{}
+		if since != "" {
+			q.Set("since", since)
+		}
+		if f.until != "" {
+			q.Set("until", f.until)
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/streams/"+url.PathEscape(name)+"/events?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		if lastID != "" {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := c.http.Do(req)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return decodeProblem(resp.StatusCode, body)
+		}
+		if err == nil {
+			backoff = 500 * time.Millisecond
+			r := sse.NewReader(resp.Body, 64<<20)
+			for {
+				e, rerr := r.Next()
+				if rerr != nil {
+					err = rerr
+					break
+				}
+				if e.Type == "error" {
+					err = fmt.Errorf("server: %s", e.Data)
+					break
+				}
+				out.Write(e.Data)
+				out.WriteByte('\n')
+				out.Flush()
+				lastID = e.ID
+				printed++
+				if f.n > 0 && printed >= f.n {
+					resp.Body.Close()
+					return nil
+				}
+			}
+			resp.Body.Close()
+			if errors.Is(err, io.EOF) && f.until != "" {
+				return nil // the range ended
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}

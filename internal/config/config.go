@@ -1,0 +1,256 @@
+// Package config reads sluice.yaml: where data lives, how to reach the
+// engine, and the streams to declare. Errors name the path of the field at
+// fault ("streams.wiki.retention.max_bytes: ...").
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// Config is a sluice.yaml file.
+type Config struct {
+	// Data is the data directory (embedded engine storage); relative to the working directory.
+	Data string `yaml:"data"`
+	// Addr is the HTTP listen address of the API and UI.
+	Addr   string `yaml:"addr"`
+	NATS   NATS   `yaml:"nats"`
+	Limits Limits `yaml:"limits"`
+	// Streams are declared by name and applied at start-up.
+	Streams map[string]Stream `yaml:"streams"`
+
+	dir string // folder of the file, for relative paths
+}
+
+// NATS says which engine to use.
+type NATS struct {
+	// URL of an external NATS server or cluster; empty runs the embedded server.
+	URL string `yaml:"url"`
+	// Listen makes the embedded server accept NATS clients on host:port; empty: no port.
+	Listen string `yaml:"listen"`
+	// Replicas per stream in a cluster (default 1).
+	Replicas int `yaml:"replicas"`
+}
+
+// Limits bound produce requests.
+type Limits struct {
+	MaxEventBytes   Size `yaml:"max_event_bytes"`
+	MaxRequestBytes Size `yaml:"max_request_bytes"`
+}
+
+// Stream declares a stream.
+type Stream struct {
+	// Schema is the path of the JSON Schema (JSON or YAML), relative to the config file.
+	Schema          string    `yaml:"schema"`
+	ID              string    `yaml:"id"`
+	Time            string    `yaml:"time"`
+	Key             Pointers  `yaml:"key"`
+	Retention       Retention `yaml:"retention"`
+	DuplicateWindow Duration  `yaml:"duplicate_window"`
+}
+
+// Retention bounds what a stream keeps.
+type Retention struct {
+	MaxAge   Duration `yaml:"max_age"`
+	MaxBytes Size     `yaml:"max_bytes"`
+}
+
+// Defaults used when the file and the flags say nothing.
+const (
+	DefaultData = "./data"
+	DefaultAddr = "127.0.0.1:8080"
+)
+
+// Load reads and checks a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c.dir = filepath.Dir(abs)
+	return c, nil
+}
+
+// Parse reads a config document; unknown fields are errors.
+func Parse(data []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.Data == "" {
+		c.Data = DefaultData
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Limits.MaxEventBytes == 0 {
+		c.Limits.MaxEventBytes = 1 << 20
+	}
+	if c.Limits.MaxRequestBytes == 0 {
+		c.Limits.MaxRequestBytes = 32 << 20
+	}
+}
+
+// Validate checks the whole file and lists every problem with its path.
+func (c *Config) Validate() error {
+	var errs []string
+	add := func(path, format string, args ...any) {
+		errs = append(errs, path+": "+fmt.Sprintf(format, args...))
+	}
+	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
+		add("nats.replicas", "want 1 to 5, got %d", c.NATS.Replicas)
+	}
+	if c.NATS.URL != "" && c.NATS.Listen != "" {
+		add("nats.listen", "only the embedded server listens; it cannot be set with nats.url")
+	}
+	if c.Limits.MaxEventBytes > c.Limits.MaxRequestBytes {
+		add("limits.max_event_bytes", "is larger than limits.max_request_bytes")
+	}
+	if c.Limits.MaxEventBytes > 8<<20 {
+		add("limits.max_event_bytes", "at most 8MiB (the engine's message limit)")
+	}
+	for _, name := range c.streamNames() {
+		s := c.Streams[name]
+		p := "streams." + name
+		if !catalog.ValidName(name) {
+			add(p, "stream names are [a-z0-9][a-z0-9._-]{0,127}")
+		}
+		if s.Schema == "" {
+			add(p+".schema", "required: every stream has a JSON Schema (a path relative to this file)")
+		}
+		for field, ptr := range map[string]string{"id": s.ID, "time": s.Time} {
+			if ptr != "" && !schema.ValidPointer(ptr) {
+				add(p+"."+field, "%q is not a JSON pointer (e.g. /meta/id)", ptr)
+			}
+		}
+		for i, ptr := range s.Key {
+			if ptr == "" || !schema.ValidPointer(ptr) {
+				add(fmt.Sprintf("%s.key[%d]", p, i), "%q is not a JSON pointer (e.g. /wiki)", ptr)
+			}
+		}
+		if s.Retention.MaxAge < 0 {
+			add(p+".retention.max_age", "cannot be negative")
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (c *Config) streamNames() []string {
+	names := make([]string, 0, len(c.Streams))
+	for n := range c.Streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Declared is a stream definition with its schema, ready to apply.
+type Declared struct {
+	Def    catalog.Stream
+	Schema schema.Bundle
+}
+
+// Declared loads every declared stream's schema (with its local $refs).
+func (c *Config) Declared() ([]Declared, error) {
+	var out []Declared
+	for _, name := range c.streamNames() {
+		s := c.Streams[name]
+		path := s.Schema
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(c.dir, path)
+		}
+		b, err := schema.LoadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("streams.%s.schema: %w", name, err)
+		}
+		out = append(out, Declared{Schema: b, Def: catalog.Stream{
+			Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
+			Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
+			DuplicateWindow: catalog.Duration(s.DuplicateWindow),
+		}})
+	}
+	return out, nil
+}
+
+// Size is a byte count written as "10GiB", "64MB" or a plain number.
+type Size int64
+
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := humanize.ParseBytes(n.Value)
+	if err != nil || v > 1<<62 {
+		return fmt.Errorf("line %d: size %q: want a number of bytes such as 10GiB or 64MB", n.Line, n.Value)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// Duration is written as "168h", "90s".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: duration %q: want a number and a unit such as 168h or 90s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Pointers is one JSON pointer or a list of them.
+type Pointers []string
+
+func (p *Pointers) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*p = Pointers{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*p = list
+	return nil
+}
+
+// Default is the configuration without a file: embedded engine under
+// ./data, API on 127.0.0.1:8080, no streams declared.
+func Default() *Config {
+	c := &Config{}
+	c.defaults()
+	c.dir, _ = os.Getwd()
+	return c
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	c, err := Parse([]byte(`
+streams:
+  wikimedia.recentchange:
+    schema: schemas/rc.yaml
+    key: [/wiki, /title]
+    retention: {max_age: 168h, max_bytes: 10GiB}
+  other:
+    schema: s.json
+    key: /k
+    duplicate_window: 10m
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := c.Streams["wikimedia.recentchange"]
+	if rc.Retention.MaxBytes != 10<<30 || time.Duration(rc.Retention.MaxAge) != 168*time.Hour || len(rc.Key) != 2 {
+		t.Fatalf("parsed %+v", rc)
+	}
+	if c.Data != DefaultData || c.Addr != DefaultAddr || c.Limits.MaxEventBytes != 1<<20 || c.Limits.MaxRequestBytes != 32<<20 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if o := c.Streams["other"]; len(o.Key) != 1 || o.Key[0] != "/k" || time.Duration(o.DuplicateWindow) != 10*time.Minute {
+		t.Fatalf("other: %+v", o)
+	}
+}
+
+func TestErrorsNameThePath(t *testing.T) {
+	cases := map[string]string{
+		"streams:\n  a:\n    id: /x\n":                                      "streams.a.schema: required",
+		"streams:\n  Bad:\n    schema: x\n":                                 "streams.Bad: stream names",
+		"streams:\n  a:\n    schema: x\n    key: [wiki]\n":                  "streams.a.key[0]",
+		"streams:\n  a:\n    schema: x\n    time: meta/dt\n":                "streams.a.time",
+		"streams:\n  a:\n    schema: x\n    retention: {max_bytes: lots}\n": "size \"lots\"",
+		"streams:\n  a:\n    schema: x\n    colour: red\n":                  "field colour not found",
+		"nats:\n  url: nats://x\n  listen: 127.0.0.1:4222\n":                "nats.listen",
+		"limits:\n  max_event_bytes: 64MiB\n":                               "limits.max_event_bytes",
+	}
+	for doc, want := range cases {
+		_, err := Parse([]byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want it to mention %q", doc, err, want)
+		}
+	}
+}
+
+func TestDeclaredLoadsSchemasRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schemas", "e.yaml"), []byte("type: object\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sluice.yaml"), []byte("streams:\n  e:\n    schema: schemas/e.yaml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(filepath.Join(dir, "sluice.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Declared()
+	if err != nil || len(d) != 1 || d[0].Def.Name != "e" || len(d[0].Schema.Resources) != 1 {
+		t.Fatalf("declared %+v %v", d, err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("streams:\n  a:\n    schema: x.yaml\n    key: [/a, /b]\n    retention: {max_age: 1h, max_bytes: 1GiB}\n"))
+	f.Add([]byte("nats: {url: nats://127.0.0.1:4222, replicas: 3}\nlimits: {max_event_bytes: 1MiB}\n"))
+	f.Add([]byte("data: ./d\naddr: 127.0.0.1:0\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses is valid and complete.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("parsed config fails validation: %v", err)
+		}
+		if c.Data == "" || c.Addr == "" || c.Limits.MaxEventBytes <= 0 {
+			t.Fatalf("defaults missing: %+v", c)
+		}
+	})
+}

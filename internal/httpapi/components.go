@@ -1,0 +1,69 @@
+package httpapi
+
+import "encoding/json"
+
+// componentSchemas are the JSON Schemas (2020-12, as OpenAPI 3.1 uses) of
+// the bodies. The tests validate real responses against them.
+func componentSchemas() map[string]any {
+	var out map[string]any
+	if err := json.Unmarshal([]byte(components), &out); err != nil {
+		panic("httpapi: components: " + err.Error())
+	}
+	return out
+}
+
+const components = `{
+"Problem": {"type":"object","required":["type","title","status"],"properties":{
+  "type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},
+  "detail":{"type":"string"},"instance":{"type":"string"},
+  "invalid":{"type":"array","items":{"$ref":"#/components/schemas/Invalid"}},
+  "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}},
+  "index":{"type":"integer"},"limit":{"type":"integer"}}},
+"Status": {"type":"object","required":["status"],"properties":{"status":{"type":"string"}}},
+"Duration": {"type":"string","description":"a Go duration such as 168h or 90s"},
+"Retention": {"type":"object","properties":{"max_age":{"$ref":"#/components/schemas/Duration"},"max_bytes":{"type":"integer"}}},
+"Stream": {"type":"object","required":["name","id","time","version","created"],"properties":{
+  "name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,127}$"},
+  "id":{"type":"string","description":"JSON pointer to the event id"},
+  "time":{"type":"string","description":"JSON pointer to the event time"},
+  "key":{"type":"array","items":{"type":"string"}},
+  "retention":{"$ref":"#/components/schemas/Retention"},
+  "duplicate_window":{"$ref":"#/components/schemas/Duration"},
+  "version":{"type":"integer","minimum":1},
+  "created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"}}},
+"StreamInfo": {"allOf":[{"$ref":"#/components/schemas/Stream"}],"type":"object",
+  "required":["versions","messages","bytes","first_seq","last_seq"],"properties":{
+  "schema":{"description":"the current schema document"},
+  "versions":{"type":"array","items":{"type":"object","required":["version","created"],"properties":{
+    "version":{"type":"integer"},"created":{"type":"string"},"forced":{"type":"boolean"},
+    "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}}},
+  "messages":{"type":"integer"},"bytes":{"type":"integer"},"first_seq":{"type":"integer"},"last_seq":{"type":"integer"},
+  "first_time":{"type":["string","null"]},"last_time":{"type":["string","null"]}}},
+"StreamList": {"type":"object","required":["streams"],"properties":{"streams":{"type":"array","items":{"$ref":"#/components/schemas/StreamInfo"}}}},
+"Bundle": {"type":"object","required":["root","resources"],"properties":{"root":{"type":"string"},"resources":{"type":"object"}}},
+"StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{
+  "name":{"type":"string"},"schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"},
+  "id":{"type":"string"},"time":{"type":"string"},"key":{"type":"array","items":{"type":"string"}},
+  "retention":{"$ref":"#/components/schemas/Retention"},"duplicate_window":{"$ref":"#/components/schemas/Duration"}}},
+"SchemaPut": {"type":"object","additionalProperties":false,"properties":{
+  "schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"}}},
+"Change": {"type":"object","required":["pointer","field","kind","detail"],"properties":{
+  "pointer":{"type":"string"},"field":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"}}},
+"SchemaVersion": {"type":"object","required":["version","schema","created"],"properties":{
+  "version":{"type":"integer"},"schema":{"$ref":"#/components/schemas/Bundle"},"created":{"type":"string"},
+  "forced":{"type":"boolean"},"breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}},
+"SchemaVersionResult": {"allOf":[{"$ref":"#/components/schemas/SchemaVersion"}],"type":"object","required":["changed"],
+  "properties":{"changed":{"type":"boolean"}}},
+"Event": {"type":"object","description":"an event; the stream's schema says more"},
+"Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
+  "pointer":{"type":"string","description":"JSON pointer of the offending value"},
+  "keyword":{"type":"string","description":"the rule, e.g. type, required, sluice.id"},
+  "message":{"type":"string"}}},
+"Invalid": {"type":"object","required":["index","errors"],"properties":{
+  "index":{"type":"integer"},"errors":{"type":"array","items":{"$ref":"#/components/schemas/Violation"}}}},
+"ProduceResult": {"type":"object","required":["accepted","duplicates","events"],"properties":{
+  "accepted":{"type":"integer"},"duplicates":{"type":"integer"},
+  "events":{"type":"array","items":{"type":"object","required":["index","seq","duplicate"],"properties":{
+    "index":{"type":"integer"},"seq":{"type":"integer"},"duplicate":{"type":"boolean"}}}},
+  "invalid":{"type":"array","items":{"$ref":"#/components/schemas/Invalid"}}}}
+}`

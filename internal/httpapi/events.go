@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// Page limits of NDJSON reads.
+const (
+	defaultLimit = 100
+	maxLimit     = 10000
+	maxPageBytes = 16 << 20 // a page ends early past this many bytes; Sluice-Next continues it
+)
+
+func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	lim := a.svc.Limits
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxRequestBytes)))
+	if err != nil {
+		return err
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/json-seq"
+	raws, err := stream.SplitBody(body, ndjson, lim.MaxEventBytes)
+	if err != nil {
+		return err
+	}
+	res, err := a.svc.Produce(r.Context(), name, raws)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(res.Invalid) == 0:
+		return writeJSON(w, http.StatusOK, res)
+	case res.Accepted > 0:
+		return writeJSON(w, http.StatusMultiStatus, res)
+	}
+	first := res.Invalid[0]
+	e := first.Errors[0]
+	p := problem(http.StatusBadRequest, "No valid events",
+		fmt.Sprintf("%d event(s) refused, none stored; event %d: %s: %s: %s", len(res.Invalid), first.Index, orRoot(e.Pointer), e.Keyword, e.Message))
+	p.Ext = map[string]any{"accepted": 0, "events": []any{}, "invalid": res.Invalid}
+	return p
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "/ (the event)"
+	}
+	return p
+}
+
+// readParams are the query of GET /v1/streams/{name}/events.
+type readParams struct {
+	rng      stream.Range
+	limit    int
+	envelope bool
+}
+
+func parseRead(r *http.Request, sse bool) (readParams, error) {
+	q := r.URL.Query()
+	p := readParams{limit: defaultLimit}
+	if sse {
+		p.limit = 0
+		p.rng.Follow = true
+		p.rng.From = event.Position{Kind: event.Latest}
+	}
+	if s := q.Get("since"); s != "" {
+		pos, err := event.ParsePosition(s)
+		if err != nil {
+			return p, badRequest("since: %v", err)
+		}
+		p.rng.From = pos
+	}
+	if s := q.Get("until"); s != "" {
+		pos, err := event.ParsePosition(s)
+		if err != nil {
+			return p, badRequest("until: %v", err)
+		}
+		p.rng.Until = &pos
+	}
+	if sse {
+		if id := r.Header.Get("Last-Event-ID"); id != "" {
+			seq, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
+			if err != nil {
+				return p, badRequest("Last-Event-ID %q: want the sequence number of the last event received", id)
+			}
+			p.rng.From = event.Position{Kind: event.Sequence, Seq: seq + 1}
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || (!sse && n > maxLimit) {
+			return p, badRequest("limit %q: want a number from 1 to %d", s, maxLimit)
+		}
+		p.limit = n
+	}
+	p.envelope, _ = strconv.ParseBool(q.Get("envelope"))
+	return p, nil
+}
+
+// Envelope wraps an event with where it is, for ?envelope=true.
+type Envelope struct {
+	Seq   uint64          `json:"seq"`
+	ID    string          `json:"id"`
+	Time  time.Time       `json:"time"`
+	Key   string          `json:"key,omitempty"`
+	Event json.RawMessage `json:"event"`
+}
+
+func encode(e event.Event, envelope bool) []byte {
+	if !envelope {
+		return e.Data
+	}
+	b, _ := json.Marshal(Envelope{Seq: e.Seq, ID: e.ID, Time: e.Time, Key: e.Key, Event: e.Data})
+	return b
+}
+
+func wantsSSE(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, _ := mime.ParseMediaType(strings.TrimSpace(part)); mt == "text/event-stream" {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) read(w http.ResponseWriter, r *http.Request) error {
+	sse := wantsSSE(r)
+	p, err := parseRead(r, sse)
+	if err != nil {
+		return err
+	}
+	if sse {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(a.closing, cancel)()
+		r = r.WithContext(ctx)
+	}
+	cur, err := a.svc.Open(r.Context(), r.PathValue("name"), p.rng)
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	if sse {
+		return a.subscribe(w, r, cur, p)
+	}
+	return a.page(w, r, cur, p)
+}
+
+// page answers one NDJSON page. It is buffered so the Sluice-Next header
+// can say where the next page starts; pages end by count or by size.
+func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p readParams) error {
+	var buf []byte
+	next := cur.Start()
+	for n := 0; n < p.limit && len(buf) < maxPageBytes; n++ {
+		e, err := cur.Next(r.Context())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, encode(e, p.envelope)...), '\n')
+		next = e.Seq + 1
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Sluice-Next", strconv.FormatUint(next, 10))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(buf)
+	return err
+}

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// OpenAPI builds the OpenAPI 3.1 document from the route table.
+func (a *API) OpenAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range a.routes {
+		item, _ := paths[rt.path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[rt.path] = item
+		}
+		op := map[string]any{"operationId": rt.id, "summary": rt.summary, "tags": []string{rt.tag}}
+		var params []any
+		for _, p := range rt.params {
+			params = append(params, map[string]any{"name": p.name, "in": p.in, "description": p.desc,
+				"required": p.required, "schema": map[string]any{"type": p.typ}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if rt.body != nil {
+			content := map[string]any{}
+			for _, t := range rt.body.types {
+				mt := map[string]any{"schema": ref(rt.body.schema)}
+				if rt.body.example != "" {
+					mt["example"] = json.RawMessage(rt.body.example)
+				}
+				content[t] = mt
+			}
+			op["requestBody"] = map[string]any{"description": rt.body.desc, "required": true, "content": content}
+		}
+		responses := map[string]any{}
+		for code, resp := range rt.responses {
+			r := map[string]any{"description": resp.desc}
+			if len(resp.types) > 0 {
+				content := map[string]any{}
+				for _, t := range resp.types {
+					if resp.schema != "" {
+						content[t] = map[string]any{"schema": ref(resp.schema)}
+					} else {
+						content[t] = map[string]any{}
+					}
+				}
+				r["content"] = content
+			}
+			responses[strconv.Itoa(code)] = r
+		}
+		op["responses"] = responses
+		item[lower(rt.method)] = op
+	}
+	paths["/metrics"] = map[string]any{"get": map[string]any{"operationId": "metrics", "summary": "Prometheus metrics",
+		"tags": []string{"operations"}, "responses": map[string]any{"200": map[string]any{"description": "text exposition format"}}}}
+	var tags []any
+	for _, t := range []string{"streams", "events", "operations"} {
+		tags = append(tags, map[string]any{"name": t})
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "sluice API", "version": "1",
+			"description": "Schema-checked event streams: create streams, produce, read and subscribe. Errors are application/problem+json (RFC 9457)."},
+		"tags":       tags,
+		"paths":      paths,
+		"components": map[string]any{"schemas": componentSchemas()},
+	}
+}
+
+// Routes lists "METHOD path" of every route, sorted (for tests and docs).
+func (a *API) Routes() []string {
+	var out []string
+	for _, rt := range a.routes {
+		out = append(out, rt.method+" "+pathParam.ReplaceAllString(rt.path, "{$1}"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func ref(name string) map[string]any {
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
+
+func (a *API) openapi(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, a.OpenAPI())
+}

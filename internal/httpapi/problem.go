@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// Problem is an RFC 9457 problem detail, with extension members.
+type Problem struct {
+	Type     string         `json:"type"`
+	Title    string         `json:"title"`
+	Status   int            `json:"status"`
+	Detail   string         `json:"detail,omitempty"`
+	Instance string         `json:"instance,omitempty"`
+	Ext      map[string]any `json:"-"`
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
+
+// MarshalJSON writes the extension members beside the standard ones.
+func (p *Problem) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"type": p.Type, "title": p.Title, "status": p.Status}
+	if p.Detail != "" {
+		m["detail"] = p.Detail
+	}
+	if p.Instance != "" {
+		m["instance"] = p.Instance
+	}
+	for k, v := range p.Ext {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+func problem(status int, title, detail string) *Problem {
+	return &Problem{Type: "about:blank", Title: title, Status: status, Detail: detail}
+}
+
+// badRequest is a problem with the request's parameters.
+func badRequest(format string, args ...any) *Problem {
+	return problem(http.StatusBadRequest, "Bad request", fmt.Sprintf(format, args...))
+}
+
+// toProblem maps an error from the layers below to its HTTP form.
+func toProblem(err error) *Problem {
+	var p *Problem
+	var incompatible *catalog.IncompatibleError
+	var tooLarge *stream.TooLargeError
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &incompatible):
+		p = problem(http.StatusConflict, "Incompatible schema", err.Error())
+		p.Ext = map[string]any{"breaking": incompatible.Changes}
+		return p
+	case errors.As(err, &tooLarge):
+		p = problem(http.StatusRequestEntityTooLarge, "Event too large", err.Error())
+		p.Ext = map[string]any{"index": tooLarge.Index, "limit": tooLarge.Limit}
+		return p
+	case errors.As(err, &maxBytes):
+		return problem(http.StatusRequestEntityTooLarge, "Request too large",
+			fmt.Sprintf("the request body is over the limit of %d bytes; split it into smaller requests", maxBytes.Limit))
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound):
+		return problem(http.StatusNotFound, "Not found", err.Error())
+	case errors.Is(err, catalog.ErrExists):
+		return problem(http.StatusConflict, "Already exists", err.Error())
+	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, stream.ErrBody), errors.Is(err, event.ErrBadPosition):
+		return problem(http.StatusBadRequest, "Bad request", err.Error())
+	}
+	return problem(http.StatusInternalServerError, "Internal error", err.Error())
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p := toProblem(err)
+	if p.Instance == "" {
+		p.Instance = r.URL.Path
+	}
+	if p.Status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}

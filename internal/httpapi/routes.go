@@ -1,0 +1,95 @@
+package httpapi
+
+// route is one operation: the mux and the OpenAPI document both come from these.
+type route struct {
+	method, path string
+	id, summary  string
+	tag          string
+	params       []param
+	body         *body
+	responses    map[int]response
+	h            handlerFunc
+}
+
+type param struct {
+	name, in, desc, typ string
+	required            bool
+}
+
+type body struct {
+	desc    string
+	types   []string // media types
+	schema  string   // name of a component schema
+	example string
+}
+
+type response struct {
+	desc   string
+	types  []string
+	schema string
+}
+
+var (
+	streamName  = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
+	problemResp = func(desc string) response {
+		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
+	}
+	jsonResp = func(desc, schema string) response {
+		return response{desc: desc, types: []string{"application/json"}, schema: schema}
+	}
+)
+
+func (a *API) table() []route {
+	return []route{
+		{method: "GET", path: "/v1/streams", id: "listStreams", tag: "streams", summary: "List streams with their size and extent",
+			responses: map[int]response{200: jsonResp("the streams", "StreamList")}, h: a.listStreams},
+		{method: "POST", path: "/v1/streams", id: "createStream", tag: "streams", summary: "Create a stream bound to a JSON Schema",
+			body: &body{desc: "the stream definition and its schema", types: []string{"application/json"}, schema: "StreamCreate",
+				example: `{"name":"demo.events","schema":{"type":"object","required":["meta"]},"id":"/meta/id","time":"/meta/dt"}`},
+			responses: map[int]response{201: jsonResp("created", "Stream"), 400: problemResp("invalid definition or schema"), 409: problemResp("a stream of that name exists")},
+			h:         a.createStream},
+		{method: "GET", path: "/v1/streams/{name}", id: "getStream", tag: "streams", summary: "A stream's definition, schema, versions and state",
+			params:    []param{streamName},
+			responses: map[int]response{200: jsonResp("the stream", "StreamInfo"), 404: problemResp("no such stream")}, h: a.getStream},
+		{method: "DELETE", path: "/v1/streams/{name}", id: "deleteStream", tag: "streams", summary: "Delete a stream and all its events",
+			params:    []param{streamName},
+			responses: map[int]response{204: {desc: "deleted"}, 404: problemResp("no such stream")}, h: a.deleteStream},
+		{method: "PUT", path: "/v1/streams/{name}/schema", id: "setSchema", tag: "streams", summary: "Add a schema version (backward compatible, or forced)",
+			params: []param{streamName, {name: "force", in: "query", desc: "replace even with breaking changes (recorded in the version)", typ: "boolean"}},
+			body:   &body{desc: "the new schema", types: []string{"application/json"}, schema: "SchemaPut", example: `{"schema":{"type":"object"}}`},
+			responses: map[int]response{200: jsonResp("the current version; changed tells whether it is new", "SchemaVersionResult"),
+				400: problemResp("invalid schema"), 404: problemResp("no such stream"), 409: problemResp("breaking changes, listed in breaking")},
+			h: a.setSchema},
+		{method: "GET", path: "/v1/streams/{name}/versions/{version}", id: "getSchemaVersion", tag: "streams", summary: "One schema version",
+			params:    []param{streamName, {name: "version", in: "path", desc: "version number, from 1", typ: "integer", required: true}},
+			responses: map[int]response{200: jsonResp("the version", "SchemaVersion"), 404: problemResp("no such stream or version")},
+			h:         a.getVersion},
+		{method: "POST", path: "/v1/streams/{name}/events", id: "produce", tag: "events",
+			summary: "Produce events: validated against the schema, de-duplicated by id, stored durably before the answer",
+			params:  []param{streamName},
+			body: &body{desc: "one JSON object, a JSON array of objects, or NDJSON", types: []string{"application/json", "application/x-ndjson"},
+				schema: "Event", example: `{"meta":{"id":"e1","dt":"2026-11-27T10:00:00Z"}}`},
+			responses: map[int]response{200: jsonResp("every event stored (or a duplicate)", "ProduceResult"),
+				207: jsonResp("some events invalid; the valid ones are stored", "ProduceResult"),
+				400: problemResp("no valid event, or an unreadable body; names the index, pointer and rule"),
+				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit")},
+			h: a.produce},
+		{method: "GET", path: "/v1/streams/{name}/events", id: "read", tag: "events",
+			summary: "Read a range as NDJSON pages, or subscribe with Server-Sent Events (Accept: text/event-stream)",
+			params: []param{streamName,
+				{name: "since", in: "query", desc: "earliest | latest | sequence | RFC 3339 event time | unix ms (default: earliest; latest for SSE)", typ: "string"},
+				{name: "until", in: "query", desc: "exclusive end, same forms as since", typ: "string"},
+				{name: "limit", in: "query", desc: "events per page (NDJSON: default 100, max 10000); SSE: stop after this many", typ: "integer"},
+				{name: "envelope", in: "query", desc: "wrap each event as {seq, id, time, key, event}", typ: "boolean"},
+				{name: "Last-Event-ID", in: "header", desc: "SSE resume: continue strictly after this sequence; wins over since", typ: "string"}},
+			responses: map[int]response{200: {desc: "events: NDJSON with a Sluice-Next header, or an SSE stream", types: []string{"application/x-ndjson", "text/event-stream"}},
+				400: problemResp("bad position or limit"), 404: problemResp("no such stream")},
+			h: a.read},
+		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
+			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
+		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",
+			responses: map[int]response{200: jsonResp("ready", "Status"), 503: problemResp("not ready")}, h: a.readyz},
+		{method: "GET", path: "/openapi.json", id: "openapi", tag: "operations", summary: "This document",
+			responses: map[int]response{200: {desc: "OpenAPI 3.1", types: []string{"application/json"}}}, h: a.openapi},
+	}
+}

@@ -1,0 +1,95 @@
+// Package httpapi is sluice's HTTP API (v1): streams, produce, read and
+// subscribe (NDJSON and Server-Sent Events), health and metrics. Handlers
+// return errors; one adapter turns them into RFC 9457 problem documents.
+// The OpenAPI document is generated from the same route table that builds
+// the mux, so the two cannot drift.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// Options configure the API.
+type Options struct {
+	Logger *slog.Logger
+	// Gatherer serves /metrics; nil serves an empty registry.
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the node can serve (engine reachable, catalog loaded).
+	Ready func(ctx context.Context) error
+	// KeepAlive is the interval of SSE comment lines on idle subscriptions (default 15 s).
+	KeepAlive time.Duration
+}
+
+// API serves the HTTP API.
+type API struct {
+	svc    *stream.Service
+	log    *slog.Logger
+	opts   Options
+	routes []route
+	mux    *http.ServeMux
+
+	closing context.Context // ends every subscription when cancelled
+	close   context.CancelFunc
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// New builds the API on a stream service.
+func New(svc *stream.Service, opts Options) *API {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.NewRegistry()
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
+	a := &API{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
+	a.closing, a.close = context.WithCancel(context.Background())
+	a.routes = a.table()
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.method+" "+rt.path, a.adapt(rt.h))
+	}
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	return a
+}
+
+// CloseSubscriptions ends every SSE subscription, so a graceful shutdown
+// does not wait for clients that never leave.
+func (a *API) CloseSubscriptions() { a.close() }
+
+// Handle adds a handler beside the API (the web UI mounts itself with it).
+func (a *API) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *API) adapt(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeProblem(w, r, a.log, err)
+		}
+	})
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := a.opts.Ready(r.Context()); err != nil {
+		return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

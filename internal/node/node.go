@@ -1,0 +1,116 @@
+// Package node assembles one sluice node: the engine, the catalog, the
+// stream service, the declared streams and the HTTP server; and takes them
+// down in order.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// Node is a running sluice node.
+type Node struct {
+	Engine   *jetstream.Engine
+	Streams  *stream.Service
+	API      *httpapi.API
+	Registry *prometheus.Registry
+
+	log   *slog.Logger
+	srv   *http.Server
+	ln    net.Listener
+	ready atomic.Bool
+	done  chan error
+}
+
+// Start opens the engine, applies the declared streams and serves HTTP on
+// cfg.Addr ("127.0.0.1:0" picks a free port; see Addr).
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	declared, err := cfg.Declared()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := jetstream.Open(ctx, jetstream.Options{URL: cfg.NATS.URL, DataDir: cfg.Data, Listen: cfg.NATS.Listen,
+		Replicas: cfg.NATS.Replicas, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1)}
+	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fail := func(err error) (*Node, error) {
+		_ = eng.Close()
+		return nil, err
+	}
+	cat, err := catalog.Open(ctx, eng)
+	if err != nil {
+		return fail(err)
+	}
+	n.Streams = stream.New(eng, cat, log, stream.NewMetrics(n.Registry))
+	n.Streams.Limits = stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxRequestBytes: int(cfg.Limits.MaxRequestBytes)}
+	for _, d := range declared {
+		a, err := n.Streams.Apply(ctx, d.Def, d.Schema)
+		if err != nil {
+			return fail(fmt.Errorf("streams.%s: %w", d.Def.Name, err))
+		}
+		if a.Created || a.SchemaChanged || a.SettingsChanged {
+			log.Info("stream applied", "stream", d.Def.Name, "created", a.Created, "schema_changed", a.SchemaChanged,
+				"settings_changed", a.SettingsChanged, "version", a.Version)
+		}
+	}
+	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady})
+	n.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
+	}
+	n.srv = &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { n.done <- n.srv.Serve(n.ln) }()
+	n.ready.Store(true)
+	mode := "embedded"
+	if !eng.Embedded() {
+		mode = "external " + cfg.NATS.URL
+	}
+	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "streams", len(declared))
+	return n, nil
+}
+
+func (n *Node) checkReady(ctx context.Context) error {
+	if !n.ready.Load() {
+		return errors.New("starting: catalog not loaded yet")
+	}
+	return n.Engine.Ready(ctx)
+}
+
+// Addr is the HTTP address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Done reports when the HTTP server stops by itself.
+func (n *Node) Done() <-chan error { return n.done }
+
+// Shutdown stops taking requests, lets in-flight ones finish (ending live
+// subscriptions), then closes the engine, which flushes its stores.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.ready.Store(false)
+	n.API.CloseSubscriptions()
+	err := n.srv.Shutdown(ctx)
+	if cerr := n.Engine.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
