@@ -48,7 +48,7 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w (is `sluice serve` running? set --server or SLUICE_SERVER)", method, c.base+path, err)
+		return nil, unreachable(c, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -93,4 +93,9 @@ func (c *client) sendJSON(ctx context.Context, method, path string, in, out any)
 	}
 	_, err = c.do(ctx, method, path, "application/json", body, out)
 	return err
+}
+
+// unreachable explains a failed connection.
+func unreachable(c *client, err error) error {
+	return fmt.Errorf("%w (is `sluice serve` running at %s? set --server or SLUICE_SERVER)", err, c.base)
 }

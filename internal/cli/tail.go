@@ -40,20 +40,26 @@ func newTail(g *globals) *cobra.Command {
 			}
 			c := g.client()
 			since := f.since
-			if since == "" && !f.follow {
-				since = "earliest"
-				if f.n > 0 {
-					var info stream.Info
-					if err := c.getJSON(ctx, "/v1/streams/"+url.PathEscape(args[0]), &info); err != nil {
-						return err
-					}
+			if since == "" {
+				// Pin the start to a sequence now, so a reconnect before the
+				// first event still resumes where the command began.
+				var info stream.Info
+				if err := c.getJSON(ctx, "/v1/streams/"+url.PathEscape(args[0]), &info); err != nil {
+					return err
+				}
+				switch {
+				case f.follow:
+					since = strconv.FormatUint(info.LastSeq+1, 10)
+				case f.n > 0:
 					since = strconv.FormatUint(max(info.FirstSeq, info.LastSeq+1-min(uint64(f.n), info.LastSeq)), 10)
+				default:
+					since = "earliest"
 				}
 			}
 			out := bufio.NewWriter(g.out)
 			defer out.Flush()
 			if f.follow {
-				return follow(ctx, c, args[0], since, f, out)
+				return follow(ctx, c, args[0], since, f, out, g.errOut)
 			}
 			return pages(ctx, c, args[0], since, f, out)
 		},
@@ -83,7 +89,7 @@ func pages(ctx context.Context, c *client, name, since string, f *tailFlags, out
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {
-			return err
+			return unreachable(c, err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			body, _ := io.ReadAll(resp.Body)
@@ -113,9 +119,10 @@ func pages(ctx context.Context, c *client, name, since string, f *tailFlags, out
 }
 
 // follow subscribes over SSE and reconnects with Last-Event-ID.
-func follow(ctx context.Context, c *client, name, since string, f *tailFlags, out *bufio.Writer) error {
+func follow(ctx context.Context, c *client, name, since string, f *tailFlags, out *bufio.Writer, errOut io.Writer) error {
 	lastID := ""
 	printed := 0
+	connected := false
 	backoff := 500 * time.Millisecond
 	for {
 		q := url.Values{}
@@ -134,12 +141,16 @@ func follow(ctx context.Context, c *client, name, since string, f *tailFlags, ou
 			req.Header.Set("Last-Event-ID", lastID)
 		}
 		resp, err := c.http.Do(req)
+		if err != nil && lastID == "" && printed == 0 && !connected {
+			return unreachable(c, err) // never connected: fail instead of retrying silently
+		}
 		if err == nil && resp.StatusCode != http.StatusOK {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			return decodeProblem(resp.StatusCode, body)
 		}
 		if err == nil {
+			connected = true
 			backoff = 500 * time.Millisecond
 			r := sse.NewReader(resp.Body, 64<<20)
 			for {
@@ -170,6 +181,7 @@ func follow(ctx context.Context, c *client, name, since string, f *tailFlags, ou
 		if ctx.Err() != nil {
 			return nil
 		}
+		fmt.Fprintf(errOut, "sluice: subscription interrupted (%v); reconnecting in %s\n", err, backoff)
 		select {
 		case <-ctx.Done():
 			return nil

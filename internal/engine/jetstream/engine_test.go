@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/engine/enginetest"
+	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -95,7 +96,7 @@ func TestEmbeddedListensOnlyWhenAsked(t *testing.T) {
 // process, built from the same module version the embedded server uses.
 func TestExternal(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: skipping the external nats-server build")
+		testenv.Skip(t, "-short: the external nats-server is not built")
 	}
 	bin := buildServer(t)
 	addr := freeAddr(t)
