@@ -38,7 +38,10 @@ type StreamState struct {
 
 // Msg is a message to append.
 type Msg struct {
-	ID     string            // de-duplication id: a second Msg with the same ID within the window is not stored
+	ID string // de-duplication id: a second Msg with the same ID within the window is not stored
+	// Origin names who appended it ("" for plain producers; a source's name,
+	// [a-z0-9_-]); the engine finds the last message of an origin in O(1).
+	Origin string
 	Header map[string]string // small metadata stored with the message
 	Data   []byte
 }
@@ -72,6 +75,8 @@ type Engine interface {
 	// Get returns the first message whose sequence is at or after seq,
 	// ErrNotFound when there is none.
 	Get(ctx context.Context, stream string, seq uint64) (Stored, error)
+	// LastOf returns the last message appended with this origin, ErrNotFound if none.
+	LastOf(ctx context.Context, stream, origin string) (Stored, error)
 	// Read delivers messages in order from sequence from, following new ones
 	// as they arrive, until the Reader is closed.
 	Read(ctx context.Context, stream string, from uint64) (Reader, error)

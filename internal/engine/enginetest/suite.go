@@ -28,6 +28,58 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("ReadFollows", func(t *testing.T) { readFollows(t, e) })
 	t.Run("DeleteStream", func(t *testing.T) { deleteStream(t, e) })
 	t.Run("KV", func(t *testing.T) { kv(t, e) })
+	t.Run("Origins", func(t *testing.T) { origins(t, e) })
+	t.Run("NestedNames", func(t *testing.T) { nestedNames(t, e) })
+}
+
+func origins(t *testing.T, e engine.Engine) {
+	n := name("origin")
+	mustEnsure(t, e, n)
+	ms := msgs("p1", "a1", "b1", "a2", "p2")
+	ms[1].Origin, ms[2].Origin, ms[3].Origin = "src-a", "src_b", "src-a"
+	if _, err := engine.Append(ctx(t), e, n, ms); err != nil {
+		t.Fatal(err)
+	}
+	last, err := e.LastOf(ctx(t), n, "src-a")
+	if err != nil || last.Seq != 4 || last.Header["Sluice-Test"] != "h-a2" {
+		t.Fatalf("last of src-a: %+v %v", last, err)
+	}
+	if last, err := e.LastOf(ctx(t), n, "src_b"); err != nil || last.Seq != 3 {
+		t.Fatalf("last of src_b: %+v %v", last, err)
+	}
+	if _, err := e.LastOf(ctx(t), n, "none"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("last of an origin that never appended: %v", err)
+	}
+	// Readers and gets see every message, whatever its origin, in order.
+	r, err := e.Read(ctx(t), n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for want := uint64(1); want <= 5; want++ {
+		m, err := r.Next(ctx(t))
+		if err != nil || m.Seq != want {
+			t.Fatalf("read %d: %+v %v", want, m, err)
+		}
+	}
+	if m, err := e.Get(ctx(t), n, 2); err != nil || m.Header["Sluice-Test"] != "h-a1" {
+		t.Fatalf("get 2: %+v %v", m, err)
+	}
+}
+
+// nestedNames: streams "x" and "x.y" coexist and keep apart.
+func nestedNames(t *testing.T, e engine.Engine) {
+	n := name("nest")
+	mustEnsure(t, e, n)
+	mustEnsure(t, e, n+".y")
+	mustEnsure(t, e, n+".o") // lower case, as names are: no clash with the upper-case tokens
+	mustEnsure(t, e, n+".e")
+	if _, err := engine.Append(ctx(t), e, n+".y", msgs("1", "2")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.State(ctx(t), n); err != nil || st.Messages != 0 {
+		t.Fatalf("parent stream got the child's messages: %+v %v", st, err)
+	}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -133,13 +133,25 @@ func (e *Engine) stopServer() {
 // allowed there and "~" is not allowed in sluice names, so the map is one to one.
 func streamName(name string) string { return "sluice_" + strings.ReplaceAll(name, ".", "~") }
 
-func subject(name string) string { return "sluice.events." + name }
+// Subjects: plain events go to sluice.s.<name>.E, those of an origin to
+// sluice.s.<name>.O.<origin>. Names are lower case, so the upper-case tokens
+// keep the subjects of streams "a" and "a.b" from overlapping.
+func subject(name string) string { return "sluice.s." + name + ".E" }
+
+func originSubject(name, origin string) string {
+	if origin == "" {
+		return subject(name)
+	}
+	return "sluice.s." + name + ".O." + origin
+}
+
+func allSubjects(name string) string { return "sluice.s." + name + ".>" }
 
 func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error {
 	cfg := jetstream.StreamConfig{
 		Name:        streamName(c.Name),
 		Description: "sluice stream " + c.Name,
-		Subjects:    []string{subject(c.Name)},
+		Subjects:    []string{subject(c.Name), "sluice.s." + c.Name + ".O.*"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
@@ -226,10 +238,23 @@ func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Store
 	if err != nil {
 		return engine.Stored{}, err
 	}
-	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject(name)))
+	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(allSubjects(name)))
 	if err != nil {
 		e.forget(name, err)
 		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, mapErr(err))
+	}
+	return engine.Stored{Seq: m.Sequence, Header: flatten(m.Header), Data: m.Data, Arrived: m.Time}, nil
+}
+
+func (e *Engine) LastOf(ctx context.Context, name, origin string) (engine.Stored, error) {
+	s, err := e.stream(ctx, name)
+	if err != nil {
+		return engine.Stored{}, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, originSubject(name, origin))
+	if err != nil {
+		e.forget(name, err)
+		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, mapErr(err))
 	}
 	return engine.Stored{Seq: m.Sequence, Header: flatten(m.Header), Data: m.Data, Arrived: m.Time}, nil
 }

@@ -19,10 +19,9 @@ const publishAttempts = 6
 // Publish sends every message asynchronously, in order, on one connection,
 // so the stream stores them in the order given.
 func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (engine.Pending, error) {
-	subj := subject(name)
 	p := &pending{js: e.js, stream: name, msgs: make([]*nats.Msg, len(msgs)), futs: make([]jetstream.PubAckFuture, len(msgs))}
 	for i, m := range msgs {
-		nm := nats.NewMsg(subj)
+		nm := nats.NewMsg(originSubject(name, m.Origin))
 		nm.Data = m.Data
 		for k, v := range m.Header {
 			nm.Header.Set(k, v)

@@ -21,7 +21,6 @@ func (e *Engine) Read(ctx context.Context, name string, from uint64) (engine.Rea
 		return nil, err
 	}
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject(name)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    max(from, 1),
 	})
