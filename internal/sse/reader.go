@@ -21,7 +21,8 @@ type Event struct {
 	Retry time.Duration
 }
 
-// ErrTooLarge is returned for an event or line over the reader's limit.
+// ErrTooLarge is returned for an event over the reader's limit. The event
+// has been read past and skipped: the next call reads the one after it.
 var ErrTooLarge = errors.New("sse: event too large")
 
 // Reader parses an event stream.
@@ -52,9 +53,9 @@ func NewReader(r io.Reader, max int) *Reader {
 func (r *Reader) Next() (Event, error) {
 	var data bytes.Buffer
 	var typ string
-	hasData, inEvent := false, false
+	hasData, inEvent, tooBig := false, false, false
 	for {
-		line, err := r.line()
+		line, truncated, err := r.line()
 		if err != nil {
 			if errors.Is(err, io.EOF) && inEvent {
 				if r.DispatchAtEOF && hasData {
@@ -68,6 +69,9 @@ func (r *Reader) Next() (Event, error) {
 			return Event{}, err
 		}
 		if len(line) == 0 { // blank line: dispatch
+			if tooBig {
+				return Event{ID: r.lastID}, fmt.Errorf("%w: over %d bytes (skipped)", ErrTooLarge, r.max)
+			}
 			if !hasData {
 				typ, inEvent = "", false
 				continue
@@ -94,10 +98,13 @@ func (r *Reader) Next() (Event, error) {
 			if hasData {
 				data.WriteByte('\n')
 			}
-			if data.Len()+len(value) > r.max {
-				return Event{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, r.max)
+			if truncated || data.Len()+len(value) > r.max {
+				tooBig = true
+				data.Reset()
 			}
-			data.Write(value)
+			if !tooBig {
+				data.Write(value)
+			}
 			hasData = true
 		case "event":
 			typ = string(value)
@@ -116,16 +123,18 @@ func (r *Reader) Next() (Event, error) {
 // LastID is the last event id the stream set.
 func (r *Reader) LastID() string { return r.lastID }
 
-// line reads one line without its end (CRLF, LF or CR).
-func (r *Reader) line() ([]byte, error) {
+// line reads one line without its end (CRLF, LF or CR). A line longer
+// than the limit is cut there; the rest of it is read and dropped.
+func (r *Reader) line() (line []byte, truncated bool, err error) {
+	limit := r.max + 64
 	var buf []byte
 	for {
 		b, err := r.r.ReadByte()
 		if err != nil {
-			if errors.Is(err, io.EOF) && len(buf) > 0 {
-				return buf, nil // a last line without an end
+			if errors.Is(err, io.EOF) && (len(buf) > 0 || truncated) {
+				return buf, truncated, nil // a last line without an end
 			}
-			return nil, err
+			return nil, false, err
 		}
 		if r.pending {
 			r.pending = false
@@ -135,29 +144,27 @@ func (r *Reader) line() ([]byte, error) {
 		}
 		switch b {
 		case '\n':
-			return buf, nil
+			return buf, truncated, nil
 		case '\r':
 			r.pending = true
-			return buf, nil
+			return buf, truncated, nil
 		}
-		if len(buf) >= r.max+64 {
-			return nil, fmt.Errorf("%w: a line is over %d bytes", ErrTooLarge, r.max)
+		if len(buf) < limit {
+			buf = append(buf, b)
+		} else {
+			truncated = true
 		}
-		buf = append(buf, b)
-		// Copy the rest of the line in bulk up to the next line end.
-		if chunk, _ := r.r.Peek(r.r.Buffered()); len(chunk) > 0 {
-			i := bytes.IndexAny(chunk, "\r\n")
-			if i < 0 {
-				i = len(chunk)
-			}
-			if len(buf)+i > r.max+64 {
-				i = r.max + 64 - len(buf) + 1
-				if i > len(chunk) {
-					i = len(chunk)
-				}
-			}
-			buf = append(buf, chunk[:i]...)
-			_, _ = r.r.Discard(i)
+		// Take the rest of the line in bulk, up to the next line end.
+		chunk, _ := r.r.Peek(r.r.Buffered())
+		i := bytes.IndexAny(chunk, "\r\n")
+		if i < 0 {
+			i = len(chunk)
 		}
+		keep := min(i, limit-len(buf))
+		buf = append(buf, chunk[:keep]...)
+		if keep < i {
+			truncated = true
+		}
+		_, _ = r.r.Discard(i)
 	}
 }

@@ -96,8 +96,20 @@ func TestLimits(t *testing.T) {
 	if err != nil || len(got) != 1 || len(got[0].Data) != len(big) {
 		t.Fatalf("100 KiB event: %v", err)
 	}
-	if _, err := all(t, "data: "+big+"\n\n", 10<<10); !errors.Is(err, ErrTooLarge) {
+	// An event over the limit is skipped; the reader goes on with the next one.
+	r := NewReader(strings.NewReader("data: "+big+"\ndata: more\n\nid: 2\ndata: ok\n\n"), 10<<10)
+	if _, err := r.Next(); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("over the limit: %v", err)
+	}
+	if e, err := r.Next(); err != nil || string(e.Data) != "ok" || e.ID != "2" {
+		t.Fatalf("after a skipped event: %+v %v", e, err)
+	}
+	r = NewReader(strings.NewReader("data: a\ndata: "+big[:6<<10]+"\ndata: "+big[:6<<10]+"\n\ndata: next\n\n"), 10<<10)
+	if _, err := r.Next(); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("lines adding up over the limit: %v", err)
+	}
+	if e, err := r.Next(); err != nil || string(e.Data) != "next" {
+		t.Fatalf("after: %+v %v", e, err)
 	}
 	if _, err := all(t, "data: a\ndata: b", 0); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("cut inside an event: %v", err)
@@ -112,6 +124,9 @@ func FuzzReader(f *testing.F) {
 		r := NewReader(strings.NewReader(string(in)), 1024)
 		for range 10000 {
 			e, err := r.Next()
+			if errors.Is(err, ErrTooLarge) {
+				continue
+			}
 			if err != nil {
 				return
 			}

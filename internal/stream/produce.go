@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,6 +48,13 @@ const (
 // valid ones, in order, durably; it returns once they are stored. Invalid
 // events are reported by index and cost nothing else.
 func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Result, error) {
+	return s.ProduceFrom(ctx, name, "", raws, nil)
+}
+
+// ProduceFrom is Produce for an origin (a source, [a-z0-9_-]): each stored
+// event carries positions[i], the origin's own position, in the same
+// message, so the stream itself is the origin's checkpoint (see LastPosition).
+func (s *Service) ProduceFrom(ctx context.Context, name, origin string, raws [][]byte, positions []string) (Result, error) {
 	start := time.Now()
 	c, err := s.schema(ctx, name)
 	if err != nil {
@@ -65,6 +73,10 @@ func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Resu
 			continue
 		}
 		m.Header[hdrVersion] = version
+		m.Origin = origin
+		if positions != nil {
+			m.Header[hdrPosition] = positions[i]
+		}
 		msgs, times, index = append(msgs, m), append(times, t), append(index, i)
 	}
 	if len(msgs) > 0 {
@@ -84,6 +96,19 @@ func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Resu
 	}
 	s.metrics.Latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	return res, nil
+}
+
+// LastPosition returns the position stored with the last event an origin
+// appended, and when it arrived; "" if it never appended.
+func (s *Service) LastPosition(ctx context.Context, name, origin string) (string, time.Time, error) {
+	m, err := s.eng.LastOf(ctx, name, origin)
+	if errors.Is(err, engine.ErrNotFound) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return m.Header[hdrPosition], m.Arrived, nil
 }
 
 func reason(vs []schema.Violation) string {

@@ -21,11 +21,12 @@ import (
 
 // Headers stored with every event.
 const (
-	hdrID      = "Sluice-Id"
-	hdrTime    = "Sluice-Time" // event time, unix nanoseconds
-	hdrMark    = "Sluice-Mark" // running maximum of event time up to this event, unix nanoseconds
-	hdrKey     = "Sluice-Key"
-	hdrVersion = "Sluice-Schema-Version"
+	hdrID       = "Sluice-Id"
+	hdrTime     = "Sluice-Time" // event time, unix nanoseconds
+	hdrMark     = "Sluice-Mark" // running maximum of event time up to this event, unix nanoseconds
+	hdrKey      = "Sluice-Key"
+	hdrVersion  = "Sluice-Schema-Version"
+	hdrPosition = "Sluice-Position" // an origin's own position (e.g. an EventStreams id)
 )
 
 // Limits bound what one produce call may carry.

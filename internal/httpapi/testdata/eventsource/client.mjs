@@ -47,7 +47,7 @@ es.addEventListener('open', () => console.error(`open ${connects.length}`))
 es.addEventListener('error', (e) => {
   // A closed connection is reported as an error and retried; only a closed
   // EventSource (non-200 status, wrong content type) is the end.
-  console.error(`error: ${e.message ?? e.data ?? e.type} (code ${e.code ?? '-'}, readyState ${es.readyState})`)
+  console.error(`error event: ${e.message || e.data || "(no message: the connection ended)"} (code ${e.code ?? '-'}, readyState ${es.readyState})`)
   if (es.readyState === EventSource.CLOSED) fail('the library gave up')
 })
 
