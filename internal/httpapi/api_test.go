@@ -395,6 +395,15 @@ func TestSubscribeFollowsAndResumes(t *testing.T) {
 	if strings.Join(ids, ",") != "3,4,5" {
 		t.Fatalf("until: %v", ids)
 	}
+	// Resuming at the end of a bounded range: 204, so clients stop reconnecting.
+	req, _ := http.NewRequest("GET", c.base+"/v1/streams/"+rcStream+"/events?since=3&until=6", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", "5")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("resume past until: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	limited := subscribe(t, ctx, c.base, "since=earliest&limit=2", "")
 	ids = nil
 	for e := range limited {

@@ -153,6 +153,12 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer cur.Close()
+	if sse && cur.Done() {
+		// The range is over (e.g. resuming past until): 204 tells an
+		// EventSource client to stop reconnecting.
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if sse {
 		return a.subscribe(w, r, cur, p)
 	}

@@ -83,6 +83,7 @@ func (a *API) table() []route {
 				{name: "envelope", in: "query", desc: "wrap each event as {seq, id, time, key, event}", typ: "boolean"},
 				{name: "Last-Event-ID", in: "header", desc: "SSE resume: continue strictly after this sequence; wins over since", typ: "string"}},
 			responses: map[int]response{200: {desc: "events: NDJSON with a Sluice-Next header, or an SSE stream", types: []string{"application/x-ndjson", "text/event-stream"}},
+				204: {desc: "SSE only: the range is already over (e.g. resuming at or past until); EventSource clients stop reconnecting"},
 				400: problemResp("bad position or limit"), 404: problemResp("no such stream")},
 			h: a.read},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",

@@ -71,6 +71,9 @@ func (s *Service) Open(ctx context.Context, name string, r Range) (*Cursor, erro
 	return c, nil
 }
 
+// Done reports whether the range is over: nothing more will come.
+func (c *Cursor) Done() bool { return c.done }
+
 // Start is the first sequence of the range: where a reader that got
 // nothing should ask again.
 func (c *Cursor) Start() uint64 { return c.start }
