@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,7 +19,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/source"
+	"github.com/sluice-dev/sluice/internal/source/eventsource"
+	"github.com/sluice-dev/sluice/internal/source/file"
 )
 
 // Config is a sluice.yaml file.
@@ -31,6 +36,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Streams are declared by name and applied at start-up.
 	Streams map[string]Stream `yaml:"streams"`
+	// Sources read external feeds into streams.
+	Sources map[string]Source `yaml:"sources"`
 
 	dir string // folder of the file, for relative paths
 }
@@ -60,6 +67,17 @@ type Stream struct {
 	Key             Pointers  `yaml:"key"`
 	Retention       Retention `yaml:"retention"`
 	DuplicateWindow Duration  `yaml:"duplicate_window"`
+}
+
+// Source declares a source: exactly one kind (sse or file) and its stream.
+type Source struct {
+	SSE  *eventsource.Config `yaml:"sse"`
+	File *file.Config        `yaml:"file"`
+	// To is the stream the events go to; invalid ones go to its dead-letter stream "<to>.dlq".
+	To string `yaml:"to"`
+	// Drop is a CEL expression over `event`: matching events are not stored.
+	// Default: Wikimedia's canary events. "false" keeps everything.
+	Drop *string `yaml:"drop"`
 }
 
 // Retention bounds what a stream keeps.
@@ -163,10 +181,79 @@ func (c *Config) Validate() error {
 			add(p+".retention.max_age", "cannot be negative")
 		}
 	}
+	for _, name := range sortedKeys(c.Sources) {
+		s := c.Sources[name]
+		p := "sources." + name
+		if !source.ValidName(name) {
+			add(p, "source names are [a-z0-9][a-z0-9_-]{0,63}")
+		}
+		switch {
+		case s.SSE != nil && s.File != nil, s.SSE == nil && s.File == nil:
+			add(p, "give exactly one kind: sse or file")
+		case s.SSE != nil:
+			if err := s.SSE.Validate(); err != nil {
+				add(p+".sse", "%v", err)
+			}
+		case s.File != nil:
+			if err := s.File.Validate(); err != nil {
+				add(p+".file", "%v", err)
+			}
+		}
+		if s.To == "" {
+			add(p+".to", "required: the stream to write to")
+		}
+		if s.Drop != nil {
+			if _, err := filter.Compile(*s.Drop); err != nil {
+				add(p+".drop", "%v", err)
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SourceSpecs builds the configured sources.
+func (c *Config) SourceSpecs(log *slog.Logger) ([]source.Spec, error) {
+	var out []source.Spec
+	for _, name := range sortedKeys(c.Sources) {
+		s := c.Sources[name]
+		drop := source.DefaultDrop
+		if s.Drop != nil {
+			drop = *s.Drop
+		}
+		f, err := filter.Compile(drop)
+		if err != nil {
+			return nil, fmt.Errorf("sources.%s.drop: %w", name, err)
+		}
+		spec := source.Spec{Name: name, To: s.To, Drop: f}
+		switch {
+		case s.SSE != nil:
+			spec.Kind, spec.Feed = "sse", eventsource.New(name, *s.SSE, log)
+		case s.File != nil:
+			fc := *s.File
+			fc.Paths = make([]string, len(s.File.Paths))
+			for i, p := range s.File.Paths {
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(c.dir, p)
+				}
+				fc.Paths[i] = p
+			}
+			spec.Kind, spec.Feed = "file", file.New(fc)
+		}
+		out = append(out, spec)
+	}
+	return out, nil
 }
 
 func (c *Config) streamNames() []string {

@@ -54,6 +54,16 @@ const components = `{
   "forced":{"type":"boolean"},"breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}},
 "SchemaVersionResult": {"allOf":[{"$ref":"#/components/schemas/SchemaVersion"}],"type":"object","required":["changed"],
   "properties":{"changed":{"type":"boolean"}}},
+"Source": {"type":"object","required":["name","kind","to","state","events_in","stored","duplicates","dropped","dead_lettered","reconnects","paused"],"properties":{
+  "name":{"type":"string"},"kind":{"type":"string","enum":["sse","file"]},"to":{"type":"string"},
+  "state":{"type":"string","enum":["starting","connecting","streaming","backing_off","paused","finished","failed","stopped"]},
+  "position":{"type":"string","description":"the feed's position after the last event read (for EventStreams, its id)"},
+  "last_event_time":{"type":"string"},"lag_seconds":{"type":"number"},
+  "events_in":{"type":"integer"},"stored":{"type":"integer"},"duplicates":{"type":"integer"},"dropped":{"type":"integer"},
+  "dead_lettered":{"type":"integer"},"unreadable":{"type":"integer"},"reconnects":{"type":"integer"},
+  "last_error":{"type":"string"},"last_error_time":{"type":"string"},"retry_at":{"type":"string"},
+  "paused":{"type":"boolean"},"started_at":{"type":"string"}}},
+"SourceList": {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"$ref":"#/components/schemas/Source"}}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

@@ -31,6 +31,7 @@ type response struct {
 
 var (
 	streamName  = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
+	sourceName  = param{name: "name", in: "path", desc: "source name", typ: "string", required: true}
 	problemResp = func(desc string) response {
 		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
 	}
@@ -86,6 +87,17 @@ func (a *API) table() []route {
 				204: {desc: "SSE only: the range is already over (e.g. resuming at or past until); EventSource clients stop reconnecting"},
 				400: problemResp("bad position or limit"), 404: problemResp("no such stream")},
 			h: a.read},
+		{method: "GET", path: "/v1/sources", id: "listSources", tag: "sources", summary: "Every source: state, position, lag, counts, last error",
+			responses: map[int]response{200: jsonResp("the sources", "SourceList")}, h: a.listSources},
+		{method: "GET", path: "/v1/sources/{name}", id: "getSource", tag: "sources", summary: "One source's status",
+			params:    []param{sourceName},
+			responses: map[int]response{200: jsonResp("the source", "Source"), 404: problemResp("no such source")}, h: a.getSource},
+		{method: "POST", path: "/v1/sources/{name}/pause", id: "pauseSource", tag: "sources", summary: "Pause a source (kept across restarts)",
+			params:    []param{sourceName},
+			responses: map[int]response{200: jsonResp("the source", "Source"), 404: problemResp("no such source")}, h: a.pauseSource},
+		{method: "POST", path: "/v1/sources/{name}/resume", id: "resumeSource", tag: "sources", summary: "Resume a paused source where it stopped",
+			params:    []param{sourceName},
+			responses: map[int]response{200: jsonResp("the source", "Source"), 404: problemResp("no such source")}, h: a.resumeSource},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
 		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -26,6 +27,8 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// KeepAlive is the interval of SSE comment lines on idle subscriptions (default 15 s).
 	KeepAlive time.Duration
+	// Sources runs the node's sources; nil: none.
+	Sources *source.Manager
 }
 
 // API serves the HTTP API.

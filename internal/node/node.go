@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
 	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -27,6 +28,7 @@ import (
 type Node struct {
 	Engine   *jetstream.Engine
 	Streams  *stream.Service
+	Sources  *source.Manager
 	API      *httpapi.API
 	Registry *prometheus.Registry
 
@@ -74,19 +76,32 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 				"settings_changed", a.SettingsChanged, "version", a.Version)
 		}
 	}
-	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady})
+	specs, err := cfg.SourceSpecs(log)
+	if err != nil {
+		return fail(err)
+	}
+	if n.Sources, err = source.NewManager(ctx, n.Streams, log, n.Registry); err != nil {
+		return fail(err)
+	}
+	for _, s := range specs {
+		if err := n.Sources.Add(s); err != nil {
+			return fail(err)
+		}
+	}
+	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady, Sources: n.Sources})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
 	}
 	n.srv = &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { n.done <- n.srv.Serve(n.ln) }()
+	n.Sources.Start(context.WithoutCancel(ctx))
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
 		mode = "external " + cfg.NATS.URL
 	}
-	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "streams", len(declared))
+	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "streams", len(declared), "sources", len(specs))
 	return n, nil
 }
 
@@ -107,6 +122,7 @@ func (n *Node) Done() <-chan error { return n.done }
 // subscriptions), then closes the engine, which flushes its stores.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
+	n.Sources.Stop() // sources write to the engine: stop them first
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
 	if cerr := n.Engine.Close(); err == nil {

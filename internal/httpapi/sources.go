@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/sluice-dev/sluice/internal/source"
+)
+
+func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
+	list := []source.StatusView{}
+	if a.opts.Sources != nil {
+		list = a.opts.Sources.List()
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"sources": list})
+}
+
+func (a *API) sources() (*source.Manager, error) {
+	if a.opts.Sources == nil {
+		return nil, problem(http.StatusNotFound, "Not found", "this node runs no sources")
+	}
+	return a.opts.Sources, nil
+}
+
+func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.sources()
+	if err != nil {
+		return err
+	}
+	v, err := m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error  { return a.setPaused(w, r, true) }
+func (a *API) resumeSource(w http.ResponseWriter, r *http.Request) error { return a.setPaused(w, r, false) }
+
+func (a *API) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
+	m, err := a.sources()
+	if err != nil {
+		return err
+	}
+	v, err := m.SetPaused(r.Context(), r.PathValue("name"), paused)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,265 @@
+// Package eventsource is the source kind that reads a Server-Sent Events
+// feed such as Wikimedia EventStreams: it resumes with Last-Event-ID (or
+// starts at `since`), reconnects with exponential backoff and jitter,
+// honours 429 Retry-After, and treats a silent connection as a dead one.
+package eventsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/sluice-dev/sluice/internal/source"
+	"github.com/sluice-dev/sluice/internal/sse"
+)
+
+// Config is the `sse:` block of a source.
+type Config struct {
+	URL string `yaml:"url" json:"url"`
+	// Since is where to start when the source has no stored position:
+	// "latest" (default), an RFC 3339 time or unix milliseconds.
+	Since string `yaml:"since" json:"since,omitempty"`
+	// UserAgent is required: Wikimedia blocks generic agents; say who you are and how to reach you.
+	UserAgent string `yaml:"user_agent" json:"user_agent"`
+	// IdleTimeout: no bytes for this long means a dead connection (default 60s).
+	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout,omitempty"`
+	// MaxEventBytes bounds one event (default 4 MiB); bigger ones are skipped and reported.
+	MaxEventBytes int `yaml:"max_event_bytes" json:"max_event_bytes,omitempty"`
+	// MaxBackoff caps the wait between reconnects (default 60s).
+	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff,omitempty"`
+}
+
+// Validate checks the config; errors name the field.
+func (c *Config) Validate() error {
+	var errs []string
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("url %q: want an http(s) URL", c.URL))
+	}
+	if strings.TrimSpace(c.UserAgent) == "" {
+		errs = append(errs, `user_agent: required (e.g. "sluice/0.1 (https://example.org/contact; ops@example.org)"): feeds such as Wikimedia's block generic agents`)
+	}
+	if c.Since != "" && c.Since != "latest" {
+		if _, err := sinceParam(c.Since); err != nil {
+			errs = append(errs, "since: "+err.Error())
+		}
+	}
+	if c.IdleTimeout < 0 || c.MaxBackoff < 0 || c.MaxEventBytes < 0 {
+		errs = append(errs, "idle_timeout, max_backoff and max_event_bytes cannot be negative")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func sinceParam(s string) (string, error) {
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return s, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not latest, an RFC 3339 time or unix milliseconds", s)
+	}
+	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+// Feed reads an SSE feed.
+type Feed struct {
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+	name   string
+}
+
+// New makes a feed; Validate the config first.
+func New(name string, cfg Config, log *slog.Logger) *Feed {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = 4 << 20
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// No overall timeout: a feed is one long response. The idle timer ends dead ones.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	return &Feed{cfg: cfg, name: name, log: log, client: &http.Client{Transport: tr}}
+}
+
+// Run connects, reads and reconnects until ctx ends.
+func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st *source.Status) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = time.Second, f.cfg.MaxBackoff, 0.5
+	last := from
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			st.Reconnected()
+		}
+		st.Set(source.Connecting)
+		got, wait, err := f.session(ctx, last, out, st)
+		if got != "" {
+			last = got
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			st.Error(err)
+			f.log.Warn("feed interrupted", "source", f.name, "err", err, "last_id", last)
+		}
+		if wait == 0 {
+			wait = b.NextBackOff()
+		}
+		if got != "" && wait < 2*time.Second && err == nil {
+			b.Reset() // the connection delivered: start the backoff over
+		}
+		st.BackOff(time.Now().Add(wait))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date).
+func retryAfter(h string, fallback time.Duration) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return fallback
+}
+
+// session makes one connection and reads until it fails. It returns the
+// last id delivered and, when the server said so, how long to wait.
+func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Item, st *source.Status) (string, time.Duration, error) {
+	u, _ := url.Parse(f.cfg.URL)
+	if lastID == "" && f.cfg.Since != "" && f.cfg.Since != "latest" {
+		q := u.Query()
+		since, _ := sinceParam(f.cfg.Since)
+		q.Set("since", since)
+		u.RawQuery = q.Encode()
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("connect: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "", retryAfter(resp.Header.Get("Retry-After"), 5*time.Second), fmt.Errorf("429 too many requests")
+	case resp.StatusCode >= 500:
+		return "", retryAfter(resp.Header.Get("Retry-After"), 0), fmt.Errorf("server error %s", resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		// A client error will not go away by itself: report it and retry slowly.
+		return "", f.cfg.MaxBackoff, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	st.Set(source.Streaming)
+	body := newIdleReader(resp.Body, f.cfg.IdleTimeout, cancel)
+	defer body.stop()
+	r := sse.NewReader(body, f.cfg.MaxEventBytes)
+	delivered := ""
+	for {
+		e, err := r.Next()
+		if errors.Is(err, sse.ErrTooLarge) {
+			select {
+			case out <- source.Item{Position: r.LastID(), Err: fmt.Errorf("event after %s: %w", delivered, err)}:
+			case <-ctx.Done():
+				return delivered, 0, nil
+			}
+			continue
+		}
+		if err != nil {
+			if body.idle() {
+				err = fmt.Errorf("no data for %s: reconnecting", f.cfg.IdleTimeout)
+			}
+			return delivered, 0, err
+		}
+		switch e.Type {
+		case "message":
+			if e.ID == "" {
+				e.ID = lastID // a feed without ids: resume is best effort
+			}
+			select {
+			case out <- source.Item{Data: e.Data, Position: e.ID}:
+				delivered = e.ID
+			case <-ctx.Done():
+				return delivered, 0, nil
+			}
+		case "error":
+			err := fmt.Errorf("feed sent an error event: %.500s", e.Data)
+			st.Error(err)
+			f.log.Warn("feed error event", "source", f.name, "data", string(e.Data))
+		}
+	}
+}
+
+// idleReader cancels the request when no bytes arrive for a while.
+type idleReader struct {
+	r       io.Reader
+	timeout time.Duration
+	timer   *time.Timer
+	once    sync.Once
+	fired   chan struct{}
+}
+
+func newIdleReader(r io.Reader, timeout time.Duration, cancel context.CancelFunc) *idleReader {
+	ir := &idleReader{r: r, timeout: timeout, fired: make(chan struct{})}
+	ir.timer = time.AfterFunc(timeout, func() {
+		ir.once.Do(func() { close(ir.fired) })
+		cancel()
+	})
+	return ir
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.timer.Reset(ir.timeout)
+	}
+	return n, err
+}
+
+func (ir *idleReader) idle() bool {
+	select {
+	case <-ir.fired:
+		return true
+	default:
+		return false
+	}
+}
+
+func (ir *idleReader) stop() { ir.timer.Stop() }
