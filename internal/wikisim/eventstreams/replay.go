@@ -17,12 +17,12 @@ func (s span) ok() bool { return s.end > s.start }
 
 // recorded is one loaded event and what a loop rewrites in it.
 type recorded struct {
-	data   []byte
-	ms     int64  // event time: meta.dt, else timestamp (seconds), else 0
-	dtOK   bool   // meta.dt parsed: it is rewritten in loops
-	ts     int64  // the top-level "timestamp" (unix seconds)
-	id     string // meta.id
-	stream string // meta.stream
+	data               []byte
+	ms                 int64  // event time: meta.dt, else timestamp (seconds), else 0
+	dtOK               bool   // meta.dt parsed: it is rewritten in loops
+	ts                 int64  // the top-level "timestamp" (unix seconds)
+	id                 string // meta.id
+	stream             string // meta.stream
 	dt, idSpan, tsSpan span
 }
 

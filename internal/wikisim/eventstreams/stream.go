@@ -63,7 +63,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, streams str
 	p := pacer{s: s, ctx: ctx, begin: time.Now()}
 	var sent int64
 	for n := start; ; n++ {
-		if q := s.silentAfter.Load(); q > 0 && sent >= q {
+		q := s.silentAfter.Load()
+		if q > 0 && sent >= q {
 			s.idle(ctx) // silent for good, until one side leaves
 			return
 		}
@@ -74,6 +75,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, streams str
 		if !p.wait(n, sent) {
 			return
 		}
+		// Decided before the write, so a client that has the last event
+		// knows the connection has gone quiet, whatever it sets next.
+		lastBeforeSilence := q > 0 && sent+1 >= q
 		buf = s.appendEvent(buf[:0], n, ndjson)
 		if !s.write(w, rc, buf) {
 			return
@@ -84,6 +88,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, streams str
 			// Abort: the connection closes without the end of the response,
 			// as when a network path or a proxy fails.
 			panic(http.ErrAbortHandler)
+		}
+		if lastBeforeSilence {
+			s.idle(ctx)
+			return
 		}
 	}
 }
