@@ -105,7 +105,7 @@ func New(name string, cfg Config, log *slog.Logger) *Feed {
 // Run connects, reads and reconnects until ctx ends.
 func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st *source.Status) error {
 	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = time.Second, f.cfg.MaxBackoff, 0.5
+	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, 0.5
 	last := from
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
