@@ -33,8 +33,12 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
-func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error  { return a.setPaused(w, r, true) }
-func (a *API) resumeSource(w http.ResponseWriter, r *http.Request) error { return a.setPaused(w, r, false) }
+func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error {
+	return a.setPaused(w, r, true)
+}
+func (a *API) resumeSource(w http.ResponseWriter, r *http.Request) error {
+	return a.setPaused(w, r, false)
+}
 
 func (a *API) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
 	m, err := a.sources()

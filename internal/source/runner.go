@@ -31,14 +31,14 @@ const (
 )
 
 type runner struct {
-	spec   Spec
-	svc    *stream.Service
-	log    *slog.Logger
-	status *Status
-	pause  chan bool // true: pause, false: resume
-	dlq    string
+	spec    Spec
+	svc     *stream.Service
+	log     *slog.Logger
+	status  *Status
+	pause   chan bool // true: pause, false: resume
+	dlq     string
 	timePtr string
-	n      uint64 // the source's own count of events read, stored with each position
+	n       uint64 // the source's own count of events read, stored with each position
 }
 
 // run keeps the source going until ctx ends.

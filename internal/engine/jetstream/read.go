@@ -21,8 +21,8 @@ func (e *Engine) Read(ctx context.Context, name string, from uint64) (engine.Rea
 		return nil, err
 	}
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    max(from, 1),
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   max(from, 1),
 	})
 	if err != nil {
 		e.forget(name, err)
