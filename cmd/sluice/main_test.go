@@ -20,6 +20,11 @@ import (
 func TestServeStopsCleanly(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
+	schema, _ := filepath.Abs("../../testdata/schemas/mediawiki/recentchange/1.0.0.yaml")
+	cfg := filepath.Join(data, "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("streams:\n  wikimedia.recentchange:\n    schema: "+schema+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	events, err := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +32,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	for round := range 2 {
 		addr := freeAddr(t)
 		var logs bytes.Buffer
-		cmd := exec.Command(bin, "serve", "--config", "../../examples/wiki-images/sluice.yaml", "--data", data, "--addr", addr)
+		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", filepath.Join(data, "d"), "--addr", addr)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

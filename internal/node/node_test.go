@@ -17,12 +17,28 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
-// TestExampleProjectStarts runs the README's first command's config.
-func TestExampleProjectStarts(t *testing.T) {
+// loadExample reads the README's first command's config, with its live
+// feed replaced by a loopback address: tests send nothing outside.
+func loadExample(t *testing.T) *config.Config {
+	t.Helper()
 	cfg, err := config.Load("../../examples/wiki-images/sluice.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := cfg.Sources["recentchange"]
+	if src.SSE == nil || src.SSE.URL != "https://stream.wikimedia.org/v2/stream/recentchange" {
+		t.Fatalf("the example reads %+v", src)
+	}
+	sse := *src.SSE
+	sse.URL = "http://127.0.0.1:1/v2/stream/recentchange" // nothing listens: the source backs off
+	src.SSE = &sse
+	cfg.Sources["recentchange"] = src
+	return cfg
+}
+
+// TestExampleProjectStarts runs the README's first command's config.
+func TestExampleProjectStarts(t *testing.T) {
+	cfg := loadExample(t)
 	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
 	n, err := node.Start(context.Background(), cfg, nil)
 	if err != nil {
@@ -51,10 +67,7 @@ func TestExampleProjectStarts(t *testing.T) {
 func TestApplyIsIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	for i := range 2 {
-		cfg, err := config.Load("../../examples/wiki-images/sluice.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := loadExample(t)
 		cfg.Data, cfg.Addr = dir, "127.0.0.1:0"
 		n, err := node.Start(context.Background(), cfg, nil)
 		if err != nil {
