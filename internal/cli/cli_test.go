@@ -303,3 +303,20 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestInvoke(t *testing.T) {
+	_, server := startNode(t)
+	lines := recorded(t)
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(lines[0]+"\n"+lines[1]+"\n"+`{"namespace":"x"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, server, "invoke", "jq", file, "--config", `{"program":"{title, n: (.namespace + 1)}"}`)
+	want(t, "stdout", out, "{\"n\":1,\"title\":\"EFL Championship\"}\n{\"n\":1,\"title\":\"Lim Sang-choon\"}\n")
+	if code != 1 || !strings.Contains(errOut, "event 2: jq: cannot add") || !strings.Contains(errOut, "1 of 3 event(s) failed") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut = run(t, server, "invoke", "jq", file, "--config", `{"program":7}`); code != 1 || !strings.Contains(errOut, "program: want string") {
+		t.Fatalf("bad config: %d %q", code, errOut)
+	}
+}

@@ -509,3 +509,37 @@ func TestOperations(t *testing.T) {
 		}
 	}
 }
+
+func TestInvokeFunction(t *testing.T) {
+	n := start(t, t.TempDir())
+	defer stop(t, n)
+	c := newClient(t, n)
+	status, _, body := c.call("GET", "/v1/functions", "", nil)
+	if status != 200 || !strings.Contains(string(body), `"name":"jq"`) {
+		t.Fatalf("list: %d %s", status, body)
+	}
+	events := recorded(t)
+	req := fmt.Sprintf(`{"config":{"program":"select(.minor | not) | {title, wiki, n: (.namespace + 1)}"},"events":[%s,%s,{"namespace":"x"}]}`, events[0], events[1])
+	status, _, body = c.call("POST", "/v1/functions/jq/invoke", "application/json", []byte(req))
+	res := decode[struct {
+		Results []struct {
+			Index   int               `json:"index"`
+			Outputs []json.RawMessage `json:"outputs"`
+			Error   string            `json:"error"`
+		} `json:"results"`
+	}](t, body)
+	if status != 200 || len(res.Results) != 3 || string(res.Results[0].Outputs[0]) != `{"n":1,"title":"EFL Championship","wiki":"enwiki"}` ||
+		res.Results[2].Error == "" {
+		t.Fatalf("invoke: %d %s", status, body)
+	}
+	if status, _, body = c.call("POST", "/v1/functions/jq/invoke", "application/json", []byte(`{"config":{"program":1},"events":[{}]}`)); status != 400 || !strings.Contains(string(body), "program: want string") {
+		t.Fatalf("bad config: %d %s", status, body)
+	}
+	if status, _, _ = c.call("POST", "/v1/functions/nope/invoke", "application/json", []byte(`{"events":[{}]}`)); status != 404 {
+		t.Fatalf("unknown function: %d", status)
+	}
+	// Invoking writes nothing.
+	if _, _, body = c.call("GET", "/v1/streams/"+rcStream, "", nil); !strings.Contains(string(body), `"messages":0`) {
+		t.Fatalf("invoke wrote events: %s", body)
+	}
+}

@@ -64,6 +64,14 @@ const components = `{
   "last_error":{"type":"string"},"last_error_time":{"type":"string"},"retry_at":{"type":"string"},
   "paused":{"type":"boolean"},"started_at":{"type":"string"}}},
 "SourceList": {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"$ref":"#/components/schemas/Source"}}}},
+"FunctionList": {"type":"object","required":["functions"],"properties":{"functions":{"type":"array","items":{
+  "type":"object","required":["name","doc","fields"],"properties":{"name":{"type":"string"},"doc":{"type":"string"},
+  "fields":{"type":["array","null"],"items":{"type":"object","required":["name","type","doc"],"properties":{
+    "name":{"type":"string"},"type":{"type":"string"},"default":{},"required":{"type":"boolean"},"doc":{"type":"string"}}}}}}}}},
+"Invoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{
+  "config":{"type":"object"},"events":{"type":"array","minItems":1,"maxItems":10000}}},
+"InvokeResult": {"type":"object","required":["results"],"properties":{"results":{"type":"array","items":{
+  "type":"object","required":["index","outputs"],"properties":{"index":{"type":"integer"},"outputs":{"type":"array"},"error":{"type":"string"}}}}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

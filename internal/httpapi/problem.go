@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -74,7 +75,10 @@ func toProblem(err error) *Problem {
 		return problem(http.StatusNotFound, "Not found", err.Error())
 	case errors.Is(err, catalog.ErrExists):
 		return problem(http.StatusConflict, "Already exists", err.Error())
-	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, stream.ErrBody), errors.Is(err, event.ErrBadPosition):
+	case errors.Is(err, function.ErrUnknown):
+		return problem(http.StatusNotFound, "Not found", err.Error())
+	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, stream.ErrBody), errors.Is(err, event.ErrBadPosition),
+		errors.Is(err, function.ErrConfig):
 		return problem(http.StatusBadRequest, "Bad request", err.Error())
 	}
 	return problem(http.StatusInternalServerError, "Internal error", err.Error())

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	KeepAlive time.Duration
 	// Sources runs the node's sources; nil: none.
 	Sources *source.Manager
+	// Functions are the function kinds that can be invoked; nil: none.
+	Functions *function.Registry
 }
 
 // API serves the HTTP API.

@@ -19,6 +19,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/function/identity"
+	"github.com/sluice-dev/sluice/internal/function/jq"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -26,11 +29,12 @@ import (
 
 // Node is a running sluice node.
 type Node struct {
-	Engine   *jetstream.Engine
-	Streams  *stream.Service
-	Sources  *source.Manager
-	API      *httpapi.API
-	Registry *prometheus.Registry
+	Engine    *jetstream.Engine
+	Streams   *stream.Service
+	Sources   *source.Manager
+	Functions *function.Registry
+	API       *httpapi.API
+	Registry  *prometheus.Registry
 
 	log   *slog.Logger
 	srv   *http.Server
@@ -88,7 +92,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 			return fail(err)
 		}
 	}
-	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady, Sources: n.Sources})
+	n.Functions = function.NewRegistry(identity.Spec, jq.Spec)
+	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
+		Sources: n.Sources, Functions: n.Functions})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
