@@ -121,3 +121,54 @@ func Append(ctx context.Context, e Engine, stream string, msgs []Msg) ([]Appende
 	}
 	return p.Wait(ctx)
 }
+
+// ConsumerConfig describes a durable, acknowledged reader of a stream.
+type ConsumerConfig struct {
+	Stream string
+	Name   string // [a-z0-9_-]; unique per stream
+	// StartSeq is where a new consumer starts (an existing one keeps its place).
+	StartSeq uint64
+	// MaxAckPending bounds the messages delivered and not yet acknowledged.
+	MaxAckPending int
+	// AckWait is how long a delivery may stay unacknowledged before it is redelivered.
+	AckWait time.Duration
+}
+
+// ConsumerState is where a consumer is.
+type ConsumerState struct {
+	AckFloor  uint64 // every message up to this stream sequence is acknowledged
+	Pending   uint64 // messages in the stream not yet delivered
+	InFlight  uint64 // delivered, not yet acknowledged
+	Delivered uint64 // the last stream sequence delivered
+}
+
+// Delivery is a message delivered to a consumer.
+type Delivery struct {
+	Stored
+	Attempt int // 1 for the first delivery
+	ack     func(ctx context.Context) error
+}
+
+// NewDelivery is for engine implementations.
+func NewDelivery(s Stored, attempt int, ack func(ctx context.Context) error) Delivery {
+	return Delivery{Stored: s, Attempt: attempt, ack: ack}
+}
+
+// Ack confirms the delivery was handled; it waits for the engine to record it.
+func (d Delivery) Ack(ctx context.Context) error { return d.ack(ctx) }
+
+// Consumer is a durable reader whose position the engine keeps.
+type Consumer interface {
+	// Fetch returns up to max deliveries, waiting at most wait for the first.
+	Fetch(ctx context.Context, max int, wait time.Duration) ([]Delivery, error)
+	State(ctx context.Context) (ConsumerState, error)
+}
+
+// Consumers is implemented by engines with durable consumers.
+type Consumers interface {
+	// EnsureConsumer opens a consumer, creating it at cfg.StartSeq if it does not exist.
+	EnsureConsumer(ctx context.Context, cfg ConsumerConfig) (Consumer, error)
+	DeleteConsumer(ctx context.Context, stream, name string) error
+	// DeleteMsg removes one message (e.g. a dead letter that was redriven).
+	DeleteMsg(ctx context.Context, stream string, seq uint64) error
+}

@@ -30,6 +30,72 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("KV", func(t *testing.T) { kv(t, e) })
 	t.Run("Origins", func(t *testing.T) { origins(t, e) })
 	t.Run("NestedNames", func(t *testing.T) { nestedNames(t, e) })
+	if cs, ok := e.(engine.Consumers); ok {
+		t.Run("Consumers", func(t *testing.T) { consumers(t, e, cs) })
+	}
+}
+
+func consumers(t *testing.T, e engine.Engine, cs engine.Consumers) {
+	n := name("consume")
+	mustEnsure(t, e, n)
+	if _, err := engine.Append(ctx(t), e, n, msgs("1", "2", "3", "4", "5")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.ConsumerConfig{Stream: n, Name: "p1", StartSeq: 2, MaxAckPending: 10, AckWait: 300 * time.Millisecond}
+	c, err := cs.EnsureConsumer(ctx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Fetch(ctx(t), 2, time.Second)
+	if err != nil || len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 3 || got[0].Attempt != 1 || got[0].Header["Sluice-Test"] != "h-2" {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	if err := got[0].Ack(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Seq 3 was not acknowledged: after AckWait it comes again, as attempt 2.
+	time.Sleep(400 * time.Millisecond)
+	again, err := c.Fetch(ctx(t), 10, time.Second)
+	if err != nil || len(again) == 0 || again[0].Seq != 3 || again[0].Attempt != 2 {
+		t.Fatalf("redelivery: %+v %v", again, err)
+	}
+	for _, d := range again {
+		if err := d.Ack(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.State(ctx(t))
+	if err != nil || st.AckFloor != 5 || st.Pending != 0 || st.InFlight != 0 {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	// Reopening keeps the place (StartSeq only applies to a new consumer).
+	cfg.StartSeq = 1
+	c, err = cs.EnsureConsumer(ctx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Append(ctx(t), e, n, msgs("6")); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.Fetch(ctx(t), 1, time.Second)
+	if err != nil || len(got) != 1 || got[0].Seq != 6 {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+	if err := got[0].Ack(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Fetch(ctx(t), 10, 50*time.Millisecond); err != nil || len(got) != 0 {
+		t.Fatalf("empty fetch: %+v %v", got, err)
+	}
+	if err := cs.DeleteConsumer(ctx(t), n, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.DeleteMsg(ctx(t), n, 2); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.Get(ctx(t), n, 2); err != nil || m.Seq != 3 {
+		t.Fatalf("get after delete: %+v %v", m, err)
+	}
 }
 
 func origins(t *testing.T, e engine.Engine) {
