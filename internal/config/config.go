@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/source"
@@ -38,6 +40,8 @@ type Config struct {
 	Streams map[string]Stream `yaml:"streams"`
 	// Sources read external feeds into streams.
 	Sources map[string]Source `yaml:"sources"`
+	// Pipelines run a function on a stream's events and write the outputs.
+	Pipelines map[string]Pipeline `yaml:"pipelines"`
 
 	dir string // folder of the file, for relative paths
 }
@@ -78,6 +82,29 @@ type Source struct {
 	// Drop is a CEL expression over `event`: matching events are not stored.
 	// Default: Wikimedia's canary events. "false" keeps everything.
 	Drop *string `yaml:"drop"`
+}
+
+// Pipeline declares a pipeline.
+type Pipeline struct {
+	From string `yaml:"from"`
+	// Start is where a new pipeline begins: earliest, latest (default), an RFC 3339 time or a sequence.
+	Start string `yaml:"start"`
+	// Where is a CEL expression over `event`; only matching events reach the function.
+	Where       string      `yaml:"where"`
+	Function    FunctionRef `yaml:"function"`
+	To          []OutputRef `yaml:"to"`
+	MaxInFlight int         `yaml:"max_in_flight"`
+}
+
+// FunctionRef names a function and its config.
+type FunctionRef struct {
+	Name   string         `yaml:"name"`
+	Config map[string]any `yaml:"config"`
+}
+
+// OutputRef is one output of a pipeline: exactly one kind.
+type OutputRef struct {
+	Stream string `yaml:"stream"`
 }
 
 // Retention bounds what a stream keeps.
@@ -208,11 +235,47 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for _, name := range sortedKeys(c.Pipelines) {
+		pl := c.Pipelines[name]
+		p := "pipelines." + name
+		if !pipelineName.MatchString(name) {
+			add(p, "pipeline names are [a-z0-9][a-z0-9_-]{0,63}")
+		}
+		if pl.From == "" {
+			add(p+".from", "required: the stream to read")
+		}
+		if pl.Start != "" {
+			if _, err := event.ParsePosition(pl.Start); err != nil {
+				add(p+".start", "%v", err)
+			}
+		}
+		if pl.Where != "" {
+			if _, err := filter.Compile(pl.Where); err != nil {
+				add(p+".where", "%v", err)
+			}
+		}
+		if pl.Function.Name == "" {
+			add(p+".function.name", "required (e.g. jq, identity, mediawiki.page_images)")
+		}
+		if len(pl.To) == 0 {
+			add(p+".to", "at least one output")
+		}
+		for i, o := range pl.To {
+			if o.Stream == "" {
+				add(fmt.Sprintf("%s.to[%d]", p, i), "give the output's kind: stream")
+			}
+		}
+		if pl.MaxInFlight < 0 {
+			add(p+".max_in_flight", "cannot be negative")
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }
+
+var pipelineName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -151,3 +151,26 @@ func Each(ctx context.Context, events []json.RawMessage, f func(ctx context.Cont
 	}
 	return out
 }
+
+// CallError is a function's failure for one event, with what a dead
+// letter should show: the attempts made and, for HTTP calls, the status
+// and the start of the body.
+type CallError struct {
+	Err      error
+	Attempts int
+	Status   int    // HTTP status of the last attempt, 0 if none
+	Body     string // the first 2 KiB of the last response body
+}
+
+func (e *CallError) Error() string {
+	msg := e.Err.Error()
+	if e.Status != 0 {
+		msg += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Attempts > 1 {
+		msg += fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
+	return msg
+}
+
+func (e *CallError) Unwrap() error { return e.Err }

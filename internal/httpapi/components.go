@@ -71,7 +71,16 @@ const components = `{
 "Invoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{
   "config":{"type":"object"},"events":{"type":"array","minItems":1,"maxItems":10000}}},
 "InvokeResult": {"type":"object","required":["results"],"properties":{"results":{"type":"array","items":{
-  "type":"object","required":["index","outputs"],"properties":{"index":{"type":"integer"},"outputs":{"type":"array"},"error":{"type":"string"}}}}}},
+  "type":"object","required":["index","outputs"],"properties":{"index":{"type":"integer"},"outputs":{"type":"array"},"error":{"type":"string"},"filtered":{"type":"boolean"}}}}}},
+"Pipeline": {"type":"object","required":["name","from","function","to","state","paused","position","lag_events","rate","processed","filtered","failed","outputs"],
+  "properties":{"name":{"type":"string"},"from":{"type":"string"},"function":{"type":"string"},"to":{"type":["array","null"],"items":{"type":"string"}},
+  "state":{"type":"string","enum":["starting","running","paused","failing","stopped"]},"paused":{"type":"boolean"},
+  "position":{"type":"integer"},"lag_events":{"type":"integer"},"lag_seconds":{"type":["number","null"]},"rate":{"type":"number"},
+  "processed":{"type":"integer"},"filtered":{"type":"integer"},"failed":{"type":"integer"},"outputs":{"type":"integer"},
+  "last_error":{"type":"string"},"last_error_time":{"type":"string"},"last_event_time":{"type":"string"}}},
+"PipelineList": {"type":"object","required":["pipelines"],"properties":{"pipelines":{"type":"array","items":{"$ref":"#/components/schemas/Pipeline"}}}},
+"Redriven": {"type":"object","required":["tried","succeeded","failed"],"properties":{"tried":{"type":"integer"},"succeeded":{"type":"integer"},"failed":{"type":"integer"}}},
+"PipelineInvoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{"events":{"type":"array","minItems":1,"maxItems":10000}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

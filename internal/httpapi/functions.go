@@ -23,6 +23,8 @@ type InvokeOne struct {
 	Index   int               `json:"index"`
 	Outputs []json.RawMessage `json:"outputs"`
 	Error   string            `json:"error,omitempty"`
+	// Filtered is set by a pipeline's invoke when its where clause left the event out.
+	Filtered bool `json:"filtered,omitempty"`
 }
 
 // maxInvokeEvents bounds one invoke call.

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -71,7 +72,8 @@ func toProblem(err error) *Problem {
 	case errors.As(err, &maxBytes):
 		return problem(http.StatusRequestEntityTooLarge, "Request too large",
 			fmt.Sprintf("the request body is over the limit of %d bytes; split it into smaller requests", maxBytes.Limit))
-	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, source.ErrNotFound):
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, source.ErrNotFound),
+		errors.Is(err, pipeline.ErrNotFound):
 		return problem(http.StatusNotFound, "Not found", err.Error())
 	case errors.Is(err, catalog.ErrExists):
 		return problem(http.StatusConflict, "Already exists", err.Error())

@@ -30,9 +30,10 @@ type response struct {
 }
 
 var (
-	streamName  = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
-	sourceName  = param{name: "name", in: "path", desc: "source name", typ: "string", required: true}
-	problemResp = func(desc string) response {
+	streamName   = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
+	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true}
+	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true}
+	problemResp  = func(desc string) response {
 		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
 	}
 	jsonResp = func(desc, schema string) response {
@@ -108,6 +109,33 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("one result per event, in order", "InvokeResult"),
 				400: problemResp("bad config (the message names the field) or events"), 404: problemResp("no such function")},
 			h: a.invokeFunction},
+		{method: "GET", path: "/v1/pipelines", id: "listPipelines", tag: "pipelines", summary: "Every pipeline: position, lag, rate, counts, last error",
+			responses: map[int]response{200: jsonResp("the pipelines", "PipelineList")}, h: a.listPipelines},
+		{method: "GET", path: "/v1/pipelines/{name}", id: "getPipeline", tag: "pipelines", summary: "One pipeline's status",
+			params: []param{pipelineName}, responses: map[int]response{200: jsonResp("the pipeline", "Pipeline"), 404: problemResp("no such pipeline")},
+			h: a.getPipeline},
+		{method: "POST", path: "/v1/pipelines/{name}/pause", id: "pausePipeline", tag: "pipelines", summary: "Pause a pipeline (kept across restarts)",
+			params: []param{pipelineName}, responses: map[int]response{200: jsonResp("the pipeline", "Pipeline"), 404: problemResp("no such pipeline")},
+			h: a.pausePipeline},
+		{method: "POST", path: "/v1/pipelines/{name}/resume", id: "resumePipeline", tag: "pipelines", summary: "Resume a paused pipeline",
+			params: []param{pipelineName}, responses: map[int]response{200: jsonResp("the pipeline", "Pipeline"), 404: problemResp("no such pipeline")},
+			h: a.resumePipeline},
+		{method: "POST", path: "/v1/pipelines/{name}/reset", id: "resetPipeline", tag: "pipelines",
+			summary:   "Process again from a position (backfill); outputs are kept and not written twice",
+			params:    []param{pipelineName, {name: "to", in: "query", desc: "earliest | latest | sequence | RFC 3339 time | unix ms", typ: "string", required: true}},
+			responses: map[int]response{200: jsonResp("the pipeline", "Pipeline"), 400: problemResp("bad position"), 404: problemResp("no such pipeline")},
+			h:         a.resetPipeline},
+		{method: "POST", path: "/v1/pipelines/{name}/redrive", id: "redrivePipeline", tag: "pipelines",
+			summary: "Submit the pipeline's dead letters again; those that succeed leave <pipeline>.errors",
+			params:  []param{pipelineName}, responses: map[int]response{200: jsonResp("what happened", "Redriven"), 404: problemResp("no such pipeline")},
+			h: a.redrivePipeline},
+		{method: "POST", path: "/v1/pipelines/{name}/invoke", id: "invokePipeline", tag: "pipelines",
+			summary: "Run the pipeline's where and function on events; nothing is written",
+			params:  []param{pipelineName},
+			body:    &body{desc: "the events", types: []string{"application/json"}, schema: "PipelineInvoke", example: `{"events":[{"title":"A"}]}`},
+			responses: map[int]response{200: jsonResp("one result per event, in order", "InvokeResult"), 400: problemResp("bad events"),
+				404: problemResp("no such pipeline")},
+			h: a.invokePipeline},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
 		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -32,6 +33,8 @@ type Options struct {
 	Sources *source.Manager
 	// Functions are the function kinds that can be invoked; nil: none.
 	Functions *function.Registry
+	// Pipelines runs the node's pipelines; nil: none.
+	Pipelines *pipeline.Manager
 }
 
 // API serves the HTTP API.

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/function/identity"
 	"github.com/sluice-dev/sluice/internal/function/jq"
 	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -33,6 +34,7 @@ type Node struct {
 	Streams   *stream.Service
 	Sources   *source.Manager
 	Functions *function.Registry
+	Pipelines *pipeline.Manager
 	API       *httpapi.API
 	Registry  *prometheus.Registry
 
@@ -93,8 +95,20 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		}
 	}
 	n.Functions = function.NewRegistry(identity.Spec, jq.Spec)
+	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams)
+	if err != nil {
+		return fail(err)
+	}
+	if n.Pipelines, err = pipeline.NewManager(ctx, n.Streams, log, n.Registry); err != nil {
+		return fail(err)
+	}
+	for _, s := range pspecs {
+		if err := n.Pipelines.Add(s); err != nil {
+			return fail(err)
+		}
+	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
-		Sources: n.Sources, Functions: n.Functions})
+		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
@@ -102,6 +116,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n.srv = &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	n.Sources.Start(context.WithoutCancel(ctx))
+	n.Pipelines.Start(context.WithoutCancel(ctx))
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
@@ -128,7 +143,8 @@ func (n *Node) Done() <-chan error { return n.done }
 // subscriptions), then closes the engine, which flushes its stores.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
-	n.Sources.Stop() // sources write to the engine: stop them first
+	n.Sources.Stop() // sources and pipelines write to the engine: stop them first
+	n.Pipelines.Stop()
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
 	if cerr := n.Engine.Close(); err == nil {

@@ -251,7 +251,7 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 	var res stream.Result
 	if len(raws) > 0 {
 		var err error
-		if res, err = r.svc.ProduceFrom(ctx, r.spec.To, r.spec.Name, raws, poss); err != nil {
+		if res, err = r.svc.ProduceFrom(ctx, r.spec.To, stream.Origin{Name: r.spec.Name, Positions: poss}, raws); err != nil {
 			return fmt.Errorf("store in %q: %w", r.spec.To, err)
 		}
 		for _, inv := range res.Invalid {
@@ -261,7 +261,7 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 		}
 	}
 	if len(dead) > 0 {
-		dres, err := r.svc.ProduceFrom(ctx, r.dlq, r.spec.Name, dead, deadPoss)
+		dres, err := r.svc.ProduceFrom(ctx, r.dlq, stream.Origin{Name: r.spec.Name, Positions: deadPoss}, dead)
 		if err != nil {
 			return fmt.Errorf("store dead letters in %q: %w", r.dlq, err)
 		}

@@ -48,13 +48,23 @@ const (
 // valid ones, in order, durably; it returns once they are stored. Invalid
 // events are reported by index and cost nothing else.
 func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Result, error) {
-	return s.ProduceFrom(ctx, name, "", raws, nil)
+	return s.ProduceFrom(ctx, name, Origin{}, raws)
 }
 
-// ProduceFrom is Produce for an origin (a source, [a-z0-9_-]): each stored
-// event carries positions[i], the origin's own position, in the same
-// message, so the stream itself is the origin's checkpoint (see LastPosition).
-func (s *Service) ProduceFrom(ctx context.Context, name, origin string, raws [][]byte, positions []string) (Result, error) {
+// Origin says who produces: a source or a pipeline ([a-z0-9_-]).
+type Origin struct {
+	Name string
+	// Positions, if set, are the origin's own positions, one per event,
+	// stored in the same message, so the stream itself is the origin's
+	// checkpoint (see LastPosition).
+	Positions []string
+	// IDs, if set, replace the events' own ids for de-duplication: a
+	// pipeline derives them from its input, so a redelivery is dropped.
+	IDs []string
+}
+
+// ProduceFrom is Produce for an origin.
+func (s *Service) ProduceFrom(ctx context.Context, name string, o Origin, raws [][]byte) (Result, error) {
 	start := time.Now()
 	c, err := s.schema(ctx, name)
 	if err != nil {
@@ -73,9 +83,12 @@ func (s *Service) ProduceFrom(ctx context.Context, name, origin string, raws [][
 			continue
 		}
 		m.Header[hdrVersion] = version
-		m.Origin = origin
-		if positions != nil {
-			m.Header[hdrPosition] = positions[i]
+		m.Origin = o.Name
+		if o.Positions != nil {
+			m.Header[hdrPosition] = o.Positions[i]
+		}
+		if o.IDs != nil {
+			m.ID = o.IDs[i]
 		}
 		msgs, times, index = append(msgs, m), append(times, t), append(index, i)
 	}
@@ -221,12 +234,18 @@ func (s *Service) loadMark(ctx context.Context, name string, mk *mark) error {
 	if err != nil {
 		return err
 	}
-	if st.Messages > 0 {
-		m, err := s.eng.Get(ctx, name, st.LastSeq)
+	// The newest message holds the running maximum; if it was deleted,
+	// look back (Get returns the first message at or after a sequence).
+	for seq, tries := st.LastSeq, 0; st.Messages > 0 && seq >= st.FirstSeq && seq > 0 && tries < 1000; seq, tries = seq-1, tries+1 {
+		m, err := s.eng.Get(ctx, name, seq)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		mk.max, _ = strconv.ParseInt(m.Header[hdrMark], 10, 64)
+		break
 	}
 	mk.loaded = true
 	return nil

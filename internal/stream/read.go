@@ -25,6 +25,7 @@ type Cursor struct {
 	name      string
 	rd        engine.Reader
 	start     uint64    // first sequence of the range
+	next      uint64    // the sequence expected next
 	end       uint64    // exclusive end sequence; 0: none
 	untilTime time.Time // end at the first event whose running max of event time reaches it; zero: none
 	follow    bool
@@ -58,6 +59,7 @@ func (s *Service) Open(ctx context.Context, name string, r Range) (*Cursor, erro
 	if !r.Follow && (c.end == 0 || c.end > st.LastSeq+1) {
 		c.end = st.LastSeq + 1
 	}
+	c.next = c.start
 	if c.end != 0 && c.start >= c.end {
 		c.done = true
 		return c, nil
@@ -77,6 +79,15 @@ func (c *Cursor) Done() bool { return c.done }
 // Start is the first sequence of the range: where a reader that got
 // nothing should ask again.
 func (c *Cursor) Start() uint64 { return c.start }
+
+// Resolve turns a position into the first sequence at or after it.
+func (s *Service) Resolve(ctx context.Context, name string, p event.Position) (uint64, error) {
+	st, err := s.eng.State(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return s.resolve(ctx, name, st, p)
+}
 
 // resolve turns a position into the first sequence at or after it.
 func (s *Service) resolve(ctx context.Context, name string, st engine.StreamState, p event.Position) (uint64, error) {
@@ -128,8 +139,7 @@ func (s *Service) seekTime(ctx context.Context, name string, st engine.StreamSta
 }
 
 // idleCheck is how long a non-following cursor waits before checking
-// whether the events it expects were trimmed away by retention (limits
-// trim from the front only, so then the first sequence passed the end).
+// whether the events it expects were deleted meanwhile.
 const idleCheck = 2 * time.Second
 
 // Next returns the next event, or io.EOF at the end of the range.
@@ -147,7 +157,10 @@ func (c *Cursor) Next(ctx context.Context) (event.Event, error) {
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !c.follow && errors.Is(err, context.DeadlineExceeded) {
-				if st, serr := c.svc.eng.State(ctx, c.name); serr == nil && (st.Messages == 0 || st.FirstSeq >= c.end) {
+				// Nothing came: maybe the rest of the range was deleted
+				// (trimmed by retention, or single messages removed).
+				m, gerr := c.svc.eng.Get(ctx, c.name, c.next)
+				if errors.Is(gerr, engine.ErrNotFound) || gerr == nil && m.Seq >= c.end {
 					c.finish()
 					return event.Event{}, io.EOF
 				}
@@ -165,6 +178,7 @@ func (c *Cursor) Next(ctx context.Context) (event.Event, error) {
 				return event.Event{}, io.EOF
 			}
 		}
+		c.next = m.Seq + 1
 		if c.end != 0 && m.Seq+1 >= c.end {
 			c.finish() // the last one of the range: do not wait for another
 		}

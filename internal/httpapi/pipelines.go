@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/pipeline"
+)
+
+func (a *API) pipelines() (*pipeline.Manager, error) {
+	if a.opts.Pipelines == nil {
+		return nil, problem(http.StatusNotFound, "Not found", "this node runs no pipelines")
+	}
+	return a.opts.Pipelines, nil
+}
+
+func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
+	list := []pipeline.Status{}
+	if a.opts.Pipelines != nil {
+		list = a.opts.Pipelines.List()
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"pipelines": list})
+}
+
+func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.pipelines()
+	if err != nil {
+		return err
+	}
+	s, err := m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s)
+}
+
+func (a *API) pausePipeline(w http.ResponseWriter, r *http.Request) error {
+	return a.pausePl(w, r, true)
+}
+func (a *API) resumePipeline(w http.ResponseWriter, r *http.Request) error {
+	return a.pausePl(w, r, false)
+}
+
+func (a *API) pausePl(w http.ResponseWriter, r *http.Request, paused bool) error {
+	m, err := a.pipelines()
+	if err != nil {
+		return err
+	}
+	s, err := m.SetPaused(r.Context(), r.PathValue("name"), paused)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s)
+}
+
+func (a *API) resetPipeline(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.pipelines()
+	if err != nil {
+		return err
+	}
+	to := r.URL.Query().Get("to")
+	if to == "" {
+		return badRequest("to: required: earliest, latest, a sequence, an RFC 3339 time or unix milliseconds")
+	}
+	pos, err := event.ParsePosition(to)
+	if err != nil {
+		return badRequest("to: %v", err)
+	}
+	s, err := m.Reset(r.Context(), r.PathValue("name"), pos)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s)
+}
+
+func (a *API) redrivePipeline(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.pipelines()
+	if err != nil {
+		return err
+	}
+	res, err := m.Redrive(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// PipelineInvoke is the body of POST /v1/pipelines/{name}/invoke.
+type PipelineInvoke struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+func (a *API) invokePipeline(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.pipelines()
+	if err != nil {
+		return err
+	}
+	var req PipelineInvoke
+	if err := decodeStrict(r, &req); err != nil {
+		return err
+	}
+	if len(req.Events) == 0 || len(req.Events) > maxInvokeEvents {
+		return badRequest("events: give 1 to %d events", maxInvokeEvents)
+	}
+	results, filtered, err := m.Invoke(r.Context(), r.PathValue("name"), req.Events)
+	if err != nil {
+		return err
+	}
+	out := InvokeResult{Results: make([]InvokeOne, len(results))}
+	for i, res := range results {
+		one := InvokeOne{Index: i, Outputs: res.Outputs, Filtered: filtered[i]}
+		if one.Outputs == nil {
+			one.Outputs = []json.RawMessage{}
+		}
+		if res.Err != nil {
+			one.Error = res.Err.Error()
+		}
+		out.Results[i] = one
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,47 @@
+package node
+
+import (
+	"fmt"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/filter"
+	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// pipelineSpecs builds the configured pipelines; a function's config is
+// checked here, so a bad one stops the start with its path.
+func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Service) ([]pipeline.Spec, error) {
+	var out []pipeline.Spec
+	for name, pl := range cfg.Pipelines {
+		p := "pipelines." + name
+		spec := pipeline.Spec{Name: name, From: pl.From, Start: event.Position{Kind: event.Latest},
+			FunctionName: pl.Function.Name, FunctionConfig: pl.Function.Config, MaxInFlight: pl.MaxInFlight}
+		if pl.Start != "" {
+			pos, err := event.ParsePosition(pl.Start)
+			if err != nil {
+				return nil, fmt.Errorf("%s.start: %w", p, err)
+			}
+			spec.Start = pos
+		}
+		if pl.Where != "" {
+			f, err := filter.Compile(pl.Where)
+			if err != nil {
+				return nil, fmt.Errorf("%s.where: %w", p, err)
+			}
+			spec.Where = f
+		}
+		fn, err := reg.New(pl.Function.Name, pl.Function.Config)
+		if err != nil {
+			return nil, fmt.Errorf("%s.function: %w", p, err)
+		}
+		spec.Function = fn
+		for _, o := range pl.To {
+			spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+}

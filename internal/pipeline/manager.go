@@ -1,0 +1,265 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+// ErrNotFound is returned for a pipeline that is not configured.
+var ErrNotFound = errors.New("pipeline not found")
+
+// Manager runs a node's pipelines. Pause state lives in the engine's KV
+// bucket "pipelines"; positions live in the engine's durable consumers.
+type Manager struct {
+	svc     *stream.Service
+	cons    engine.Consumers
+	kv      engine.KV
+	log     *slog.Logger
+	runners map[string]*runner
+	order   []string
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewManager makes a manager; it registers its metrics on reg if not nil.
+func NewManager(ctx context.Context, svc *stream.Service, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
+	cons, ok := svc.Engine().(engine.Consumers)
+	if !ok {
+		return nil, errors.New("pipelines need an engine with durable consumers")
+	}
+	kv, err := svc.Engine().KV(ctx, "pipelines")
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{svc: svc, cons: cons, kv: kv, log: log, runners: map[string]*runner{}}
+	if reg != nil {
+		reg.MustRegister(collector{m})
+	}
+	return m, nil
+}
+
+// Add configures a pipeline; call before Start.
+func (m *Manager) Add(s Spec) error {
+	if !ValidName(s.Name) {
+		return fmt.Errorf("pipeline name %q: want [a-z0-9][a-z0-9_-]{0,63}", s.Name)
+	}
+	if _, dup := m.runners[s.Name]; dup {
+		return fmt.Errorf("pipeline %q configured twice", s.Name)
+	}
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = DefaultMaxInFlight
+	}
+	var to []string
+	for _, o := range s.To {
+		to = append(to, o.Name())
+	}
+	st := &status{s: Status{Name: s.Name, From: s.From, Function: s.FunctionName, To: to, State: Starting}}
+	m.runners[s.Name] = &runner{spec: &s, svc: m.svc, cons: m.cons, log: m.log, st: st, control: make(chan func(context.Context) error)}
+	m.order = append(m.order, s.Name)
+	sort.Strings(m.order)
+	return nil
+}
+
+// Start runs every pipeline until Stop.
+func (m *Manager) Start(ctx context.Context) {
+	ctx, m.cancel = context.WithCancel(ctx)
+	for _, name := range m.order {
+		r := m.runners[name]
+		if raw, _, err := m.kv.Get(ctx, name); err == nil {
+			var ps struct{ Paused bool }
+			r.paused = json.Unmarshal(raw, &ps) == nil && ps.Paused
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			r.run(ctx)
+		}()
+	}
+}
+
+// Stop ends every pipeline and waits for them.
+func (m *Manager) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+}
+
+// List reports every pipeline.
+func (m *Manager) List() []Status {
+	out := make([]Status, 0, len(m.order))
+	for _, name := range m.order {
+		out = append(out, m.runners[name].st.view())
+	}
+	return out
+}
+
+func (m *Manager) runner(name string) (*runner, error) {
+	r, ok := m.runners[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return r, nil
+}
+
+// Get reports one pipeline.
+func (m *Manager) Get(name string) (Status, error) {
+	r, err := m.runner(name)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.st.view(), nil
+}
+
+// do runs f in the pipeline's own goroutine, between two batches.
+func (m *Manager) do(ctx context.Context, name string, f func(ctx context.Context) error) error {
+	r, err := m.runner(name)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	select {
+	case r.control <- func(ctx context.Context) error { err := f(ctx); done <- err; return err }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SetPaused pauses or resumes a pipeline, here and after restarts.
+func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Status, error) {
+	r, err := m.runner(name)
+	if err != nil {
+		return Status{}, err
+	}
+	raw, _ := json.Marshal(map[string]any{"paused": paused, "at": time.Now().UTC()})
+	if err := m.kv.Delete(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return Status{}, err
+	}
+	if _, err := m.kv.Create(ctx, name, raw); err != nil {
+		return Status{}, err
+	}
+	err = m.do(ctx, name, func(context.Context) error { r.paused = paused; return nil })
+	if err != nil {
+		return Status{}, err
+	}
+	r.st.set(func(s *Status) {
+		s.Paused = paused
+		if paused {
+			s.State = Paused
+		}
+	})
+	return r.st.view(), nil
+}
+
+// Reset moves a pipeline to a position: it processes again from there
+// (a backfill) without deleting outputs; outputs it wrote before are not
+// written twice.
+func (m *Manager) Reset(ctx context.Context, name string, to event.Position) (Status, error) {
+	r, err := m.runner(name)
+	if err != nil {
+		return Status{}, err
+	}
+	err = m.do(ctx, name, func(ctx context.Context) error {
+		seq, err := m.svc.Resolve(ctx, r.spec.From, to)
+		if err != nil {
+			return err
+		}
+		if err := m.cons.DeleteConsumer(ctx, r.spec.From, consumerName(name)); err != nil {
+			return err
+		}
+		_, err = m.cons.EnsureConsumer(ctx, engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(name),
+			StartSeq: seq, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait})
+		m.log.Info("pipeline reset", "pipeline", name, "to", to.String(), "seq", seq)
+		return err
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	return r.st.view(), nil
+}
+
+// Invoke runs the pipeline's where and function on events and writes nothing.
+func (m *Manager) Invoke(ctx context.Context, name string, events []json.RawMessage) ([]function.Result, []bool, error) {
+	r, err := m.runner(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	filtered := make([]bool, len(events))
+	var pass []json.RawMessage
+	var index []int
+	for i, e := range events {
+		if r.spec.Where != nil {
+			doc, err := schema.Decode(e)
+			ok := err == nil
+			if ok {
+				ok, err = r.spec.Where.Match(doc)
+				ok = ok && err == nil
+			}
+			if !ok {
+				filtered[i] = true
+				continue
+			}
+		}
+		pass, index = append(pass, e), append(index, i)
+	}
+	results := make([]function.Result, len(events))
+	if len(pass) > 0 {
+		for j, res := range r.spec.Function.Call(ctx, pass) {
+			results[index[j]] = res
+		}
+	}
+	return results, filtered, nil
+}
+
+// collector exposes the pipelines' status as Prometheus metrics.
+type collector struct{ m *Manager }
+
+var (
+	descInputs = prometheus.NewDesc("sluice_pipeline_inputs_total", "Inputs a pipeline handled, by outcome.", []string{"pipeline", "outcome"}, nil)
+	descOuts   = prometheus.NewDesc("sluice_pipeline_outputs_total", "Output events a pipeline wrote.", []string{"pipeline"}, nil)
+	descLagN   = prometheus.NewDesc("sluice_pipeline_lag_events", "Inputs not yet done.", []string{"pipeline"}, nil)
+	descLagT   = prometheus.NewDesc("sluice_pipeline_lag_seconds", "Now minus the event time of the last input done.", []string{"pipeline"}, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descInputs
+	ch <- descOuts
+	ch <- descLagN
+	ch <- descLagT
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.m.List() {
+		for outcome, n := range map[string]uint64{"processed": s.Processed, "filtered": s.Filtered, "failed": s.Failed} {
+			ch <- prometheus.MustNewConstMetric(descInputs, prometheus.CounterValue, float64(n), s.Name, outcome)
+		}
+		ch <- prometheus.MustNewConstMetric(descOuts, prometheus.CounterValue, float64(s.Outputs), s.Name)
+		ch <- prometheus.MustNewConstMetric(descLagN, prometheus.GaugeValue, float64(s.LagEvents), s.Name)
+		if s.LagSeconds != nil {
+			ch <- prometheus.MustNewConstMetric(descLagT, prometheus.GaugeValue, *s.LagSeconds, s.Name)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+// Package pipeline runs pipelines: each is a durable JetStream consumer of
+// one stream that filters events (CEL `where`), calls a function on
+// batches, and writes the outputs; an input is acknowledged only after
+// every output stored its results (at-least-once delivery), and outputs
+// carry ids derived from the input, so a redelivery adds nothing.
+// An event whose function call fails goes to "<pipeline>.errors" with the
+// whole error; the pipeline never stops for one bad event.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/filter"
+	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/schema"
+)
+
+// Spec is a configured pipeline.
+type Spec struct {
+	Name  string
+	From  string         // input stream
+	Start event.Position // where a new pipeline starts
+	Where *filter.Filter // nil: every event
+	// FunctionName and FunctionConfig are kept for status and invoke.
+	FunctionName   string
+	FunctionConfig map[string]any
+	Function       function.Function
+	To             []Output
+	// MaxInFlight bounds events between input and outputs (default 1000).
+	MaxInFlight int
+}
+
+// DefaultMaxInFlight is the bound on events in flight.
+const DefaultMaxInFlight = 1000
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// ValidName reports whether s can name a pipeline.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// ErrorsSuffix names a pipeline's dead-letter stream: "<pipeline>.errors".
+const ErrorsSuffix = ".errors"
+
+// Out is one output event, with the id and position derived from its input.
+type Out struct {
+	Data     json.RawMessage
+	ID       string // deterministic: pipeline, input id, output index
+	Position string // "<input seq>:<output index>", zero-padded so positions sort
+	// Redrive marks an output of a redriven dead letter: written whatever
+	// the pipeline's position, without moving it.
+	Redrive bool
+}
+
+// Output stores output events. Write must be idempotent: writing the same
+// Out twice stores it once. invalid maps an index of outs to why the
+// output refused it (a function bug: it goes to the dead letters).
+type Output interface {
+	Name() string
+	Write(ctx context.Context, outs []Out) (invalid map[int][]schema.Violation, err error)
+}
+
+// States a pipeline is in.
+const (
+	Starting = "starting"
+	Running  = "running"
+	Paused   = "paused"
+	Failing  = "failing" // retrying a failure of its own (e.g. an output down)
+	Stopped  = "stopped"
+)
+
+// Status is what a pipeline reports.
+type Status struct {
+	Name          string     `json:"name"`
+	From          string     `json:"from"`
+	Function      string     `json:"function"`
+	To            []string   `json:"to"`
+	State         string     `json:"state"`
+	Paused        bool       `json:"paused"`
+	Position      uint64     `json:"position"`    // every input up to this sequence is done
+	LagEvents     uint64     `json:"lag_events"`  // inputs not yet done
+	LagSeconds    *float64   `json:"lag_seconds"` // now minus the event time of the last input done
+	Rate          float64    `json:"rate"`        // inputs per second over the last minute
+	Processed     uint64     `json:"processed"`   // inputs the function handled without error
+	Filtered      uint64     `json:"filtered"`    // inputs `where` left out
+	Failed        uint64     `json:"failed"`      // inputs sent to the dead letters
+	Outputs       uint64     `json:"outputs"`     // output events written
+	LastError     string     `json:"last_error,omitempty"`
+	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
+	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+}
+
+// status is a pipeline's live status with a per-second rate window.
+type status struct {
+	mu     sync.Mutex
+	s      Status
+	window [60]uint64 // inputs done, per second, ring
+	second int64
+}
+
+func (st *status) set(f func(s *Status)) {
+	st.mu.Lock()
+	f(&st.s)
+	st.mu.Unlock()
+}
+
+func (st *status) count(n uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.advance(time.Now().Unix())
+	st.window[st.second%60] += n
+}
+
+func (st *status) advance(now int64) {
+	if st.second == 0 {
+		st.second = now
+	}
+	for ; st.second < now; st.second++ {
+		st.window[(st.second+1)%60] = 0
+	}
+}
+
+func (st *status) view() Status {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.advance(time.Now().Unix())
+	var sum uint64
+	for _, n := range st.window {
+		sum += n
+	}
+	v := st.s
+	v.Rate = float64(sum) / 60
+	if v.LastEventTime != nil {
+		lag := time.Since(*v.LastEventTime).Seconds()
+		v.LagSeconds = &lag
+	}
+	return v
+}

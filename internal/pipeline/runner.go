@@ -1,0 +1,261 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+const (
+	fetchWait = 500 * time.Millisecond
+	ackWait   = 5 * time.Minute // a batch slower than this is delivered again
+)
+
+type runner struct {
+	spec    *Spec
+	svc     *stream.Service
+	cons    engine.Consumers
+	log     *slog.Logger
+	st      *status
+	control chan func(ctx context.Context) error // run between batches: pause, resume, reset
+	paused  bool
+	errors  string // the dead-letter stream
+}
+
+func consumerName(pipeline string) string { return "pipeline_" + pipeline }
+
+// run keeps the pipeline going until ctx ends; failures of its own (an
+// output or the engine down) are retried with backoff, never skipped.
+func (r *runner) run(ctx context.Context) {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 30 * time.Second
+	for ctx.Err() == nil {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			r.fail(err)
+			wait := b.NextBackOff()
+			r.log.Warn("pipeline failing; retrying", "pipeline", r.spec.Name, "err", err, "in", wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			case f := <-r.control:
+				_ = f(ctx)
+			}
+			continue
+		}
+		b.Reset()
+	}
+	r.st.set(func(s *Status) { s.State = Stopped })
+}
+
+func (r *runner) fail(err error) {
+	now := time.Now().UTC()
+	r.st.set(func(s *Status) { s.State, s.LastError, s.LastErrorTime = Failing, err.Error(), &now })
+}
+
+// session opens the consumer and processes batches until ctx ends or a
+// failure of the pipeline's own.
+func (r *runner) session(ctx context.Context) error {
+	var err error
+	if r.errors == "" {
+		if r.errors, err = ensureErrors(ctx, r.svc, r.spec.Name); err != nil {
+			return err
+		}
+	}
+	for _, o := range r.spec.To {
+		if so, ok := o.(*StreamOutput); ok {
+			if err := so.load(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	c, err := r.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		if r.paused {
+			r.st.set(func(s *Status) { s.State, s.Paused = Paused, true })
+			select {
+			case <-ctx.Done():
+				return nil
+			case f := <-r.control:
+				if err := f(ctx); err != nil {
+					return err
+				}
+				if c, err = r.consumer(ctx); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-r.control:
+			if err := f(ctx); err != nil {
+				return err
+			}
+			if c, err = r.consumer(ctx); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		r.st.set(func(s *Status) { s.State, s.Paused = Running, false })
+		batch, err := c.Fetch(ctx, min(r.spec.MaxInFlight, 500), fetchWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetch from %q: %w", r.spec.From, err)
+		}
+		if len(batch) > 0 {
+			if err := r.process(ctx, batch); err != nil {
+				return err
+			}
+		}
+		if st, err := c.State(ctx); err == nil {
+			r.st.set(func(s *Status) { s.Position, s.LagEvents = st.AckFloor, st.Pending+st.InFlight })
+		}
+	}
+}
+
+// consumer opens the durable consumer, creating it at the spec's start.
+func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
+	start, err := r.svc.Resolve(ctx, r.spec.From, r.spec.Start)
+	if err != nil {
+		return nil, err
+	}
+	return r.cons.EnsureConsumer(ctx, engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(r.spec.Name),
+		StartSeq: start, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait})
+}
+
+// process handles one batch: where, function, outputs, dead letters, acks.
+func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
+	type input struct {
+		d  engine.Delivery
+		id string
+	}
+	var pass []input
+	var events []json.RawMessage
+	var failures []Failure
+	var filtered uint64
+	failedPass := 0 // inputs that passed where and then failed
+	var lastTime time.Time
+	for _, d := range batch {
+		id := d.Header["Sluice-Id"]
+		if n, err := strconv.ParseInt(d.Header["Sluice-Time"], 10, 64); err == nil {
+			if t := time.Unix(0, n).UTC(); t.After(lastTime) {
+				lastTime = t
+			}
+		}
+		if r.spec.Where != nil {
+			doc, err := schema.Decode(d.Data)
+			if err != nil {
+				failures = append(failures, newFailure(r.spec, d.Seq, id, d.Data, fmt.Errorf("input is not JSON: %w", err)))
+				continue
+			}
+			ok, err := r.spec.Where.Match(doc)
+			if err != nil {
+				// A where clause that cannot be decided on this event (e.g. a
+				// missing field) leaves it out, as SQL does with NULL.
+				ok = false
+			}
+			if !ok {
+				filtered++
+				continue
+			}
+		}
+		pass = append(pass, input{d, id})
+		events = append(events, d.Data)
+	}
+	var outs []Out
+	var outInput []int // index in pass of each output
+	if len(events) > 0 {
+		results := r.spec.Function.Call(ctx, events)
+		if ctx.Err() != nil {
+			return nil // shutting down: nothing acknowledged, all will come again
+		}
+		for i, res := range results {
+			in := pass[i]
+			if res.Err != nil {
+				failures = append(failures, newFailure(r.spec, in.d.Seq, in.id, in.d.Data, res.Err))
+				failedPass++
+				continue
+			}
+			for k, o := range res.Outputs {
+				outs = append(outs, Out{Data: o, ID: fmt.Sprintf("%s:%s:%d", r.spec.Name, in.id, k),
+					Position: fmt.Sprintf("%020d:%06d", in.d.Seq, k)})
+				outInput = append(outInput, i)
+			}
+		}
+	}
+	refused := map[int]bool{}
+	for _, o := range r.spec.To {
+		invalid, err := o.Write(ctx, outs)
+		if err != nil {
+			return err // nothing acknowledged: the batch comes again
+		}
+		for oi, vs := range invalid {
+			i := outInput[oi]
+			if refused[i] {
+				continue
+			}
+			refused[i] = true
+			failedPass++
+			f := newFailure(r.spec, pass[i].d.Seq, pass[i].id, pass[i].d.Data,
+				fmt.Errorf("output %s refused the function's result: %s: %s: %s", o.Name(), vs[0].Pointer, vs[0].Keyword, vs[0].Message))
+			f.Output, f.Invalid = o.Name(), vs
+			failures = append(failures, f)
+		}
+	}
+	if len(failures) > 0 {
+		sort.Slice(failures, func(i, j int) bool { return failures[i].Input.Seq < failures[j].Input.Seq })
+		raws := make([][]byte, len(failures))
+		for i, f := range failures {
+			raws[i], _ = json.Marshal(f)
+		}
+		res, err := r.svc.ProduceFrom(ctx, r.errors, stream.Origin{Name: r.spec.Name}, raws)
+		if err != nil {
+			return fmt.Errorf("dead letters: %w", err)
+		}
+		if len(res.Invalid) > 0 {
+			return fmt.Errorf("dead letter refused by %q: %v", r.errors, res.Invalid[0].Errors)
+		}
+		r.log.Warn("pipeline dead-lettered inputs", "pipeline", r.spec.Name, "count", len(failures), "first", failures[0].Error)
+	}
+	for _, d := range batch {
+		if err := d.Ack(ctx); err != nil {
+			return fmt.Errorf("ack %s@%d: %w", r.spec.From, d.Seq, err)
+		}
+	}
+	r.st.count(uint64(len(batch)))
+	now := time.Now().UTC()
+	r.st.set(func(s *Status) {
+		s.Processed += uint64(len(pass) - failedPass)
+		s.Filtered += filtered
+		s.Failed += uint64(len(failures))
+		s.Outputs += uint64(len(outs))
+		if !lastTime.IsZero() {
+			s.LastEventTime = &lastTime
+		}
+		if len(failures) > 0 {
+			s.LastError, s.LastErrorTime = failures[len(failures)-1].Error, &now
+		}
+	})
+	return nil
+}
