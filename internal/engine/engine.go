@@ -172,3 +172,20 @@ type Consumers interface {
 	// DeleteMsg removes one message (e.g. a dead letter that was redriven).
 	DeleteMsg(ctx context.Context, stream string, seq uint64) error
 }
+
+// Put stores value under key whatever is there, with optimistic retries.
+func Put(ctx context.Context, kv KV, key string, value []byte) error {
+	for attempt := 0; ; attempt++ {
+		_, rev, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			_, err = kv.Create(ctx, key, value)
+		case err == nil:
+			_, err = kv.Update(ctx, key, value, rev)
+		}
+		if (errors.Is(err, ErrExists) || errors.Is(err, ErrConflict)) && attempt < 10 {
+			continue
+		}
+		return err
+	}
+}

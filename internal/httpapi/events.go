@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -93,7 +94,7 @@ func parseRead(r *http.Request, sse bool) (readParams, error) {
 	if sse {
 		if id := r.Header.Get("Last-Event-ID"); id != "" {
 			seq, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
-			if err != nil {
+			if err != nil || seq == math.MaxUint64 {
 				return p, badRequest("Last-Event-ID %q: want the sequence number of the last event received", id)
 			}
 			p.rng.From = event.Position{Kind: event.Sequence, Seq: seq + 1}

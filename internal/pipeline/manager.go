@@ -33,6 +33,7 @@ type Manager struct {
 	order   []string
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	pauseMu sync.Mutex
 }
 
 // NewManager makes a manager; it registers its metrics on reg if not nil.
@@ -154,11 +155,10 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Stat
 	if err != nil {
 		return Status{}, err
 	}
+	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
+	defer m.pauseMu.Unlock()
 	raw, _ := json.Marshal(map[string]any{"paused": paused, "at": time.Now().UTC()})
-	if err := m.kv.Delete(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return Status{}, err
-	}
-	if _, err := m.kv.Create(ctx, name, raw); err != nil {
+	if err := engine.Put(ctx, m.kv, name, raw); err != nil {
 		return Status{}, err
 	}
 	err = m.do(ctx, name, func(context.Context) error { r.paused = paused; return nil })

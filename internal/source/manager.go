@@ -29,6 +29,7 @@ type Manager struct {
 	order   []string
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	pauseMu sync.Mutex
 }
 
 // NewManager makes a manager; it registers its metrics on reg if not nil.
@@ -117,18 +118,21 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Stat
 	if !ok {
 		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
+	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
+	defer m.pauseMu.Unlock()
 	raw, _ := json.Marshal(pauseState{Paused: paused, At: time.Now().UTC()})
-	if err := m.kv.Delete(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+	if err := engine.Put(ctx, m.kv, name, raw); err != nil {
 		return StatusView{}, err
 	}
-	if _, err := m.kv.Create(ctx, name, raw); err != nil {
-		return StatusView{}, err
-	}
-	select { // the newest wish wins
+	select { // the newest wish wins; the buffer of one never blocks under pauseMu
 	case <-r.pause:
 	default:
 	}
-	r.pause <- paused
+	select {
+	case r.pause <- paused:
+	case <-ctx.Done():
+		return StatusView{}, ctx.Err()
+	}
 	r.status.update(func(v *StatusView) { v.Paused = paused })
 	m.log.Info("source paused state changed", "source", name, "paused", paused)
 	return r.status.View(), nil

@@ -39,6 +39,13 @@ type runner struct {
 	dlq     string
 	timePtr string
 	n       uint64 // the source's own count of events read, stored with each position
+	// confirmed is the feed position up to which everything is stored (or
+	// dropped) as far as this process knows; after a failure inside the
+	// process the source resumes there, rather than after whatever message
+	// landed last, so a publish that failed in the middle of a batch is
+	// read again instead of skipped.
+	confirmed  string
+	confirmedN uint64
 }
 
 // run keeps the source going until ctx ends.
@@ -177,6 +184,11 @@ func (r *runner) session(ctx context.Context, paused *bool) error {
 // resume finds the position stored with the last event this source wrote,
 // in the stream or its dead letters, whichever it wrote later.
 func (r *runner) resume(ctx context.Context) (string, error) {
+	if r.confirmed != "" {
+		r.n = r.confirmedN
+		r.status.update(func(v *StatusView) { v.Position = r.confirmed })
+		return r.confirmed, nil
+	}
 	var best string
 	var bestN uint64
 	for _, s := range []string{r.spec.To, r.dlq} {
@@ -209,12 +221,20 @@ func splitPosition(p string) (uint64, string) {
 	return n, rest
 }
 
-// store writes a batch: dropped events are counted, valid ones go to the
-// stream, invalid ones to the dead letters, each with its position. A
-// failure to store (the engine is down) is returned, never skipped.
+// store writes a batch in feed order: dropped events are counted, valid
+// ones go to the stream and invalid ones to the dead letters, each with its
+// position, as consecutive runs written one after the other. So whatever
+// fails, the last position stored (in either stream) has everything before
+// it stored too. A failure to store (the engine is down) is returned,
+// never skipped.
 func (r *runner) store(ctx context.Context, batch []Item) error {
-	var raws, dead [][]byte
-	var poss, deadPoss []string
+	type entry struct {
+		raw  []byte
+		pos  string
+		dead []schema.Violation // nil: valid so far
+		feed string
+	}
+	var entries []entry
 	var lastTime time.Time
 	var dropped, unreadable uint64
 	for _, it := range batch {
@@ -228,9 +248,8 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 		}
 		doc, err := schema.Decode(it.Data)
 		if err != nil {
-			dl := stream.NewDeadLetter(r.spec.Name, r.spec.To, it.Data, []schema.Violation{{Keyword: stream.RuleJSON, Message: "not valid JSON: " + err.Error()}})
-			dl.Extra = map[string]any{"position": it.Position}
-			dead, deadPoss = append(dead, dl.Marshal()), append(deadPoss, pos)
+			entries = append(entries, entry{raw: it.Data, pos: pos, feed: it.Position,
+				dead: []schema.Violation{{Keyword: stream.RuleJSON, Message: "not valid JSON: " + err.Error()}}})
 			continue
 		}
 		if t, ok := schema.Lookup(doc, r.timePtr); ok {
@@ -246,38 +265,74 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 				continue
 			}
 		}
-		raws, poss = append(raws, it.Data), append(poss, pos)
+		entries = append(entries, entry{raw: it.Data, pos: pos, feed: it.Position})
 	}
-	var res stream.Result
-	if len(raws) > 0 {
-		var err error
-		if res, err = r.svc.ProduceFrom(ctx, r.spec.To, stream.Origin{Name: r.spec.Name, Positions: poss}, raws); err != nil {
-			return fmt.Errorf("store in %q: %w", r.spec.To, err)
-		}
-		for _, inv := range res.Invalid {
-			dl := stream.NewDeadLetter(r.spec.Name, r.spec.To, raws[inv.Index], inv.Errors)
-			dl.Extra = map[string]any{"position": strings.SplitN(poss[inv.Index], " ", 2)[1]}
-			dead, deadPoss = append(dead, dl.Marshal()), append(deadPoss, poss[inv.Index])
+	// Validate first, so the runs are known before anything is written.
+	var valid []int
+	for i, e := range entries {
+		if e.dead == nil {
+			valid = append(valid, i)
 		}
 	}
-	if len(dead) > 0 {
-		dres, err := r.svc.ProduceFrom(ctx, r.dlq, stream.Origin{Name: r.spec.Name, Positions: deadPoss}, dead)
+	if len(valid) > 0 {
+		raws := make([][]byte, len(valid))
+		for j, i := range valid {
+			raws[j] = entries[i].raw
+		}
+		invalid, err := r.svc.Check(ctx, r.spec.To, raws)
 		if err != nil {
-			return fmt.Errorf("store dead letters in %q: %w", r.dlq, err)
+			return fmt.Errorf("check against %q: %w", r.spec.To, err)
 		}
-		if len(dres.Invalid) > 0 {
-			return fmt.Errorf("dead letter refused by %q: %v", r.dlq, dres.Invalid[0].Errors)
+		for _, inv := range invalid {
+			entries[valid[inv.Index]].dead = inv.Errors
 		}
-		r.log.Warn("source dead-lettered events", "source", r.spec.Name, "count", len(dead), "stream", r.dlq)
+	}
+	var stored, dups, deadN uint64
+	for i := 0; i < len(entries); {
+		dead := entries[i].dead != nil
+		j := i
+		var raws [][]byte
+		var poss []string
+		for ; j < len(entries) && (entries[j].dead != nil) == dead; j++ {
+			e := entries[j]
+			raw := e.raw
+			if dead {
+				dl := stream.NewDeadLetter(r.spec.Name, r.spec.To, e.raw, e.dead)
+				dl.Extra = map[string]any{"position": e.feed}
+				raw = dl.Marshal()
+			}
+			raws, poss = append(raws, raw), append(poss, e.pos)
+		}
+		target := r.spec.To
+		if dead {
+			target = r.dlq
+		}
+		res, err := r.svc.ProduceFrom(ctx, target, stream.Origin{Name: r.spec.Name, Positions: poss}, raws)
+		if err != nil {
+			return fmt.Errorf("store in %q: %w", target, err)
+		}
+		if len(res.Invalid) > 0 {
+			// The schema changed between the check and the write: go round again.
+			return fmt.Errorf("%q refused %d event(s) it accepted a moment before (schema changed?): %v", target, len(res.Invalid), res.Invalid[0].Errors)
+		}
+		if dead {
+			deadN += uint64(len(raws))
+			r.log.Warn("source dead-lettered events", "source", r.spec.Name, "count", len(raws), "stream", r.dlq)
+		} else {
+			stored += uint64(res.Accepted - res.Duplicates)
+			dups += uint64(res.Duplicates)
+		}
+		i = j
 	}
 	last := batch[len(batch)-1].Position
+	r.confirmed, r.confirmedN = last, r.n
 	r.status.update(func(v *StatusView) {
 		v.EventsIn += uint64(len(batch))
-		v.Stored += uint64(res.Accepted - res.Duplicates)
-		v.Duplicates += uint64(res.Duplicates)
+		v.Stored += stored
+		v.Duplicates += dups
 		v.Dropped += dropped
 		v.Unreadable += unreadable
-		v.DeadLettered += uint64(len(dead))
+		v.DeadLettered += deadN
 		v.Position = last
 		if lastTime.After(v.lastEventTimeT) {
 			v.lastEventTimeT = lastTime

@@ -211,12 +211,13 @@ func TestBadEventsGoToDeadLetters(t *testing.T) {
 	big := bytes.Replace(events[3], []byte(`"comment":"`), []byte(`"comment":"`+strings.Repeat("long ", 20<<10)), 1)
 	canary := bytes.Replace(events[4], []byte(`"domain":"en.wikipedia.org"`), []byte(`"domain":"canary"`), 1)
 	invalid := bytes.Replace(events[5], []byte(`"bot":false`), []byte(`"bot":"no"`), 1)
-	feedEvents := [][]byte{events[0], []byte(`{"not json`), events[1], big, canary, invalid, events[2]}
+	huge := bytes.Replace(events[6], []byte(`"comment":"`), []byte(`"comment":"`+strings.Repeat("x", 1536<<10)), 1)
+	feedEvents := [][]byte{events[0], []byte(`{"not json`), events[1], big, canary, invalid, events[2], huge}
 	_, url := feed(t, feedEvents, eventstreams.Options{})
 	n := startNode(t, t.TempDir(), url, "")
 	defer stop(t, n)
 	v := waitFor(t, n, uint64(len(feedEvents)))
-	if v.Stored != 4 || v.Dropped != 1 || v.DeadLettered != 2 || v.LagSeconds == nil {
+	if v.Stored != 4 || v.Dropped != 1 || v.DeadLettered != 3 || v.LagSeconds == nil {
 		t.Fatalf("status %+v", v)
 	}
 	sameOrder(t, storedIDs(t, n, rc), ids(t, [][]byte{events[0], events[1], big, events[2]}))
@@ -240,8 +241,9 @@ func TestBadEventsGoToDeadLetters(t *testing.T) {
 		}
 		dead = append(dead, d)
 	}
-	if len(dead) != 2 || dead[0].Raw != `{"not json` || dead[0].Errors[0].Keyword != "json" ||
-		dead[1].Errors[0].Pointer != "/bot" || dead[1].Errors[0].Keyword != "type" || dead[1].Source != "rc" || dead[1].Stream != rc {
+	if len(dead) != 3 || dead[0].Raw != `{"not json` || dead[0].Errors[0].Keyword != "json" ||
+		dead[1].Errors[0].Pointer != "/bot" || dead[1].Errors[0].Keyword != "type" || dead[1].Source != "rc" || dead[1].Stream != rc ||
+		dead[2].Errors[0].Keyword != "sluice.size" || dead[2].RawBytes != len(huge) || len(dead[2].Raw) != 64<<10 {
 		t.Fatalf("dead letters %+v", dead)
 	}
 }

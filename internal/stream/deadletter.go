@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
@@ -19,13 +20,19 @@ const DeadLetterSuffix = ".dlq"
 
 // DeadLetter is an event that could not be stored, with why.
 type DeadLetter struct {
-	Meta   DeadLetterMeta     `json:"meta"`
-	Source string             `json:"source"`          // who tried to store it
-	Stream string             `json:"stream"`          // where it was going
-	Raw    string             `json:"raw"`             // the event exactly as received
-	Errors []schema.Violation `json:"errors"`          // why it was refused
-	Extra  map[string]any     `json:"extra,omitempty"` // anything else the writer knows (e.g. the feed position)
+	Meta   DeadLetterMeta `json:"meta"`
+	Source string         `json:"source"` // who tried to store it
+	Stream string         `json:"stream"` // where it was going
+	Raw    string         `json:"raw"`    // the event exactly as received (cut at 64 KiB: see RawBytes)
+	// RawBytes is the size of the raw event; it is more than len(Raw) when Raw was cut.
+	RawBytes int                `json:"raw_bytes"`
+	Errors   []schema.Violation `json:"errors"`          // why it was refused
+	Extra    map[string]any     `json:"extra,omitempty"` // anything else the writer knows (e.g. the feed position)
 }
+
+// maxDeadRaw bounds the raw event kept in a dead letter, so the dead letter
+// itself always fits in a message.
+const maxDeadRaw = 64 << 10
 
 // DeadLetterMeta identifies a dead letter: the id is a hash of source and
 // raw event, so the same refusal twice is stored once.
@@ -72,10 +79,14 @@ func NewDeadLetter(source, stream string, raw []byte, errs []schema.Violation) D
 	h.Write([]byte(source))
 	h.Write([]byte{0})
 	h.Write(raw)
-	return DeadLetter{
+	d := DeadLetter{
 		Meta:   DeadLetterMeta{ID: hex.EncodeToString(h.Sum(nil)[:16]), DT: time.Now().UTC()},
-		Source: source, Stream: stream, Raw: string(raw), Errors: errs,
+		Source: source, Stream: stream, Raw: string(raw), RawBytes: len(raw), Errors: errs,
 	}
+	if len(raw) > maxDeadRaw {
+		d.Raw = strings.ToValidUTF8(string(raw[:maxDeadRaw]), "")
+	}
+	return d
 }
 
 // Marshal writes a dead letter as an event.

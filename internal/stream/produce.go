@@ -42,6 +42,7 @@ const (
 	RuleObject = "object"
 	RuleID     = "sluice.id"
 	RuleTime   = "sluice.time"
+	RuleSize   = "sluice.size"
 )
 
 // Produce validates raw events against the stream's schema and stores the
@@ -76,7 +77,7 @@ func (s *Service) ProduceFrom(ctx context.Context, name string, o Origin, raws [
 	index := make([]int, 0, len(raws))
 	version := strconv.Itoa(c.def.Version)
 	for i, raw := range raws {
-		m, t, vs := prepare(c, raw)
+		m, t, vs := prepare(c, raw, s.Limits.MaxEventBytes)
 		if vs != nil {
 			res.Invalid = append(res.Invalid, Invalid{Index: i, Errors: vs})
 			s.metrics.Rejected.WithLabelValues(name, reason(vs)).Inc()
@@ -132,12 +133,33 @@ func reason(vs []schema.Violation) string {
 		return "id"
 	case RuleTime:
 		return "time"
+	case RuleSize:
+		return "size"
 	}
 	return "schema"
 }
 
+// Check validates events as Produce would, and stores nothing.
+func (s *Service) Check(ctx context.Context, name string, raws [][]byte) ([]Invalid, error) {
+	c, err := s.schema(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []Invalid
+	for i, raw := range raws {
+		if _, _, vs := prepare(c, raw, s.Limits.MaxEventBytes); vs != nil {
+			out = append(out, Invalid{Index: i, Errors: vs})
+		}
+	}
+	return out, nil
+}
+
 // prepare decodes and checks one event and builds its message.
-func prepare(c cachedSchema, raw []byte) (engine.Msg, int64, []schema.Violation) {
+func prepare(c cachedSchema, raw []byte, maxBytes int) (engine.Msg, int64, []schema.Violation) {
+	if maxBytes > 0 && len(raw) > maxBytes {
+		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleSize,
+			Message: fmt.Sprintf("the event is %d bytes, over the limit of %d bytes per event", len(raw), maxBytes)}}
+	}
 	doc, err := schema.Decode(raw)
 	if err != nil {
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON, Message: "not valid JSON: " + err.Error()}}

@@ -70,7 +70,8 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
 	}
 	e.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncTimeout(10*time.Second)) // a lost ack fails, and is retried, instead of hanging
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)

@@ -13,9 +13,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine"
 )
 
-// publishAttempts bounds the retries of one message whose async publish failed.
-const publishAttempts = 6
-
 // Publish sends every message asynchronously, in order, on one connection,
 // so the stream stores them in the order given.
 func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (engine.Pending, error) {
@@ -72,23 +69,28 @@ type pending struct {
 // Wait collects every ack. A message whose publish failed (timeout, lost
 // connection, leader change) is sent again with the same Nats-Msg-Id, so a
 // copy that did land is dropped as a duplicate instead of stored twice.
+// Transient failures are retried until ctx ends; nothing is skipped.
 func (p *pending) Wait(ctx context.Context) ([]engine.Appended, error) {
 	out := make([]engine.Appended, len(p.msgs))
-	for i, m := range p.msgs {
-		var ack *jetstream.PubAck
-		if i < p.failed {
-			select {
-			case ack = <-p.futs[i].Ok():
-			case <-p.futs[i].Err():
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+	var failed []int
+	for i := range p.msgs {
+		if i >= p.failed {
+			failed = append(failed, i)
+			continue
 		}
-		if ack == nil {
-			var err error
-			if ack, err = p.retry(ctx, m); err != nil {
-				return nil, fmt.Errorf("append to %q, message %d: %w", p.stream, i, err)
-			}
+		select {
+		case ack := <-p.futs[i].Ok():
+			out[i] = engine.Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}
+		case <-p.futs[i].Err():
+			failed = append(failed, i)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for _, i := range failed {
+		ack, err := p.retry(ctx, p.msgs[i])
+		if err != nil {
+			return nil, fmt.Errorf("append to %q, message %d: %w", p.stream, i, err)
 		}
 		out[i] = engine.Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}
 	}
@@ -100,13 +102,19 @@ func (p *pending) retry(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, er
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 2 * time.Second
 	return backoff.Retry(ctx, func() (*jetstream.PubAck, error) {
-		ack, err := p.js.PublishMsg(ctx, m)
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ack, err := p.js.PublishMsg(actx, m)
+		switch {
+		case err == nil:
+			return ack, nil
+		case ctx.Err() != nil:
+			return nil, backoff.Permanent(ctx.Err())
+		case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrTimeout),
+			errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrDisconnected),
+			errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+			return nil, err // transient: try again
 		}
-		if err != nil {
-			return nil, backoff.Permanent(mapErr(err))
-		}
-		return ack, nil
-	}, backoff.WithBackOff(b), backoff.WithMaxTries(publishAttempts))
+		return nil, backoff.Permanent(mapErr(err))
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 }

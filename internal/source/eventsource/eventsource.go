@@ -123,11 +123,11 @@ func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st 
 			st.Error(err)
 			f.log.Warn("feed interrupted", "source", f.name, "err", err, "last_id", last)
 		}
+		if got != "" {
+			b.Reset() // the connection delivered: start the backoff over
+		}
 		if wait == 0 {
 			wait = b.NextBackOff()
-		}
-		if got != "" && wait < 2*time.Second && err == nil {
-			b.Reset() // the connection delivered: start the backoff over
 		}
 		st.BackOff(time.Now().Add(wait))
 		select {
