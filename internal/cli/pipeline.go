@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/pipeline"
+)
+
+func newPipeline(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "pipeline", Short: "See and steer pipelines: status, pause, resume, reset (backfill), redrive"}
+	var to string
+	reset := &cobra.Command{Use: "reset NAME --to POS", Short: "Process again from a position (earliest, a time, a sequence); outputs are kept, not doubled",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/reset?to="+url.QueryEscape(to))
+		}}
+	reset.Flags().StringVar(&to, "to", "", "position: earliest, latest, a sequence, an RFC 3339 time or unix ms (required)")
+	_ = reset.MarkFlagRequired("to")
+	cmd.AddCommand(
+		&cobra.Command{Use: "ls", Short: "List pipelines with position, lag, rate and counts", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				var out struct {
+					Pipelines []pipeline.Status `json:"pipelines"`
+				}
+				if err := g.client().getJSON(cmd.Context(), "/v1/pipelines", &out); err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g, out.Pipelines)
+				}
+				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tFROM\tFUNCTION\tSTATE\tPOSITION\tLAG\tLAG TIME\tRATE/S\tPROCESSED\tFILTERED\tFAILED\tLAST ERROR")
+				for _, p := range out.Pipelines {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.1f\t%d\t%d\t%d\t%s\n", p.Name, p.From, p.Function, p.State, p.Position,
+						p.LagEvents, lagTime(p.LagSeconds), p.Rate, p.Processed, p.Filtered, p.Failed, short(p.LastError, 60))
+				}
+				return tw.Flush()
+			}},
+		&cobra.Command{Use: "status NAME", Short: "Show one pipeline", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return pipelineCall(g, cmd, "GET", "/v1/pipelines/"+url.PathEscape(args[0]))
+			}},
+		&cobra.Command{Use: "pause NAME", Short: "Pause a pipeline (kept across restarts)", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/pause")
+			}},
+		&cobra.Command{Use: "resume NAME", Short: "Resume a paused pipeline", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/resume")
+			}},
+		reset,
+		&cobra.Command{Use: "redrive NAME", Short: "Submit the pipeline's dead letters again (after a fix)", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var r pipeline.Redriven
+				if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/redrive", nil, &r); err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g, r)
+				}
+				fmt.Fprintf(g.out, "redrove %d dead letter(s): %d succeeded (removed), %d failed again (kept)\n", r.Tried, r.Succeeded, r.Failed)
+				if r.Failed > 0 {
+					return fmt.Errorf("%d dead letter(s) still fail; see the stream %s.errors", r.Failed, args[0])
+				}
+				return nil
+			}},
+	)
+	return cmd
+}
+
+func pipelineCall(g *globals, cmd *cobra.Command, method, path string) error {
+	var s pipeline.Status
+	var err error
+	if method == "GET" {
+		err = g.client().getJSON(cmd.Context(), path, &s)
+	} else {
+		err = g.client().sendJSON(cmd.Context(), method, path, nil, &s)
+	}
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return printJSON(g, s)
+	}
+	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "name\t%s\nfrom\t%s\nfunction\t%s\nto\t%v\nstate\t%s\npaused\t%v\n", s.Name, s.From, s.Function, s.To, s.State, s.Paused)
+	fmt.Fprintf(tw, "position\t%d\nlag\t%d events, %s\nrate\t%.1f events/s\n", s.Position, s.LagEvents, lagTime(s.LagSeconds), s.Rate)
+	fmt.Fprintf(tw, "processed\t%d\nfiltered\t%d\nfailed\t%d\noutputs\t%d\n", s.Processed, s.Filtered, s.Failed, s.Outputs)
+	if s.LastError != "" {
+		fmt.Fprintf(tw, "last error\t%s (%s)\n", s.LastError, fmtTime(s.LastErrorTime))
+	}
+	return tw.Flush()
+}
+
+func lagTime(sec *float64) string {
+	if sec == nil {
+		return "-"
+	}
+	return time.Duration(*sec * float64(time.Second)).Round(time.Second).String()
+}
