@@ -16,20 +16,20 @@ var ErrInvalid = errors.New("invalid filter")
 
 // Filter is a compiled boolean CEL expression.
 type Filter struct {
-	src string
-	prg cel.Program
+	src  string
+	name string
+	prg  cel.Program
 }
 
-var env = func() *cel.Env {
-	e, err := cel.NewEnv(cel.Variable("event", cel.DynType))
-	if err != nil {
-		panic(err)
-	}
-	return e
-}()
-
 // Compile checks an expression, e.g. `event.meta.domain == "canary"`.
-func Compile(expr string) (*Filter, error) {
+func Compile(expr string) (*Filter, error) { return CompileVar(expr, "event") }
+
+// CompileVar is Compile with another name for the variable (e.g. "output").
+func CompileVar(expr, name string) (*Filter, error) {
+	env, err := cel.NewEnv(cel.Variable(name, cel.DynType))
+	if err != nil {
+		return nil, err
+	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, expr, iss.Err())
@@ -41,7 +41,7 @@ func Compile(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, expr, err)
 	}
-	return &Filter{src: expr, prg: prg}, nil
+	return &Filter{src: expr, name: name, prg: prg}, nil
 }
 
 // String returns the expression.
@@ -52,7 +52,7 @@ func (f *Filter) String() string { return f.src }
 // field, a wrong type) says why it could not be decided; callers choose
 // what that means (a drop rule keeps the event).
 func (f *Filter) Match(event any) (bool, error) {
-	out, _, err := f.prg.Eval(map[string]any{"event": numbers(event)})
+	out, _, err := f.prg.Eval(map[string]any{f.name: numbers(event)})
 	if err != nil {
 		return false, fmt.Errorf("filter %q: %w", f.src, err)
 	}

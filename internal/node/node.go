@@ -20,8 +20,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
 	"github.com/sluice-dev/sluice/internal/function"
-	"github.com/sluice-dev/sluice/internal/function/identity"
-	"github.com/sluice-dev/sluice/internal/function/jq"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
@@ -94,7 +92,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 			return fail(err)
 		}
 	}
-	n.Functions = function.NewRegistry(identity.Spec, jq.Spec)
+	n.Functions = Functions()
 	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams)
 	if err != nil {
 		return fail(err)

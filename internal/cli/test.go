@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/pipetest"
+)
+
+func newTest(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "test [DIR]",
+		Short: "Run a project's pipeline tests (DIR/tests/*.yaml next to DIR/sluice.yaml); no server needed",
+		Long: "Each test file names a pipeline of DIR/sluice.yaml and lists cases: input events, optionally a\n" +
+			"mock of the function or the simulated MediaWiki API (mediawiki_sim: true), and the expected\n" +
+			"outputs as exact JSON (with ignored fields) or CEL conditions over `output`. Outputs are also\n" +
+			"checked against the output streams' schemas. Exits 1 if any case fails.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			cfg, err := config.Load(filepath.Join(dir, "sluice.yaml"))
+			if err != nil {
+				return err
+			}
+			sum, err := pipetest.Run(cmd.Context(), dir, cfg, node.Functions(), g.out)
+			if err != nil {
+				return err
+			}
+			if sum.Failed > 0 {
+				return fmt.Errorf("%d of %d case(s) failed", sum.Failed, sum.Failed+sum.Passed)
+			}
+			return nil
+		},
+	}
+}

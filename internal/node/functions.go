@@ -1,0 +1,12 @@
+package node
+
+import (
+	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/function/identity"
+	"github.com/sluice-dev/sluice/internal/function/jq"
+)
+
+// Functions is the registry of every built-in function kind.
+func Functions() *function.Registry {
+	return function.NewRegistry(identity.Spec, jq.Spec)
+}
