@@ -135,13 +135,31 @@ func (r *runner) session(ctx context.Context) error {
 }
 
 // consumer opens the durable consumer, creating it at the spec's start.
+// Deliveries a previous run (a crashed process) left unacknowledged would
+// only come again after AckWait; the consumer is recreated just after its
+// ack floor instead, so they come at once. (Outputs already written for
+// them are skipped by position.) One node runs a given pipeline.
 func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
 	start, err := r.svc.Resolve(ctx, r.spec.From, r.spec.Start)
 	if err != nil {
 		return nil, err
 	}
-	return r.cons.EnsureConsumer(ctx, engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(r.spec.Name),
-		StartSeq: start, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait})
+	cfg := engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(r.spec.Name),
+		StartSeq: start, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait}
+	c, err := r.cons.EnsureConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.State(ctx)
+	if err != nil || st.InFlight == 0 {
+		return c, err
+	}
+	r.log.Info("pipeline takes back deliveries left unacknowledged", "pipeline", r.spec.Name, "in_flight", st.InFlight, "from", st.AckFloor+1)
+	if err := r.cons.DeleteConsumer(ctx, r.spec.From, cfg.Name); err != nil {
+		return nil, err
+	}
+	cfg.StartSeq = st.AckFloor + 1
+	return r.cons.EnsureConsumer(ctx, cfg)
 }
 
 // process handles one batch: where, function, outputs, dead letters, acks.
