@@ -64,7 +64,7 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := connect(ctx, url, opts, log)
 	if err != nil {
 		e.stopServer()
 		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
@@ -82,6 +82,24 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// connect retries the first connection for a while: a cluster and the
+// sluice nodes using it are often started together.
+func connect(ctx context.Context, url string, opts []nats.Option, log *slog.Logger) (*nats.Conn, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil || url == "" || time.Now().After(deadline) || !errors.Is(err, nats.ErrNoServers) {
+			return nc, err
+		}
+		log.Warn("nats not reachable yet; retrying", "url", url, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Embedded reports whether the engine runs its own server.
