@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -95,12 +96,18 @@ func (m *Manager) Start(ctx context.Context) {
 	}
 }
 
-// Stop ends every pipeline and waits for them.
+// Stop ends every pipeline, waits for them, and closes their functions
+// (e.g. idle HTTP connections).
 func (m *Manager) Stop() {
 	if m.cancel != nil {
 		m.cancel()
 	}
 	m.wg.Wait()
+	for _, r := range m.runners {
+		if c, ok := r.spec.Function.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // List reports every pipeline.

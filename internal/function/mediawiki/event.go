@@ -1,0 +1,176 @@
+package mediawiki
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// change is the part of a recentchange event the function reads.
+type change struct {
+	Meta struct {
+		ID string `json:"id"`
+		DT string `json:"dt"`
+	} `json:"meta"`
+	Type             string `json:"type"`
+	Title            string `json:"title"`
+	Wiki             string `json:"wiki"`
+	ServerURL        string `json:"server_url"`
+	ServerScriptPath string `json:"server_script_path"`
+	LogType          string `json:"log_type"`
+	LogAction        string `json:"log_action"`
+	Revision         *struct {
+		New *int64 `json:"new"`
+	} `json:"revision"`
+}
+
+// job is one input event, ready to look up.
+type job struct {
+	ev      change
+	idFrom  string   // what the output's meta.id derives from
+	deleted bool     // a page deletion: missing, without a request
+	domain  string   // host of server_url
+	api     *url.URL // the wiki's api.php (nil if deleted)
+	rev     int64    // revision.new, 0 if none
+}
+
+// prepare decodes and checks one input event.
+func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
+	var j job
+	if err := json.Unmarshal(raw, &j.ev); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return j, fmt.Errorf("event: %s: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return j, fmt.Errorf("event is not a JSON object: %w", err)
+	}
+	e := &j.ev
+	if e.Meta.DT == "" {
+		return j, errors.New("meta.dt: required")
+	}
+	j.idFrom = e.Meta.ID
+	if j.idFrom == "" {
+		h := sha1.Sum(raw) // still deterministic for the same event
+		j.idFrom = "sha1:" + hex.EncodeToString(h[:])
+	}
+	if e.Revision != nil && e.Revision.New != nil {
+		j.rev = *e.Revision.New
+	}
+	if e.Type == "log" && e.LogType == "delete" && (e.LogAction == "delete" || e.LogAction == "delete_redir") {
+		j.deleted = true
+		if u, err := url.Parse(e.ServerURL); err == nil {
+			j.domain = u.Hostname()
+		}
+		return j, nil
+	}
+	if e.Title == "" {
+		return j, errors.New("title: required: the event names no page")
+	}
+	if e.ServerURL == "" {
+		return j, errors.New("server_url: required: the event names no wiki to ask")
+	}
+	api, err := f.hosts.endpoint(e.ServerURL, e.ServerScriptPath)
+	if err != nil {
+		return j, err
+	}
+	j.api, j.domain = api, api.Hostname()
+	if f.mode == ModeRevision && j.rev <= 0 {
+		return j, fmt.Errorf("revision.new: required in mode %s (event type %q has none)", ModeRevision, e.Type)
+	}
+	return j, nil
+}
+
+// pageResult is what the API said about one page.
+type pageResult struct {
+	id      int64
+	missing bool
+	images  []string // "File:..." titles, sorted, unique
+	at      time.Time
+	err     error
+}
+
+// output is the function's output event.
+type output struct {
+	PageID         string     `json:"page_id"`
+	ImageList      []string   `json:"image_list"`
+	CreateDateTime string     `json:"create_date_time"`
+	Wiki           string     `json:"wiki"`
+	Domain         string     `json:"domain"`
+	Title          string     `json:"title"`
+	RevID          *int64     `json:"rev_id"`
+	EventTime      string     `json:"event_time"`
+	Missing        bool       `json:"missing"`
+	Meta           outputMeta `json:"meta"`
+}
+
+type outputMeta struct {
+	ID     string `json:"id"`
+	DT     string `json:"dt"`
+	Stream string `json:"stream"`
+}
+
+// timeLayout is RFC 3339 with microseconds.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// emit is the result for j given what the API said.
+func emit(j job, p pageResult) ([]json.RawMessage, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	o := output{
+		ImageList:      p.images,
+		CreateDateTime: p.at.UTC().Format(timeLayout),
+		Wiki:           j.ev.Wiki,
+		Domain:         j.domain,
+		Title:          j.ev.Title,
+		EventTime:      j.ev.Meta.DT,
+		Missing:        p.missing,
+		Meta:           outputMeta{ID: outputID(j.idFrom), DT: j.ev.Meta.DT, Stream: OutputStream},
+	}
+	if !p.missing {
+		o.PageID = strconv.FormatInt(p.id, 10)
+	}
+	if o.ImageList == nil || p.missing {
+		o.ImageList = []string{}
+	}
+	if j.ev.Revision != nil {
+		o.RevID = j.ev.Revision.New
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	return []json.RawMessage{b}, nil
+}
+
+// outputID derives a UUID-shaped id (version 5 style, from SHA-1) from the
+// input event's id and the function's name, so the same input always gives
+// the same output id.
+func outputID(inputID string) string {
+	h := sha1.Sum([]byte(inputID + "\x00" + Name))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	var b [36]byte
+	hex.Encode(b[0:8], h[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], h[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], h[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], h[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], h[10:16])
+	return string(b[:])
+}
+
+// sortedUnique sorts names and drops repeats, in place.
+func sortedUnique(names []string) []string {
+	slices.Sort(names)
+	return slices.Compact(names)
+}
