@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/identity"
 	"github.com/sluice-dev/sluice/internal/function/jq"
+	"github.com/sluice-dev/sluice/internal/node"
 )
 
 func TestRun(t *testing.T) {
@@ -36,5 +37,22 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestExampleProject runs the flagship project's own pipeline tests, as
+// `sluice test examples/wiki-images` does.
+func TestExampleProject(t *testing.T) {
+	cfg, err := config.Load("../../examples/wiki-images/sluice.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum, err := Run(context.Background(), "../../examples/wiki-images", cfg, node.Functions(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 0 || sum.Passed < 8 {
+		t.Fatalf("%+v\n%s", sum, out.String())
 	}
 }

@@ -88,6 +88,9 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 	if err != nil {
 		return fmt.Errorf("pipelines.%s.function: %w", f.Pipeline, err)
 	}
+	if c, ok := fn.(io.Closer); ok {
+		defer c.Close()
+	}
 	for _, c := range f.Cases {
 		problems, err := runCase(ctx, c, fn, where, pl, schemas, simURL)
 		if err != nil {
