@@ -27,7 +27,7 @@ func newServe(g *globals) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run a sluice node: embedded NATS JetStream (or --nats URL), the HTTP API and UI",
+		Short: "Run a sluice node: embedded NATS JetStream (or --nats URL), sources, pipelines and the HTTP API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(cmd)
