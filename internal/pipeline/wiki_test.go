@@ -92,6 +92,19 @@ func TestWikiImageListEndToEnd(t *testing.T) {
 			t.Fatalf("output %d for %q: %s, want images %v", i, title, raw, truth.CurrentImages("en.wikipedia.org", title))
 		}
 	}
+	families, err := n.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]bool{}
+	for _, f := range families {
+		metrics[f.GetName()] = true
+	}
+	for _, m := range []string{"sluice_pipeline_inputs_total", "sluice_pipeline_outputs_total", "sluice_pipeline_lag_events", "sluice_pipeline_lag_seconds"} {
+		if !metrics[m] {
+			t.Errorf("no metric %s", m)
+		}
+	}
 	if reqs := sim.Count(); reqs > 40 {
 		t.Fatalf("%d API requests for %d events: batching does not work", reqs, len(want))
 	}
