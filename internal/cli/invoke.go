@@ -3,9 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -34,16 +32,7 @@ func newInvoke(g *globals) *cobra.Command {
 			} else {
 				path = "/v1/functions/" + url.PathEscape(args[0]) + "/invoke"
 			}
-			var in io.Reader = cmd.InOrStdin()
-			if len(args) == 2 && args[1] != "-" {
-				f, err := os.Open(args[1])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in = f
-			}
-			body, err := io.ReadAll(in)
+			body, err := readInput(cmd, args, 1)
 			if err != nil {
 				return err
 			}

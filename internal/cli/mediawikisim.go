@@ -1,15 +1,6 @@
 package cli
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os/signal"
-	"syscall"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
@@ -27,25 +18,7 @@ func newMediaWikiSim(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv := mediawiki.New(o)
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-ctx.Done()
-				srv.Close()
-				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(sctx)
-			}()
-			fmt.Fprintf(g.errOut, "simulated MediaWiki API at http://%s/{host}/w/api.php\n", ln.Addr())
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveStandIn(cmd, g, addr, srv, srv.Close, "simulated MediaWiki API at http://%s/{host}/w/api.php")
 		},
 	}
 	fl := cmd.Flags()

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -21,16 +19,7 @@ func newProduce(g *globals) *cobra.Command {
 			"each invalid one is reported with its index, field (JSON pointer) and rule. Exits 1 if any was refused.",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = cmd.InOrStdin()
-			if len(args) == 2 && args[1] != "-" {
-				f, err := os.Open(args[1])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in = f
-			}
-			body, err := io.ReadAll(in)
+			body, err := readInput(cmd, args, 1)
 			if err != nil {
 				return err
 			}

@@ -1,14 +1,7 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,25 +24,8 @@ func newReplay(g *globals) *cobra.Command {
 				return err
 			}
 			srv := eventstreams.New(events, o)
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-ctx.Done()
-				srv.Close()
-				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(sctx)
-			}()
-			fmt.Fprintf(g.errOut, "replaying %d events at http://%s/v2/stream/recentchange\n", len(events), ln.Addr())
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveStandIn(cmd, g, addr, srv, srv.Close,
+				fmt.Sprintf("replaying %d events at http://%%s/v2/stream/recentchange", len(events)))
 		},
 	}
 	fl := cmd.Flags()
