@@ -32,6 +32,7 @@ type Reader struct {
 	lastID  string
 	retry   time.Duration
 	pending bool // a CR was the last byte: skip an LF that follows
+	started bool // the first line was read (a BOM may precede it)
 	// Comments, if set, receives comment lines (without the leading colon).
 	Comments func(string)
 	// DispatchAtEOF delivers an event cut off by the end of the input
@@ -53,12 +54,12 @@ func NewReader(r io.Reader, max int) *Reader {
 func (r *Reader) Next() (Event, error) {
 	var data bytes.Buffer
 	var typ string
-	hasData, inEvent, tooBig := false, false, false
+	dataLines, inEvent, tooBig := 0, false, false
 	for {
 		line, truncated, err := r.line()
 		if err != nil {
 			if errors.Is(err, io.EOF) && inEvent {
-				if r.DispatchAtEOF && hasData {
+				if r.DispatchAtEOF && (data.Len() > 0 || dataLines > 1) {
 					if typ == "" {
 						typ = "message"
 					}
@@ -72,14 +73,22 @@ func (r *Reader) Next() (Event, error) {
 			if tooBig {
 				return Event{ID: r.lastID}, fmt.Errorf("%w: over %d bytes (skipped)", ErrTooLarge, r.max)
 			}
-			if !hasData {
-				typ, inEvent = "", false
+			// Per the WHATWG rules, an event whose data is empty is not dispatched.
+			if data.Len() == 0 && dataLines <= 1 {
+				typ, inEvent, dataLines = "", false, 0
 				continue
 			}
 			if typ == "" {
 				typ = "message"
 			}
 			return Event{Type: typ, ID: r.lastID, Data: data.Bytes(), Retry: r.retry}, nil
+		}
+		if !r.started {
+			r.started = true
+			line = bytes.TrimPrefix(line, []byte("\ufeff")) // a byte order mark at the start is ignored
+			if len(line) == 0 {
+				continue
+			}
 		}
 		inEvent = true
 		if line[0] == ':' {
@@ -95,7 +104,7 @@ func (r *Reader) Next() (Event, error) {
 		}
 		switch string(field) {
 		case "data":
-			if hasData {
+			if dataLines > 0 {
 				data.WriteByte('\n')
 			}
 			if truncated || data.Len()+len(value) > r.max {
@@ -105,7 +114,7 @@ func (r *Reader) Next() (Event, error) {
 			if !tooBig {
 				data.Write(value)
 			}
-			hasData = true
+			dataLines++
 		case "event":
 			typ = string(value)
 		case "id":

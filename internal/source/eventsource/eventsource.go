@@ -195,9 +195,7 @@ func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Ite
 	for {
 		e, err := r.Next()
 		if errors.Is(err, sse.ErrTooLarge) {
-			select {
-			case out <- source.Item{Position: r.LastID(), Err: fmt.Errorf("event after %s: %w", delivered, err)}:
-			case <-ctx.Done():
+			if !deliver(ctx, out, source.Item{Position: r.LastID(), Err: fmt.Errorf("event after %s: %w", delivered, err)}, body) {
 				return delivered, 0, nil
 			}
 			continue
@@ -213,17 +211,33 @@ func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Ite
 			if e.ID == "" {
 				e.ID = lastID // a feed without ids: resume is best effort
 			}
-			select {
-			case out <- source.Item{Data: e.Data, Position: e.ID}:
-				delivered = e.ID
-			case <-ctx.Done():
+			if !deliver(ctx, out, source.Item{Data: e.Data, Position: e.ID}, body) {
 				return delivered, 0, nil
 			}
+			delivered = e.ID
 		case "error":
 			err := fmt.Errorf("feed sent an error event: %.500s", e.Data)
 			st.Error(err)
 			f.log.Warn("feed error event", "source", f.name, "data", string(e.Data))
 		}
+	}
+}
+
+// deliver hands an item on. While the writer is busy (the queue is full),
+// the idle timer is paused: a slow store is not a dead connection.
+func deliver(ctx context.Context, out chan<- source.Item, it source.Item, body *idleReader) bool {
+	select {
+	case out <- it:
+		return true
+	default:
+	}
+	body.timer.Stop()
+	defer body.timer.Reset(body.timeout)
+	select {
+	case out <- it:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
