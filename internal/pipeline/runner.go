@@ -87,25 +87,24 @@ func (r *runner) session(ctx context.Context) error {
 		return err
 	}
 	for {
-		if r.paused {
-			r.st.set(func(s *Status) { s.State, s.Paused = Paused, true })
-			select {
-			case <-ctx.Done():
-				return nil
-			case f := <-r.control:
-				if err := f(ctx); err != nil {
-					return err
-				}
-				if c, err = r.consumer(ctx); err != nil {
-					return err
-				}
-			}
-			continue
-		}
+		// Between batches: run what the manager asked (pause, resume, reset,
+		// redrive) first; while paused, wait for it.
+		var f func(context.Context) error
 		select {
 		case <-ctx.Done():
 			return nil
-		case f := <-r.control:
+		case f = <-r.control:
+		default:
+			if r.paused {
+				r.st.set(func(s *Status) { s.State, s.Paused = Paused, true })
+				select {
+				case <-ctx.Done():
+					return nil
+				case f = <-r.control:
+				}
+			}
+		}
+		if f != nil {
 			if err := f(ctx); err != nil {
 				return err
 			}
@@ -113,7 +112,6 @@ func (r *runner) session(ctx context.Context) error {
 				return err
 			}
 			continue
-		default:
 		}
 		r.st.set(func(s *Status) { s.State, s.Paused = Running, false })
 		batch, err := c.Fetch(ctx, min(r.spec.MaxInFlight, 500), fetchWait)
