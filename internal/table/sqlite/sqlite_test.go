@@ -1,0 +1,50 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluice-dev/sluice/internal/table"
+	"github.com/sluice-dev/sluice/internal/table/sqlite"
+	"github.com/sluice-dev/sluice/internal/table/tabletest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestStore(t *testing.T) {
+	tabletest.Run(t, func(t *testing.T) table.Store {
+		s, err := sqlite.Open(filepath.Join(t.TempDir(), "tables.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestReopen checks that the migrations run once and the data stays.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tables.db")
+	for i := range 2 {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if err := s.Create(t.Context(), "pages"); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			err = s.Put(t.Context(), "pages", []table.Write{{Key: "k", ValidFrom: time.Unix(1, 0), Value: []byte(`1`), Stream: "s", Seq: 1}})
+		} else {
+			_, err = s.Get(t.Context(), "pages", "k", time.Unix(2, 0))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
