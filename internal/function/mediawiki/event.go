@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // change is the part of a recentchange event the function reads.
@@ -149,24 +151,11 @@ func emit(j job, p pageResult) ([]json.RawMessage, error) {
 	return []json.RawMessage{b}, nil
 }
 
-// outputID derives a UUID-shaped id (version 5 style, from SHA-1) from the
-// input event's id and the function's name, so the same input always gives
-// the same output id.
+// outputID derives a UUID (version 5: SHA-1 of a name) from the input
+// event's id and the function's name, so the same input always gives the
+// same output id.
 func outputID(inputID string) string {
-	h := sha1.Sum([]byte(inputID + "\x00" + Name))
-	h[6] = h[6]&0x0f | 0x50
-	h[8] = h[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], h[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], h[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], h[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], h[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], h[10:16])
-	return string(b[:])
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(inputID+"\x00"+Name)).String()
 }
 
 // sortedUnique sorts names and drops repeats, in place.

@@ -2,12 +2,12 @@ package eventstreams
 
 import (
 	"bytes"
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // span is the [start, end) byte range of a JSON value inside an event.
@@ -121,24 +121,11 @@ func (e *recorded) render(buf []byte, k, shiftMs int64) []byte {
 	return append(buf, e.data[at:]...)
 }
 
-// loopID derives a UUID-shaped id (version 5 style, from SHA-1) from an
-// event's original id and the loop number, so every looped event is unique
-// and the same on every run.
+// loopID derives a UUID (version 5: SHA-1 of a name) from an event's
+// original id and the loop number, so every looped event is unique and the
+// same on every run.
 func loopID(id string, k int64) string {
-	h := sha1.Sum([]byte(id + "\x00loop " + strconv.FormatInt(k, 10)))
-	h[6] = h[6]&0x0f | 0x50
-	h[8] = h[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], h[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], h[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], h[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], h[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], h[10:16])
-	return string(b[:])
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(id+"\x00loop "+strconv.FormatInt(k, 10))).String()
 }
 
 // loopShift is how far each loop moves event times forward: the span of the
