@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/source/eventsource"
 	"github.com/sluice-dev/sluice/internal/source/file"
+	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // Config is a sluice.yaml file.
@@ -42,6 +43,11 @@ type Config struct {
 	Sources map[string]Source `yaml:"sources"`
 	// Pipelines run a function on a stream's events and write the outputs.
 	Pipelines map[string]Pipeline `yaml:"pipelines"`
+	// TableStore is where temporal tables live: empty for SQLite under the
+	// data directory (tables.db), or a postgres:// URL.
+	TableStore string `yaml:"table_store"`
+	// Tables are temporal tables: every version of every key, queryable as of a time.
+	Tables map[string]Table `yaml:"tables"`
 
 	dir string // folder of the file, for relative paths
 }
@@ -94,6 +100,16 @@ type Pipeline struct {
 	Function    FunctionRef `yaml:"function"`
 	To          []OutputRef `yaml:"to"`
 	MaxInFlight int         `yaml:"max_in_flight"`
+}
+
+// Table declares a temporal table.
+type Table struct {
+	// Key is a CEL expression over `event` giving the key, e.g. 'event.wiki + ":" + event.page_id'.
+	Key string `yaml:"key"`
+	// Time is the JSON pointer to the version's valid-from time (RFC 3339).
+	Time string `yaml:"time"`
+	// DeleteWhen is a CEL expression over `event`: when true the version is a tombstone.
+	DeleteWhen string `yaml:"delete_when"`
 }
 
 // FunctionRef names a function and its config.
@@ -268,6 +284,29 @@ func (c *Config) Validate() error {
 		if pl.MaxInFlight < 0 {
 			add(p+".max_in_flight", "cannot be negative")
 		}
+	}
+	for _, name := range sortedKeys(c.Tables) {
+		tb := c.Tables[name]
+		p := "tables." + name
+		if err := table.ValidName(name); err != nil {
+			add(p, "%v", err)
+		}
+		if tb.Key == "" {
+			add(p+".key", `required: a CEL expression over event, e.g. 'event.wiki + ":" + event.page_id'`)
+		} else if _, err := filter.CompileExpr(tb.Key, "event"); err != nil {
+			add(p+".key", "%v", err)
+		}
+		if tb.Time == "" || !schema.ValidPointer(tb.Time) {
+			add(p+".time", "required: the JSON pointer of the version's time, e.g. /event_time")
+		}
+		if tb.DeleteWhen != "" {
+			if _, err := filter.Compile(tb.DeleteWhen); err != nil {
+				add(p+".delete_when", "%v", err)
+			}
+		}
+	}
+	if c.TableStore != "" && !strings.HasPrefix(c.TableStore, "postgres://") && !strings.HasPrefix(c.TableStore, "postgresql://") {
+		add("table_store", "want empty (SQLite under the data directory) or a postgres:// URL")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))

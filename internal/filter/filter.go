@@ -86,3 +86,43 @@ func numbers(v any) any {
 	}
 	return v
 }
+
+// Expr is a compiled CEL expression of any type (e.g. a table's key).
+type Expr struct {
+	src  string
+	name string
+	prg  cel.Program
+}
+
+// CompileExpr checks an expression over the variable name.
+func CompileExpr(expr, name string) (*Expr, error) {
+	env, err := cel.NewEnv(cel.Variable(name, cel.DynType))
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, expr, iss.Err())
+	}
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(1_000_000))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, expr, err)
+	}
+	return &Expr{src: expr, name: name, prg: prg}, nil
+}
+
+// String evaluates the expression on a decoded value; the result must be
+// a string or a number, written as text.
+func (e *Expr) String(v any) (string, error) {
+	out, _, err := e.prg.Eval(map[string]any{e.name: numbers(v)})
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", e.src, err)
+	}
+	switch x := out.Value().(type) {
+	case string:
+		return x, nil
+	case int64, uint64, float64:
+		return fmt.Sprint(x), nil
+	}
+	return "", fmt.Errorf("%q gives %v, not a string", e.src, out.Value())
+}

@@ -81,6 +81,14 @@ const components = `{
 "PipelineList": {"type":"object","required":["pipelines"],"properties":{"pipelines":{"type":"array","items":{"$ref":"#/components/schemas/Pipeline"}}}},
 "Redriven": {"type":"object","required":["tried","succeeded","failed"],"properties":{"tried":{"type":"integer"},"succeeded":{"type":"integer"},"failed":{"type":"integer"}}},
 "PipelineInvoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{"events":{"type":"array","minItems":1,"maxItems":10000}}},
+"TableList": {"type":"object","required":["tables"],"properties":{"tables":{"type":"array","items":{"type":"string"}}}},
+"TableVersion": {"type":"object","required":["key","valid_from","valid_to","value","deleted","source"],"properties":{
+  "key":{"type":"string"},"valid_from":{"type":"string","format":"date-time"},"valid_to":{"type":["string","null"]},
+  "value":{"description":"the version's value; null for a deletion"},"deleted":{"type":"boolean"},
+  "source":{"type":"object","required":["stream","seq"],"properties":{"stream":{"type":"string"},"seq":{"type":"integer"}}}}},
+"TablePage": {"type":"object","required":["at","versions","next"],"properties":{"at":{"type":"string"},
+  "versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}},"next":{"type":"string"}}},
+"TableHistory": {"type":"object","required":["versions"],"properties":{"versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

@@ -61,7 +61,7 @@ func (a *API) OpenAPI() map[string]any {
 	paths["/metrics"] = map[string]any{"get": map[string]any{"operationId": "metrics", "summary": "Prometheus metrics",
 		"tags": []string{"operations"}, "responses": map[string]any{"200": map[string]any{"description": "text exposition format"}}}}
 	var tags []any
-	for _, t := range []string{"streams", "events", "sources", "functions", "pipelines", "operations"} {
+	for _, t := range []string{"streams", "events", "sources", "functions", "pipelines", "tables", "operations"} {
 		tags = append(tags, map[string]any{"name": t})
 	}
 	return map[string]any{

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
+	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // Problem is an RFC 9457 problem detail, with extension members.
@@ -77,6 +78,10 @@ func toProblem(err error) *Problem {
 		return problem(http.StatusNotFound, "Not found", err.Error())
 	case errors.Is(err, catalog.ErrExists):
 		return problem(http.StatusConflict, "Already exists", err.Error())
+	case errors.Is(err, table.ErrNoTable):
+		return problem(http.StatusNotFound, "Not found", err.Error())
+	case errors.Is(err, table.ErrInvalid):
+		return problem(http.StatusBadRequest, "Bad request", err.Error())
 	case errors.Is(err, function.ErrUnknown):
 		return problem(http.StatusNotFound, "Not found", err.Error())
 	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, stream.ErrBody), errors.Is(err, event.ErrBadPosition),

@@ -33,6 +33,8 @@ var (
 	streamName   = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
 	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true}
 	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true}
+	tableName    = param{name: "name", in: "path", desc: "table name", typ: "string", required: true}
+	atParam      = param{name: "at", in: "query", desc: "RFC 3339 time or unix ms (default: now)", typ: "string"}
 	problemResp  = func(desc string) response {
 		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
 	}
@@ -136,6 +138,25 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("one result per event, in order", "InvokeResult"), 400: problemResp("bad events"),
 				404: problemResp("no such pipeline")},
 			h: a.invokePipeline},
+		{method: "GET", path: "/v1/tables", id: "listTables", tag: "tables", summary: "The temporal tables",
+			responses: map[int]response{200: jsonResp("their names", "TableList")}, h: a.listTables},
+		{method: "GET", path: "/v1/tables/{name}", id: "scanTable", tag: "tables", summary: "Every key's value at a time, paged by key",
+			params: []param{tableName, atParam,
+				{name: "prefix", in: "query", desc: "only keys that start with this", typ: "string"},
+				{name: "limit", in: "query", desc: "keys per page (default 100, max 10000)", typ: "integer"},
+				{name: "cursor", in: "query", desc: "the next value of the previous page", typ: "string"}},
+			responses: map[int]response{200: jsonResp("values at the time; next is empty on the last page", "TablePage"),
+				400: problemResp("bad time or limit"), 404: problemResp("no such table")}, h: a.scanTable},
+		{method: "GET", path: "/v1/tables/{name}/keys/{key}", id: "getKey", tag: "tables", summary: "The version of a key valid at a time",
+			params: []param{tableName, {name: "key", in: "path", desc: "the key", typ: "string", required: true}, atParam},
+			responses: map[int]response{200: jsonResp("the version", "TableVersion"), 400: problemResp("bad time"),
+				404: problemResp("no such table, or the key had no value at that time")}, h: a.getKey},
+		{method: "GET", path: "/v1/tables/{name}/keys/{key}/history", id: "keyHistory", tag: "tables", summary: "The versions of a key, in order",
+			params: []param{tableName, {name: "key", in: "path", desc: "the key", typ: "string", required: true},
+				{name: "from", in: "query", desc: "RFC 3339 or unix ms (default: the beginning)", typ: "string"},
+				{name: "to", in: "query", desc: "RFC 3339 or unix ms, exclusive (default: no end)", typ: "string"}},
+			responses: map[int]response{200: jsonResp("the versions", "TableHistory"), 400: problemResp("bad time"), 404: problemResp("no such table")},
+			h:         a.keyHistory},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
 		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",

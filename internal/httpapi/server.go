@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
+	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // Options configure the API.
@@ -35,6 +36,10 @@ type Options struct {
 	Functions *function.Registry
 	// Pipelines runs the node's pipelines; nil: none.
 	Pipelines *pipeline.Manager
+	// Tables is the temporal table store; nil: none.
+	Tables table.Store
+	// TableNames are the declared tables.
+	TableNames []string
 }
 
 // API serves the HTTP API.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
+	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // Node is a running sluice node.
@@ -33,6 +35,7 @@ type Node struct {
 	Sources   *source.Manager
 	Functions *function.Registry
 	Pipelines *pipeline.Manager
+	Tables    table.Store // nil without tables
 	API       *httpapi.API
 	Registry  *prometheus.Registry
 
@@ -61,6 +64,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1)}
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fail := func(err error) (*Node, error) {
+		if n.Tables != nil {
+			_ = n.Tables.Close()
+		}
 		_ = eng.Close()
 		return nil, err
 	}
@@ -92,6 +98,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 			return fail(err)
 		}
 	}
+	if n.Tables, err = openTables(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	n.Functions = Functions()
 	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams)
 	if err != nil {
@@ -106,7 +115,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		}
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
-		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines})
+		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
+		TableNames: sortedKeys(cfg.Tables)})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
@@ -145,8 +155,22 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.Pipelines.Stop()
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
+	if n.Tables != nil {
+		if cerr := n.Tables.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := n.Engine.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

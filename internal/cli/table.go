@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-dev/sluice/internal/httpapi"
+)
+
+func newTable(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "table", Short: "Query temporal tables: a key's value at a time, its history, every key at a time"}
+	var at, from, to, prefix string
+	var limit int
+	get := &cobra.Command{Use: "get NAME KEY", Short: "The value of a key at a time (default now)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v httpapi.TableVersion
+			q := url.Values{}
+			if at != "" {
+				q.Set("at", at)
+			}
+			if err := g.client().getJSON(cmd.Context(), "/v1/tables/"+url.PathEscape(args[0])+"/keys/"+url.PathEscape(args[1])+"?"+q.Encode(), &v); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g, v)
+			}
+			fmt.Fprintf(g.out, "%s\n", v.Value)
+			fmt.Fprintf(g.errOut, "valid from %s to %s (from %s@%d)\n", v.ValidFrom.Format(time.RFC3339Nano), fmtTime(v.ValidTo), v.Source.Stream, v.Source.Seq)
+			return nil
+		}}
+	get.Flags().StringVar(&at, "at", "", "RFC 3339 time or unix ms (default now)")
+	history := &cobra.Command{Use: "history NAME KEY", Short: "Every version of a key, in order", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var h struct {
+				Versions []httpapi.TableVersion `json:"versions"`
+			}
+			q := url.Values{}
+			if from != "" {
+				q.Set("from", from)
+			}
+			if to != "" {
+				q.Set("to", to)
+			}
+			if err := g.client().getJSON(cmd.Context(), "/v1/tables/"+url.PathEscape(args[0])+"/keys/"+url.PathEscape(args[1])+"/history?"+q.Encode(), &h); err != nil {
+				return err
+			}
+			return printVersions(g, h.Versions)
+		}}
+	history.Flags().StringVar(&from, "from", "", "RFC 3339 time or unix ms")
+	history.Flags().StringVar(&to, "to", "", "RFC 3339 time or unix ms (exclusive)")
+	ls := &cobra.Command{Use: "ls NAME", Short: "Every key's value at a time (default now), by key", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var all []httpapi.TableVersion
+			cursor := ""
+			for {
+				q := url.Values{"limit": {"1000"}}
+				for k, v := range map[string]string{"at": at, "prefix": prefix, "cursor": cursor} {
+					if v != "" {
+						q.Set(k, v)
+					}
+				}
+				var page struct {
+					Versions []httpapi.TableVersion `json:"versions"`
+					Next     string                 `json:"next"`
+				}
+				if err := g.client().getJSON(cmd.Context(), "/v1/tables/"+url.PathEscape(args[0])+"?"+q.Encode(), &page); err != nil {
+					return err
+				}
+				all = append(all, page.Versions...)
+				if page.Next == "" || (limit > 0 && len(all) >= limit) {
+					break
+				}
+				cursor = page.Next
+			}
+			if limit > 0 && len(all) > limit {
+				all = all[:limit]
+			}
+			return printVersions(g, all)
+		}}
+	ls.Flags().StringVar(&at, "at", "", "RFC 3339 time or unix ms (default now)")
+	ls.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
+	ls.Flags().IntVarP(&limit, "n", "n", 0, "at most this many keys")
+	cmd.AddCommand(get, history, ls)
+	return cmd
+}
+
+func printVersions(g *globals, vs []httpapi.TableVersion) error {
+	if g.json {
+		return printJSON(g, vs)
+	}
+	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALID FROM\tVALID TO\tSOURCE\tVALUE")
+	for _, v := range vs {
+		val := string(v.Value)
+		if v.Deleted {
+			val = "(deleted)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s@%d\t%s\n", v.Key, v.ValidFrom.Format(time.RFC3339Nano), fmtTime(v.ValidTo), v.Source.Stream, v.Source.Seq, short(val, 120))
+	}
+	return tw.Flush()
+}

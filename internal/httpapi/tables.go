@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/table"
+)
+
+// TableVersion is one version of a key, as the API shows it.
+type TableVersion struct {
+	Key       string          `json:"key"`
+	ValidFrom time.Time       `json:"valid_from"`
+	ValidTo   *time.Time      `json:"valid_to"` // null while still valid
+	Value     json.RawMessage `json:"value"`    // null for a deletion
+	Deleted   bool            `json:"deleted"`
+	Source    TableSource     `json:"source"`
+}
+
+// TableSource is the input that wrote a version.
+type TableSource struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+}
+
+func viewVersion(v table.Version) TableVersion {
+	out := TableVersion{Key: v.Key, ValidFrom: v.ValidFrom.UTC(), ValidTo: v.ValidTo, Value: v.Value, Deleted: v.Deleted,
+		Source: TableSource{Stream: v.Stream, Seq: v.Seq}}
+	if out.ValidTo != nil {
+		t := out.ValidTo.UTC()
+		out.ValidTo = &t
+	}
+	if out.Value == nil {
+		out.Value = json.RawMessage("null")
+	}
+	return out
+}
+
+// parseTime reads a time parameter: RFC 3339 or unix milliseconds; def if empty.
+func parseTime(name, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	p, err := event.ParsePosition(s)
+	if err != nil || p.Kind != event.Time {
+		return time.Time{}, badRequest("%s %q: want an RFC 3339 time or unix milliseconds", name, s)
+	}
+	return p.Time, nil
+}
+
+func (a *API) tableOf(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if a.opts.Tables == nil || !slices.Contains(a.opts.TableNames, name) {
+		return "", problem(http.StatusNotFound, "Not found", fmt.Sprintf("no table %q (tables: %v)", name, a.opts.TableNames))
+	}
+	return name, nil
+}
+
+func (a *API) listTables(w http.ResponseWriter, r *http.Request) error {
+	names := a.opts.TableNames
+	if names == nil {
+		names = []string{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"tables": names})
+}
+
+func (a *API) getKey(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.tableOf(r)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", r.URL.Query().Get("at"), time.Now())
+	if err != nil {
+		return err
+	}
+	key := r.PathValue("key")
+	v, err := a.opts.Tables.Get(r.Context(), name, key, at)
+	if errors.Is(err, table.ErrNotFound) {
+		return problem(http.StatusNotFound, "No value", fmt.Sprintf("key %q of table %q had no value at %s", key, name, at.UTC().Format(time.RFC3339Nano)))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewVersion(v))
+}
+
+func (a *API) keyHistory(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.tableOf(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	from, err := parseTime("from", q.Get("from"), time.Unix(0, 0))
+	if err != nil {
+		return err
+	}
+	to, err := parseTime("to", q.Get("to"), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return err
+	}
+	vs, err := a.opts.Tables.History(r.Context(), name, r.PathValue("key"), from, to)
+	if err != nil {
+		return err
+	}
+	out := make([]TableVersion, len(vs))
+	for i, v := range vs {
+		out[i] = viewVersion(v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"versions": out})
+}
+
+func (a *API) scanTable(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.tableOf(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	at, err := parseTime("at", q.Get("at"), time.Now())
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 10000 {
+			return badRequest("limit %q: want 1 to 10000", s)
+		}
+	}
+	vs, next, err := a.opts.Tables.Scan(r.Context(), name, at, q.Get("prefix"), limit, q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	out := make([]TableVersion, len(vs))
+	for i, v := range vs {
+		out[i] = viewVersion(v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"at": at.UTC(), "versions": out, "next": next})
+}
