@@ -121,6 +121,7 @@ type FunctionRef struct {
 // OutputRef is one output of a pipeline: exactly one kind.
 type OutputRef struct {
 	Stream string `yaml:"stream"`
+	Table  string `yaml:"table"`
 }
 
 // Retention bounds what a stream keeps.
@@ -277,8 +278,13 @@ func (c *Config) Validate() error {
 			add(p+".to", "at least one output")
 		}
 		for i, o := range pl.To {
-			if o.Stream == "" {
-				add(fmt.Sprintf("%s.to[%d]", p, i), "give the output's kind: stream")
+			switch {
+			case (o.Stream == "") == (o.Table == ""):
+				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream or table")
+			case o.Table != "":
+				if _, ok := c.Tables[o.Table]; !ok {
+					add(fmt.Sprintf("%s.to[%d].table", p, i), "%q is not declared under tables", o.Table)
+				}
 			}
 		}
 		if pl.MaxInFlight < 0 {

@@ -102,7 +102,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Functions = Functions()
-	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams)
+	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams, n.Tables)
 	if err != nil {
 		return fail(err)
 	}

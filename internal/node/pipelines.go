@@ -9,11 +9,12 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/stream"
+	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // pipelineSpecs builds the configured pipelines; a function's config is
 // checked here, so a bad one stops the start with its path.
-func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Service) ([]pipeline.Spec, error) {
+func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Service, tables table.Store) ([]pipeline.Spec, error) {
 	var out []pipeline.Spec
 	for name, pl := range cfg.Pipelines {
 		p := "pipelines." + name
@@ -38,8 +39,17 @@ func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Servi
 			return nil, fmt.Errorf("%s.function: %w", p, err)
 		}
 		spec.Function = fn
-		for _, o := range pl.To {
-			spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
+		for i, o := range pl.To {
+			if o.Stream != "" {
+				spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
+				continue
+			}
+			tb := cfg.Tables[o.Table]
+			out, err := pipeline.NewTableOutput(tables, o.Table, pl.From, tb.Key, tb.Time, tb.DeleteWhen)
+			if err != nil {
+				return nil, fmt.Errorf("%s.to[%d]: tables.%s.%w", p, i, o.Table, err)
+			}
+			spec.To = append(spec.To, out)
 		}
 		out = append(out, spec)
 	}

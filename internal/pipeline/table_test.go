@@ -1,0 +1,112 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
+)
+
+// TestWikiImageListIntoTable: the recorded events through the flagship
+// pipeline into a temporal table keyed <wiki>:<page_id> and versioned by
+// the edit's time; each page has one version per edit, and the version at
+// an edit's time is that edit's output. Running the pipeline again from
+// the start adds no version.
+func TestWikiImageListIntoTable(t *testing.T) {
+	sim := mediawiki.New(mediawiki.Options{})
+	hs := httptest.NewServer(sim)
+	defer func() { sim.Close(); hs.Close() }()
+	root, _ := filepath.Abs("../..")
+	doc := fmt.Sprintf(benchProject, root, hs.Listener.Addr().String())
+	doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
+	doc += `
+tables:
+  page_images:
+    key: 'event.wiki + ":" + event.page_id'
+    time: /event_time
+    delete_when: 'event.missing'
+`
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(t, n)
+	data, _ := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
+	var events [][]byte
+	edits := map[string][]time.Time{} // key -> edit times
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var e map[string]any
+		json.Unmarshal(line, &e)
+		e["server_url"] = hs.URL + "/en.wikipedia.org"
+		b, _ := json.Marshal(e)
+		events = append(events, b)
+		if (e["type"] == "edit" || e["type"] == "new") && e["namespace"].(float64) == 0 {
+			key := "enwiki:" + strconv.FormatInt(mediawiki.PageID("en.wikipedia.org", e["title"].(string)), 10)
+			dt, _ := time.Parse(time.RFC3339, e["meta"].(map[string]any)["dt"].(string))
+			edits[key] = append(edits[key], dt)
+		}
+	}
+	if _, err := n.Streams.Produce(context.Background(), "wikimedia.recentchange", events); err != nil {
+		t.Fatal(err)
+	}
+	waitAll := func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if s, _ := n.Pipelines.Get("wiki_image_list"); s.Position >= 100 && s.LagEvents == 0 {
+				return
+			}
+		}
+		t.Fatal("pipeline did not finish")
+	}
+	check := func() {
+		t.Helper()
+		repeated := 0
+		for key, times := range edits {
+			h, err := n.Tables.History(context.Background(), "page_images", key, time.Unix(0, 0), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			distinct := map[time.Time]bool{}
+			for _, tm := range times {
+				distinct[tm] = true
+			}
+			if len(h) != len(distinct) {
+				t.Fatalf("%s: %d versions for %d edits", key, len(h), len(distinct))
+			}
+			if len(h) > 1 {
+				repeated++
+			}
+			v, err := n.Tables.Get(context.Background(), "page_images", key, times[0])
+			if err != nil || !v.ValidFrom.Equal(times[0]) || !strings.Contains(string(v.Value), `"page_id":"`+strings.TrimPrefix(key, "enwiki:")+`"`) {
+				t.Fatalf("%s at %s: %+v %v", key, times[0], v, err)
+			}
+		}
+		if repeated == 0 {
+			t.Fatal("no page was edited twice: the test shows nothing about history")
+		}
+	}
+	waitAll()
+	check()
+	// From the start again: the same versions, none added.
+	if _, err := n.Pipelines.Reset(context.Background(), "wiki_image_list", mustPos(t, "earliest")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	waitAll()
+	check()
+}

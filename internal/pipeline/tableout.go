@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/filter"
+	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/table"
+)
+
+// TableOutput writes outputs as versions of a temporal table: the key from
+// a CEL expression (an empty key skips the output), the version's time
+// from a JSON pointer, a tombstone when delete_when holds. A version is identified by its source (the
+// pipeline's input stream and sequence), so writing it again changes
+// nothing, and a late older version slots in before the newer ones.
+type TableOutput struct {
+	store      table.Store
+	name       string
+	from       string // the pipeline's input stream
+	key        *filter.Expr
+	timePtr    string
+	deleteWhen *filter.Filter // nil: never
+}
+
+// NewTableOutput makes an output to a table.
+func NewTableOutput(store table.Store, name, from, key, timePtr, deleteWhen string) (*TableOutput, error) {
+	k, err := filter.CompileExpr(key, "event")
+	if err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	o := &TableOutput{store: store, name: name, from: from, key: k, timePtr: timePtr}
+	if deleteWhen != "" {
+		if o.deleteWhen, err = filter.Compile(deleteWhen); err != nil {
+			return nil, fmt.Errorf("delete_when: %w", err)
+		}
+	}
+	return o, nil
+}
+
+func (o *TableOutput) Name() string { return "table:" + o.name }
+
+func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Violation, error) {
+	var ws []table.Write
+	var invalid map[int][]schema.Violation
+	refuse := func(i int, v schema.Violation) {
+		if invalid == nil {
+			invalid = map[int][]schema.Violation{}
+		}
+		invalid[i] = append(invalid[i], v)
+	}
+	for i, out := range outs {
+		seq, k, ok := splitOutPosition(out.Position)
+		if !ok || k > 0 {
+			continue // one version per input: its first output
+		}
+		doc, err := schema.Decode(out.Data)
+		if err != nil {
+			refuse(i, schema.Violation{Keyword: "json", Message: err.Error()})
+			continue
+		}
+		ts, _ := lookupString(doc, o.timePtr)
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			refuse(i, schema.Violation{Pointer: o.timePtr, Keyword: "sluice.time", Message: fmt.Sprintf("the table's time %q is not an RFC 3339 time", ts)})
+			continue
+		}
+		deleted := false
+		if o.deleteWhen != nil {
+			deleted, _ = o.deleteWhen.Match(doc)
+		}
+		doc, _ = schema.Decode(out.Data) // Match converts numbers in place: decode again for the key
+		key, err := o.key.String(doc)
+		if err != nil {
+			refuse(i, schema.Violation{Keyword: "sluice.key", Message: "the table's key: " + err.Error()})
+			continue
+		}
+		if key == "" {
+			continue // an empty key means: nothing to keep for this output
+		}
+		w := table.Write{Key: key, ValidFrom: at, Deleted: deleted, Stream: o.from, Seq: seq}
+		if !deleted {
+			w.Value = out.Data
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 {
+		return invalid, nil
+	}
+	if err := o.store.Put(ctx, o.name, ws); err != nil {
+		return nil, fmt.Errorf("output %s: %w", o.Name(), err)
+	}
+	return invalid, nil
+}
+
+func lookupString(doc any, ptr string) (string, bool) {
+	v, ok := schema.Lookup(doc, ptr)
+	if !ok {
+		return "", false
+	}
+	return schema.Scalar(v)
+}
+
+// splitOutPosition reads "<input seq>:<output index>".
+func splitOutPosition(p string) (seq uint64, k int, ok bool) {
+	a, b, found := strings.Cut(p, ":")
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(a, 10, 64)
+	i, err2 := strconv.Atoi(b)
+	return s, i, err1 == nil && err2 == nil
+}
