@@ -84,7 +84,19 @@ func newTable(g *globals) *cobra.Command {
 	ls.Flags().StringVar(&at, "at", "", "RFC 3339 time or unix ms (default now)")
 	ls.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
 	ls.Flags().IntVarP(&limit, "n", "n", 0, "at most this many keys")
-	cmd.AddCommand(get, history, ls)
+	rebuild := &cobra.Command{Use: "rebuild NAME", Short: "Empty a table and write it again from its pipeline's output stream (the same versions)",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res struct {
+				Outputs int `json:"outputs"`
+			}
+			if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/tables/"+url.PathEscape(args[0])+"/rebuild", nil, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "rebuilt %s from %d output(s)\n", args[0], res.Outputs)
+			return nil
+		}}
+	cmd.AddCommand(get, history, ls, rebuild)
 	return cmd
 }
 

@@ -46,6 +46,9 @@ func TestTableCommands(t *testing.T) {
 	if out := mustRun(t, server, "table", "ls", "page_images", "--at", "2026-11-27T10:30:00Z", "--json"); strings.Count(out, `"key"`) != 2 {
 		t.Fatalf("ls:\n%s", out)
 	}
+	if code, _, errOut := run(t, server, "table", "rebuild", "page_images"); code != 1 || !strings.Contains(errOut, "no pipeline writes table") {
+		t.Fatalf("rebuild without a pipeline: %d %s", code, errOut)
+	}
 	if code, _, errOut := run(t, server, "table", "get", "page_images", "enwiki:1", "--at", "2026-11-27T09:00:00Z"); code != 1 || !strings.Contains(errOut, "had no value") {
 		t.Fatalf("before the first version: %d %s", code, errOut)
 	}

@@ -9,4 +9,8 @@ type Event struct {
 	Time time.Time // the value at the stream's time pointer
 	Key  string    // the values at the stream's key pointers, joined by "/"; "" without a key
 	Data []byte    // the event JSON, compact, on one line
+	// Origin and Position name the source or pipeline that wrote the event
+	// and its own position then; both "" for plain producers.
+	Origin   string
+	Position string
 }

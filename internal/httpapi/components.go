@@ -89,6 +89,7 @@ const components = `{
 "TablePage": {"type":"object","required":["at","versions","next"],"properties":{"at":{"type":"string"},
   "versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}},"next":{"type":"string"}}},
 "TableHistory": {"type":"object","required":["versions"],"properties":{"versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}}}},
+"Rebuilt": {"type":"object","required":["table","outputs"],"properties":{"table":{"type":"string"},"outputs":{"type":"integer"}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

@@ -141,3 +141,18 @@ func (a *API) scanTable(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"at": at.UTC(), "versions": out, "next": next})
 }
+
+func (a *API) rebuildTable(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.tableOf(r)
+	if err != nil {
+		return err
+	}
+	if a.opts.Pipelines == nil {
+		return problem(http.StatusConflict, "Cannot rebuild", "no pipeline writes this table")
+	}
+	n, err := a.opts.Pipelines.RebuildTable(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"table": name, "outputs": n})
+}

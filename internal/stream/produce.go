@@ -88,6 +88,9 @@ func (s *Service) ProduceFrom(ctx context.Context, name string, o Origin, raws [
 		if o.Positions != nil {
 			m.Header[hdrPosition] = o.Positions[i]
 		}
+		if o.Name != "" {
+			m.Header[hdrOrigin] = o.Name
+		}
 		if o.IDs != nil {
 			m.ID = o.IDs[i]
 		}

@@ -203,7 +203,8 @@ func (c *Cursor) Close() {
 }
 
 func toEvent(m engine.Stored) event.Event {
-	e := event.Event{Seq: m.Seq, ID: m.Header[hdrID], Key: m.Header[hdrKey], Data: m.Data}
+	e := event.Event{Seq: m.Seq, ID: m.Header[hdrID], Key: m.Header[hdrKey], Data: m.Data,
+		Origin: m.Header[hdrOrigin], Position: m.Header[hdrPosition]}
 	if n, err := strconv.ParseInt(m.Header[hdrTime], 10, 64); err == nil {
 		e.Time = time.Unix(0, n).UTC()
 	}

@@ -27,6 +27,7 @@ const (
 	hdrKey      = "Sluice-Key"
 	hdrVersion  = "Sluice-Schema-Version"
 	hdrPosition = "Sluice-Position" // an origin's own position (e.g. an EventStreams id)
+	hdrOrigin   = "Sluice-Origin"   // the source or pipeline that wrote it
 )
 
 // Limits bound what one produce call may carry.
