@@ -130,3 +130,72 @@ tables:
 	waitAll()
 	check()
 }
+
+// TestRevisionHistoryInTable: in revision mode each edit's version holds
+// the images of exactly the edited revision, as the simulated wiki knows them.
+func TestRevisionHistoryInTable(t *testing.T) {
+	sim := mediawiki.New(mediawiki.Options{})
+	hs := httptest.NewServer(sim)
+	defer func() { sim.Close(); hs.Close() }()
+	root, _ := filepath.Abs("../..")
+	doc := fmt.Sprintf(benchProject, root, hs.Listener.Addr().String())
+	doc = strings.Replace(doc, "        user_agent:", "        mode: revision\n        user_agent:", 1)
+	doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
+	doc += "\ntables:\n  page_images:\n    key: 'event.wiki + \":\" + event.title'\n    time: /event_time\n"
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(t, n)
+	// One page edited five times: five revisions, five versions.
+	sim.Wiki().AddRevisions("en.wikipedia.org", "Douglas Adams", 5000, 5001, 5002, 5003, 5004)
+	var events [][]byte
+	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		events = append(events, fmt.Appendf(nil, `{"$schema":"/mediawiki/recentchange/1.0.0","meta":{"id":"rev-%d","dt":%q,"stream":"mediawiki.recentchange"},"type":"edit","namespace":0,"title":"Douglas Adams","wiki":"enwiki","server_url":"%s/en.wikipedia.org","server_script_path":"/w","revision":{"old":%d,"new":%d}}`,
+			i, base.Add(time.Duration(i)*time.Hour).Format(time.RFC3339), hs.URL, 5000+i-1, 5000+i))
+	}
+	if _, err := n.Streams.Produce(context.Background(), "wikimedia.recentchange", events); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s, _ := n.Pipelines.Get("wiki_image_list"); s.Position >= 5 && s.LagEvents == 0 {
+			break
+		}
+	}
+	h, err := n.Tables.History(context.Background(), "page_images", "enwiki:Douglas Adams", time.Unix(0, 0), time.Now())
+	if err != nil || len(h) != 5 {
+		t.Fatalf("history: %d versions, %v", len(h), err)
+	}
+	changes := 0
+	for i, v := range h {
+		var o struct {
+			ImageList []string `json:"image_list"`
+		}
+		json.Unmarshal(v.Value, &o)
+		want := mediawiki.Images("en.wikipedia.org", "Douglas Adams", int64(5000+i))
+		if strings.Join(o.ImageList, "|") != strings.Join(want, "|") {
+			t.Fatalf("version %d: %v, want the images of revision %d: %v", i, o.ImageList, 5000+i, want)
+		}
+		if i > 0 && !v.ValidFrom.Equal(*h[i-1].ValidTo) {
+			t.Fatalf("version %d does not start where %d ends", i, i-1)
+		}
+		if i > 0 {
+			var prev struct {
+				ImageList []string `json:"image_list"`
+			}
+			json.Unmarshal(h[i-1].Value, &prev)
+			if strings.Join(prev.ImageList, "|") != strings.Join(o.ImageList, "|") {
+				changes++
+			}
+		}
+	}
+	if changes == 0 {
+		t.Fatal("the images never changed between revisions: the test shows nothing")
+	}
+}
