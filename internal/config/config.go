@@ -120,8 +120,91 @@ type FunctionRef struct {
 
 // OutputRef is one output of a pipeline: exactly one kind.
 type OutputRef struct {
-	Stream string `yaml:"stream"`
-	Table  string `yaml:"table"`
+	Stream string     `yaml:"stream"`
+	Table  string     `yaml:"table"`
+	SQL    *SQLOutput `yaml:"sql"`
+}
+
+// SQLOutput writes a pipeline's outputs as rows of a table in PostgreSQL
+// or SQLite, created if missing.
+type SQLOutput struct {
+	// URL is postgres://... (or postgresql://...) or sqlite:PATH
+	// (sqlite:///abs/file.db; a relative path is under the data directory).
+	URL string `yaml:"url"`
+	// Table is the SQL table: [a-z_][a-z0-9_]{0,62}.
+	Table string `yaml:"table"`
+	// Mode is append (default: one row per output) or upsert (one row per key).
+	Mode string `yaml:"mode"`
+	// Key lists the columns of the unique key (upsert only, required there).
+	Key []string `yaml:"key"`
+	// Columns maps a column name to a JSON pointer into the output event.
+	Columns map[string]string `yaml:"columns"`
+}
+
+// SQL output modes.
+const (
+	SQLAppend = "append"
+	SQLUpsert = "upsert"
+)
+
+var sqlIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// ValidSQLIdent reports whether s can name a table or column of a sql output.
+func ValidSQLIdent(s string) bool { return sqlIdent.MatchString(s) }
+
+// validate lists the problems of a sql output, each with its path under p.
+func (s *SQLOutput) validate(p string, add func(path, format string, args ...any)) {
+	switch {
+	case s.URL == "":
+		add(p+".url", "required: postgres://... or sqlite:PATH")
+	case strings.HasPrefix(s.URL, "postgres://"), strings.HasPrefix(s.URL, "postgresql://"):
+	case strings.HasPrefix(s.URL, "sqlite:"):
+		if strings.TrimPrefix(strings.TrimPrefix(s.URL, "sqlite:"), "//") == "" {
+			add(p+".url", "sqlite: needs a file path, e.g. sqlite:///var/lib/out.db")
+		}
+	default:
+		add(p+".url", "want postgres://... or sqlite:PATH")
+	}
+	if !ValidSQLIdent(s.Table) {
+		add(p+".table", "%q: want [a-z_][a-z0-9_]{0,62}", s.Table)
+	}
+	switch s.Mode {
+	case "", SQLAppend:
+		if len(s.Key) > 0 {
+			add(p+".key", "only for mode upsert")
+		}
+	case SQLUpsert:
+		if len(s.Key) == 0 {
+			add(p+".key", "required for mode upsert: the columns of the unique key")
+		}
+		seen := map[string]bool{}
+		for i, k := range s.Key {
+			if _, ok := s.Columns[k]; !ok {
+				add(fmt.Sprintf("%s.key[%d]", p, i), "%q is not one of the columns", k)
+			}
+			if seen[k] {
+				add(fmt.Sprintf("%s.key[%d]", p, i), "%q given twice", k)
+			}
+			seen[k] = true
+		}
+	default:
+		add(p+".mode", "%q: want append or upsert", s.Mode)
+	}
+	if len(s.Columns) == 0 {
+		add(p+".columns", "at least one column: name -> JSON pointer")
+	}
+	for _, name := range sortedKeys(s.Columns) {
+		cp := p + ".columns." + name
+		switch {
+		case !ValidSQLIdent(name):
+			add(cp, "column names are [a-z_][a-z0-9_]{0,62}")
+		case strings.HasPrefix(name, "sluice_"):
+			add(cp, "names starting with sluice_ are reserved")
+		}
+		if ptr := s.Columns[name]; ptr == "" || !schema.ValidPointer(ptr) {
+			add(cp, "%q: want a JSON pointer, e.g. /page_id", ptr)
+		}
+	}
 }
 
 // Retention bounds what a stream keeps.
@@ -182,6 +265,21 @@ func (c *Config) defaults() {
 	if c.Limits.MaxRequestBytes == 0 {
 		c.Limits.MaxRequestBytes = 32 << 20
 	}
+}
+
+// kinds counts the kinds an output gives.
+func kinds(o OutputRef) int {
+	n := 0
+	if o.Stream != "" {
+		n++
+	}
+	if o.Table != "" {
+		n++
+	}
+	if o.SQL != nil {
+		n++
+	}
+	return n
 }
 
 // Validate checks the whole file and lists every problem with its path.
@@ -279,8 +377,10 @@ func (c *Config) Validate() error {
 		}
 		for i, o := range pl.To {
 			switch {
-			case (o.Stream == "") == (o.Table == ""):
-				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream or table")
+			case kinds(o) != 1:
+				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream, table or sql")
+			case o.SQL != nil:
+				o.SQL.validate(fmt.Sprintf("%s.to[%d].sql", p, i), add)
 			case o.Table != "":
 				if _, ok := c.Tables[o.Table]; !ok {
 					add(fmt.Sprintf("%s.to[%d].table", p, i), "%q is not declared under tables", o.Table)

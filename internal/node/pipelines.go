@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
@@ -16,6 +18,13 @@ import (
 // checked here, so a bad one stops the start with its path.
 func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Service, tables table.Store) ([]pipeline.Spec, error) {
 	var out []pipeline.Spec
+	var opened []io.Closer // outputs holding resources (e.g. a database)
+	fail := func(err error) ([]pipeline.Spec, error) {
+		for _, c := range opened {
+			_ = c.Close()
+		}
+		return nil, err
+	}
 	for name, pl := range cfg.Pipelines {
 		p := "pipelines." + name
 		spec := pipeline.Spec{Name: name, From: pl.From, Start: event.Position{Kind: event.Latest},
@@ -23,20 +32,20 @@ func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Servi
 		if pl.Start != "" {
 			pos, err := event.ParsePosition(pl.Start)
 			if err != nil {
-				return nil, fmt.Errorf("%s.start: %w", p, err)
+				return fail(fmt.Errorf("%s.start: %w", p, err))
 			}
 			spec.Start = pos
 		}
 		if pl.Where != "" {
 			f, err := filter.Compile(pl.Where)
 			if err != nil {
-				return nil, fmt.Errorf("%s.where: %w", p, err)
+				return fail(fmt.Errorf("%s.where: %w", p, err))
 			}
 			spec.Where = f
 		}
 		fn, err := reg.New(pl.Function.Name, pl.Function.Config)
 		if err != nil {
-			return nil, fmt.Errorf("%s.function: %w", p, err)
+			return fail(fmt.Errorf("%s.function: %w", p, err))
 		}
 		spec.Function = fn
 		for i, o := range pl.To {
@@ -44,10 +53,20 @@ func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Servi
 				spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
 				continue
 			}
+			if o.SQL != nil {
+				out, err := pipeline.NewSQLOutput(context.Background(), pipeline.SQLOutputConfig{URL: o.SQL.URL, Dir: cfg.Data,
+					Table: o.SQL.Table, Mode: o.SQL.Mode, Key: o.SQL.Key, Columns: o.SQL.Columns})
+				if err != nil {
+					return fail(fmt.Errorf("%s.to[%d].sql: %w", p, i, err))
+				}
+				opened = append(opened, out)
+				spec.To = append(spec.To, out)
+				continue
+			}
 			tb := cfg.Tables[o.Table]
 			out, err := pipeline.NewTableOutput(tables, o.Table, pl.From, tb.Key, tb.Time, tb.DeleteWhen)
 			if err != nil {
-				return nil, fmt.Errorf("%s.to[%d]: tables.%s.%w", p, i, o.Table, err)
+				return fail(fmt.Errorf("%s.to[%d]: tables.%s.%w", p, i, o.Table, err))
 			}
 			spec.To = append(spec.To, out)
 		}

@@ -97,7 +97,8 @@ func (m *Manager) Start(ctx context.Context) {
 }
 
 // Stop ends every pipeline, waits for them, and closes their functions
-// (e.g. idle HTTP connections).
+// (e.g. idle HTTP connections) and their outputs that hold resources (e.g.
+// a database).
 func (m *Manager) Stop() {
 	if m.cancel != nil {
 		m.cancel()
@@ -106,6 +107,13 @@ func (m *Manager) Stop() {
 	for _, r := range m.runners {
 		if c, ok := r.spec.Function.(io.Closer); ok {
 			_ = c.Close()
+		}
+	}
+	for _, r := range m.runners {
+		for _, o := range r.spec.To {
+			if c, ok := o.(io.Closer); ok {
+				_ = c.Close()
+			}
 		}
 	}
 }
