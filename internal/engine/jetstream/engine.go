@@ -181,7 +181,22 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		Replicas:    max(c.Replicas, e.replicas),
 		AllowDirect: true,
 	}
-	s, err := e.js.CreateOrUpdateStream(ctx, cfg)
+	// The server can fail to create a stream's file store under load
+	// (err_code 10049): that is transient, so try again a few times.
+	var s jetstream.Stream
+	var err error
+	for attempt := 0; ; attempt++ {
+		s, err = e.js.CreateOrUpdateStream(ctx, cfg)
+		var apiErr *jetstream.APIError
+		if err == nil || attempt == 4 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("ensure stream %q: %w", c.Name, err)
 	}
