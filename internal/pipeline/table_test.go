@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
 
@@ -27,28 +23,16 @@ import (
 // the start adds no version.
 func TestWikiImageListIntoTable(t *testing.T) {
 	sim := mediawiki.New(mediawiki.Options{})
-	hs := httptest.NewServer(sim)
-	defer func() { sim.Close(); hs.Close() }()
-	root, _ := filepath.Abs("../..")
-	doc := fmt.Sprintf(benchProject, root, hs.Listener.Addr().String())
-	doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
-	doc += `
+	n, hs := startWiki(t, sim, func(doc string) string {
+		doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
+		return doc + `
 tables:
   page_images:
     key: 'event.wiki + ":" + event.page_id'
     time: /event_time
     delete_when: 'event.missing'
 `
-	cfg, err := config.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop(t, n)
+	})
 	data, _ := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
 	var events [][]byte
 	edits := map[string][]time.Time{} // key -> edit times
@@ -135,23 +119,11 @@ tables:
 // the images of exactly the edited revision, as the simulated wiki knows them.
 func TestRevisionHistoryInTable(t *testing.T) {
 	sim := mediawiki.New(mediawiki.Options{})
-	hs := httptest.NewServer(sim)
-	defer func() { sim.Close(); hs.Close() }()
-	root, _ := filepath.Abs("../..")
-	doc := fmt.Sprintf(benchProject, root, hs.Listener.Addr().String())
-	doc = strings.Replace(doc, "        user_agent:", "        mode: revision\n        user_agent:", 1)
-	doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
-	doc += "\ntables:\n  page_images:\n    key: 'event.wiki + \":\" + event.title'\n    time: /event_time\n"
-	cfg, err := config.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop(t, n)
+	n, hs := startWiki(t, sim, func(doc string) string {
+		doc = strings.Replace(doc, "        user_agent:", "        mode: revision\n        user_agent:", 1)
+		doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
+		return doc + "\ntables:\n  page_images:\n    key: 'event.wiki + \":\" + event.title'\n    time: /event_time\n"
+	})
 	// One page edited five times: five revisions, five versions.
 	sim.Wiki().AddRevisions("en.wikipedia.org", "Douglas Adams", 5000, 5001, 5002, 5003, 5004)
 	var events [][]byte

@@ -27,22 +27,10 @@ import (
 // redrive after the API recovers brings them through.
 func TestWikiImageListEndToEnd(t *testing.T) {
 	sim := mediawiki.New(mediawiki.Options{ImLimit: 7}) // small pages of images: continuation happens
-	hs := httptest.NewServer(sim)
-	defer func() { sim.Close(); hs.Close() }()
-	root, _ := filepath.Abs("../..")
-	doc := fmt.Sprintf(benchProject, root, hs.Listener.Addr().String())
-	doc = strings.Replace(doc, `allowed_hosts: ["`, `max_attempts: 2
+	n, hs := startWiki(t, sim, func(doc string) string {
+		return strings.Replace(doc, `allowed_hosts: ["`, `max_attempts: 2
         allowed_hosts: ["`, 1)
-	cfg, err := config.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop(t, n)
+	})
 
 	data, _ := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
 	var events [][]byte
@@ -135,4 +123,25 @@ func TestWikiImageListEndToEnd(t *testing.T) {
 	if out := read(t, n, "wiki.page_images"); len(out) != len(want)+1 {
 		t.Fatalf("after redrive: %d outputs", len(out))
 	}
+}
+
+// startWiki runs a node with the flagship project (benchProject) whose
+// function calls sim over loopback; edit may change the config text.
+func startWiki(t *testing.T, sim *mediawiki.Server, edit func(doc string) string) (*node.Node, *httptest.Server) {
+	t.Helper()
+	hs := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); hs.Close() })
+	root, _ := filepath.Abs("../..")
+	doc := edit(fmt.Sprintf(benchProject, root, hs.Listener.Addr().String()))
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, n) })
+	return n, hs
 }
