@@ -38,7 +38,8 @@ const components = `{
     "version":{"type":"integer"},"created":{"type":"string"},"forced":{"type":"boolean"},
     "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}}},
   "messages":{"type":"integer"},"bytes":{"type":"integer"},"first_seq":{"type":"integer"},"last_seq":{"type":"integer"},
-  "first_time":{"type":["string","null"]},"last_time":{"type":["string","null"]}}},
+  "first_time":{"type":["string","null"]},"last_time":{"type":["string","null"]},
+  "rate_per_s":{"type":"number","description":"mean arrival rate over the last minute"}}},
 "StreamList": {"type":"object","required":["streams"],"properties":{"streams":{"type":"array","items":{"$ref":"#/components/schemas/StreamInfo"}}}},
 "Bundle": {"type":"object","required":["root","resources"],"properties":{"root":{"type":"string"},"resources":{"type":"object"}}},
 "StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -67,6 +68,8 @@ type readParams struct {
 	rng      stream.Range
 	limit    int
 	envelope bool
+	filter   *filter.Filter // nil: every event
+	desc     bool           // newest first (NDJSON only)
 }
 
 func parseRead(r *http.Request, sse bool) (readParams, error) {
@@ -108,6 +111,23 @@ func parseRead(r *http.Request, sse bool) (readParams, error) {
 		p.limit = n
 	}
 	p.envelope, _ = strconv.ParseBool(q.Get("envelope"))
+	if s := q.Get("filter"); strings.TrimSpace(s) != "" {
+		f, err := filter.Compile(s)
+		if err != nil {
+			return p, badRequest("filter: %v", err)
+		}
+		p.filter = f
+	}
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		if sse {
+			return p, badRequest("order=desc: only for NDJSON pages; a subscription follows new events in order")
+		}
+		p.desc = true
+	default:
+		return p, badRequest("order %q: want asc or desc", q.Get("order"))
+	}
 	return p, nil
 }
 
@@ -149,6 +169,9 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) error {
 		defer context.AfterFunc(a.closing, cancel)()
 		r = r.WithContext(ctx)
 	}
+	if p.desc {
+		return a.pageDesc(w, r, p)
+	}
 	cur, err := a.svc.Open(r.Context(), r.PathValue("name"), p.rng)
 	if err != nil {
 		return err
@@ -171,7 +194,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) error {
 func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p readParams) error {
 	var buf []byte
 	next := cur.Start()
-	for n := 0; n < p.limit && len(buf) < maxPageBytes; n++ {
+	for n, scanned := 0, 0; n < p.limit && len(buf) < maxPageBytes && scanned < maxScan; scanned++ {
 		e, err := cur.Next(r.Context())
 		if errors.Is(err, io.EOF) {
 			break
@@ -179,8 +202,12 @@ func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p
 		if err != nil {
 			return err
 		}
-		buf = append(append(buf, encode(e, p.envelope)...), '\n')
 		next = e.Seq + 1
+		if !p.matches(e) {
+			continue
+		}
+		buf = append(append(buf, encode(e, p.envelope)...), '\n')
+		n++
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Sluice-Next", strconv.FormatUint(next, 10))

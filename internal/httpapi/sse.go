@@ -61,6 +61,10 @@ func (a *API) subscribe(w http.ResponseWriter, r *http.Request, cur *stream.Curs
 			a.log.Warn("subscription ended by an error", "path", r.URL.Path, "err", err)
 			return nil
 		}
+		if !p.matches(e) {
+			sent--
+			continue
+		}
 		fmt.Fprintf(bw, "id: %d\nevent: message\ndata: ", e.Seq)
 		bw.Write(encode(e, p.envelope))
 		bw.WriteString("\n\n")

@@ -185,6 +185,8 @@ type Info struct {
 	LastSeq   uint64          `json:"last_seq"`
 	FirstTime *time.Time      `json:"first_time"`
 	LastTime  *time.Time      `json:"last_time"`
+	// RatePerSecond is the mean arrival rate over the last minute.
+	RatePerSecond float64 `json:"rate_per_s"`
 }
 
 // VersionInfo summarises a schema version.
@@ -221,6 +223,7 @@ func (s *Service) Info(ctx context.Context, name string) (Info, error) {
 		if m, err := s.eng.Get(ctx, name, st.LastSeq); err == nil {
 			out.LastTime = headerTime(m.Header, hdrTime)
 		}
+		out.RatePerSecond = s.rate(ctx, name, st)
 	}
 	return out, nil
 }
