@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,9 @@ func New(c Config) (function.Function, error) {
 		f.transport = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second}
 	}
 	f.transport.MaxIdleConnsPerHost = s.concurrency
+	if s.apiBase != nil {
+		f.transport.MaxIdleConnsPerHost = 16 * s.concurrency // every wiki behind one host
+	}
 	f.transport.IdleConnTimeout = 30 * time.Second
 	f.client = &http.Client{Transport: f.transport, CheckRedirect: f.checkRedirect}
 	return f, nil
@@ -51,6 +55,9 @@ func New(c Config) (function.Function, error) {
 func (f *pageImages) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 3 {
 		return errors.New("more than 3 redirects")
+	}
+	if f.apiBase != nil && strings.EqualFold(req.URL.Host, f.apiBase.Host) && req.URL.Scheme == f.apiBase.Scheme {
+		return nil
 	}
 	return f.hosts.check(req.URL)
 }

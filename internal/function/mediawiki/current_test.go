@@ -44,7 +44,7 @@ func TestRecordedCurrent(t *testing.T) {
 			o.EventTime != meta["dt"] || o.Meta.DT != meta["dt"] || o.Meta.Stream != "wiki.page_images" {
 			t.Errorf("event %d: %+v", i, o)
 		}
-		if !uuidRE.MatchString(o.Meta.ID) || o.Meta.ID != outputID(meta["id"].(string)) || o.Meta.ID == meta["id"] {
+		if !uuidRE.MatchString(o.Meta.ID) || o.Meta.ID != OutputID(meta["id"].(string)) || o.Meta.ID == meta["id"] {
 			t.Errorf("event %d: meta.id %q", i, o.Meta.ID)
 		}
 		at, err := time.Parse(time.RFC3339Nano, o.CreateDateTime)

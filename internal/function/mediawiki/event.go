@@ -82,6 +82,9 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 		return j, err
 	}
 	j.api, j.domain = api, api.Hostname()
+	if f.apiBase != nil {
+		j.api = rebase(f.apiBase, api)
+	}
 	if f.mode == ModeRevision && j.rev <= 0 {
 		return j, fmt.Errorf("revision.new: required in mode %s (event type %q has none)", ModeRevision, e.Type)
 	}
@@ -133,7 +136,7 @@ func emit(j job, p pageResult) ([]json.RawMessage, error) {
 		Title:          j.ev.Title,
 		EventTime:      j.ev.Meta.DT,
 		Missing:        p.missing,
-		Meta:           outputMeta{ID: outputID(j.idFrom), DT: j.ev.Meta.DT, Stream: OutputStream},
+		Meta:           outputMeta{ID: OutputID(j.idFrom), DT: j.ev.Meta.DT, Stream: OutputStream},
 	}
 	if !p.missing {
 		o.PageID = strconv.FormatInt(p.id, 10)
@@ -151,10 +154,10 @@ func emit(j job, p pageResult) ([]json.RawMessage, error) {
 	return []json.RawMessage{b}, nil
 }
 
-// outputID derives a UUID (version 5: SHA-1 of a name) from the input
+// OutputID derives a UUID (version 5: SHA-1 of a name) from the input
 // event's id and the function's name, so the same input always gives the
 // same output id.
-func outputID(inputID string) string {
+func OutputID(inputID string) string {
 	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(inputID+"\x00"+Name)).String()
 }
 

@@ -3,6 +3,7 @@ package mediawiki
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -107,4 +108,50 @@ func (rs hostRules) endpoint(serverURL, scriptPath string) (*url.URL, error) {
 	}
 	u.Host = strings.ToLower(u.Host)
 	return u, nil
+}
+
+// parseAPIBase checks api_base: empty, or an http(s) URL without query on a
+// loopback address or on a host listed exactly in allowed_hosts.
+func (rs hostRules) parseAPIBase(v string) (*url.URL, error) {
+	if v == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf(`api_base: %q: want an http(s) URL without query, e.g. "http://127.0.0.1:8093"`, v)
+	}
+	if !loopback(u.Hostname()) && !rs.exact(u.Host) {
+		return nil, fmt.Errorf("api_base: %q: the host must be a loopback address or listed exactly in allowed_hosts", v)
+	}
+	u.Host = strings.ToLower(u.Host)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// exact reports whether host (with its port, if any) is listed exactly.
+func (rs hostRules) exact(host string) bool {
+	host = strings.ToLower(host)
+	for _, r := range rs {
+		if !r.suffix && r.host == host {
+			return true
+		}
+	}
+	return false
+}
+
+// rebase moves the API URL of a wiki under base: <base>/<host><path>.
+func rebase(base, api *url.URL) *url.URL {
+	u := *base
+	u.Path = base.Path + "/" + api.Host + api.Path
+	return &u
 }

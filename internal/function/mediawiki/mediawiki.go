@@ -19,6 +19,7 @@ package mediawiki
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -74,6 +75,13 @@ type Config struct {
 	// Maxlag is sent as maxlag=N: the API refuses to answer while its
 	// replicas lag more than N seconds, and the request is retried later.
 	Maxlag int `json:"maxlag"`
+	// APIBase, if set, sends every wiki's requests to
+	// <api_base>/<wiki host><server_script_path>/api.php instead of the
+	// event's server_url (whose host must still be allowed): the simulated
+	// API of `sluice mediawiki-sim` for demos and tests, or a caching proxy.
+	// It must be http(s) on a loopback address or on a host listed exactly
+	// in allowed_hosts.
+	APIBase string `json:"api_base"`
 }
 
 // DefaultConfig is the config with every default filled in (and no
@@ -114,6 +122,8 @@ var Spec = function.Spec{
 			Doc: "attempts per request, across 5xx, network errors, timeouts, 429 and maxlag; then the event fails"},
 		{Name: "timeout", Type: "duration", Default: "30s", Doc: "bound on one HTTP request"},
 		{Name: "maxlag", Type: "int", Default: 5, Doc: "seconds of replica lag above which the API asks to come back later"},
+		{Name: "api_base", Type: "string", Default: "",
+			Doc: `send every wiki's requests to <api_base>/<wiki host><server_script_path>/api.php instead of the event's server_url (whose host must still be allowed), e.g. "http://127.0.0.1:8093" for sluice mediawiki-sim; http(s) on a loopback address or on a host listed exactly in allowed_hosts`},
 	},
 	New: func(config map[string]any) (function.Function, error) {
 		c := DefaultConfig()
@@ -136,6 +146,7 @@ type settings struct {
 	maxAttempts int
 	timeout     time.Duration
 	maxlag      int
+	apiBase     *url.URL // nil: each event's own server_url
 }
 
 // validate checks c; errors name the field.
@@ -168,6 +179,9 @@ func (c Config) validate() (settings, error) {
 		return s, err
 	}
 	if s.hosts, err = parseHosts(c.AllowedHosts); err != nil {
+		return s, err
+	}
+	if s.apiBase, err = s.hosts.parseAPIBase(c.APIBase); err != nil {
 		return s, err
 	}
 	return s, nil
