@@ -91,6 +91,18 @@ func (e *recorded) render(buf []byte, k, shiftMs int64) []byte {
 	if k == 0 {
 		return append(buf, e.data...)
 	}
+	return e.rewrite(buf, k, e.ms+k*shiftMs, e.ts+k*shiftMs/1000)
+}
+
+// renderAt appends event i of loop k to buf with meta.dt at ms and
+// timestamp at ms/1000, and, in loops after the first, a new meta.id.
+func (e *recorded) renderAt(buf []byte, k, ms int64) []byte {
+	return e.rewrite(buf, k, ms, ms/1000)
+}
+
+// rewrite appends the event with meta.dt at dtMs, timestamp at ts and, if
+// k > 0, the meta.id of loop k.
+func (e *recorded) rewrite(buf []byte, k, dtMs, ts int64) []byte {
 	type edit struct {
 		sp  span
 		val []byte
@@ -98,15 +110,15 @@ func (e *recorded) render(buf []byte, k, shiftMs int64) []byte {
 	var edits [3]edit
 	n := 0
 	if e.dtOK {
-		t := time.UnixMilli(e.ms + k*shiftMs).UTC()
+		t := time.UnixMilli(dtMs).UTC()
 		edits[n] = edit{e.dt, strconv.AppendQuote(nil, t.Format(time.RFC3339Nano))}
 		n++
 	}
 	if e.tsSpan.ok() {
-		edits[n] = edit{e.tsSpan, strconv.AppendInt(nil, e.ts+k*shiftMs/1000, 10)}
+		edits[n] = edit{e.tsSpan, strconv.AppendInt(nil, ts, 10)}
 		n++
 	}
-	if e.idSpan.ok() {
+	if e.idSpan.ok() && k > 0 {
 		edits[n] = edit{e.idSpan, strconv.AppendQuote(nil, loopID(e.id, k))}
 		n++
 	}
@@ -144,6 +156,9 @@ func loopShift(evs []recorded) int64 {
 
 // timeOf is the event time of replay offset n.
 func (s *Server) timeOf(n int64) int64 {
+	if s.opts.Clock != nil {
+		return s.opts.Clock(n).UnixMilli()
+	}
 	l := int64(len(s.evs))
 	return s.evs[n%l].ms + n/l*s.shiftMs
 }
@@ -155,6 +170,9 @@ func (s *Server) seekTime(ms int64) int64 {
 	if l == 0 {
 		return 0
 	}
+	if s.opts.Clock != nil {
+		return s.seekClock(ms)
+	}
 	var k int64
 	if s.opts.Loop && ms > s.maxMs {
 		k = (ms - s.maxMs + s.shiftMs - 1) / s.shiftMs
@@ -165,4 +183,23 @@ func (s *Server) seekTime(ms int64) int64 {
 		}
 	}
 	return l // only without Loop: nothing that late
+}
+
+// seekClock is seekTime under Options.Clock, which does not decrease: a
+// binary search, over the recording or, with Loop, as far as it takes.
+func (s *Server) seekClock(ms int64) int64 {
+	hi := int64(len(s.evs))
+	for s.opts.Loop && hi < 1<<50 && s.timeOf(hi-1) < ms {
+		hi *= 2
+	}
+	lo := int64(0)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if s.timeOf(mid) < ms {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Topic is the Kafka topic named in the ids this server sends.
@@ -47,6 +48,13 @@ type Options struct {
 	// connection that reaches the end stays open and idle, like a live feed
 	// with nothing new.
 	Loop bool
+	// Clock, if set, restamps the events: the one at replay offset n gets
+	// meta.dt (and "timestamp") Clock(n), in every loop including the
+	// first, and a connection sends it no earlier than that time (events
+	// whose time has passed go out as fast as the client reads). since= and
+	// timestamp positions seek by it. Clock must not decrease as n grows.
+	// It takes precedence over Rate and Realtime.
+	Clock func(n int64) time.Time
 
 	// Faults, for testing clients; each can be changed while running with
 	// the Set methods.

@@ -115,15 +115,21 @@ func (s *Server) write(w http.ResponseWriter, rc *http.ResponseController, b []b
 
 // appendEvent appends replay offset n in the wire format.
 func (s *Server) appendEvent(buf []byte, n int64, ndjson bool) []byte {
+	if !ndjson {
+		buf = append(buf, "event: message\nid: [{\"topic\":\""+Topic+"\",\"partition\":0,\"offset\":"...)
+		buf = strconv.AppendInt(buf, n, 10)
+		buf = append(buf, "}]\ndata: "...)
+	}
 	l := int64(len(s.evs))
 	e := &s.evs[n%l]
-	if ndjson {
-		return append(e.render(buf, n/l, s.shiftMs), '\n')
+	if s.opts.Clock != nil {
+		buf = e.renderAt(buf, n/l, s.timeOf(n))
+	} else {
+		buf = e.render(buf, n/l, s.shiftMs)
 	}
-	buf = append(buf, "event: message\nid: [{\"topic\":\""+Topic+"\",\"partition\":0,\"offset\":"...)
-	buf = strconv.AppendInt(buf, n, 10)
-	buf = append(buf, "}]\ndata: "...)
-	buf = e.render(buf, n/l, s.shiftMs)
+	if ndjson {
+		return append(buf, '\n')
+	}
 	return append(buf, "\n\n"...)
 }
 
@@ -159,7 +165,7 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// pacer spaces a connection's events by Options.Realtime or Options.Rate.
+// pacer spaces a connection's events by Options.Clock, Realtime or Rate.
 // Each event has a due time counted from the connection's start, so pacing
 // does not drift with the time spent writing.
 type pacer struct {
@@ -173,6 +179,8 @@ type pacer struct {
 // is due.
 func (p *pacer) wait(n, sent int64) bool {
 	switch {
+	case p.s.opts.Clock != nil:
+		return p.s.sleep(p.ctx, time.Until(p.s.opts.Clock(n)))
 	case p.s.opts.Realtime:
 		if sent > 0 {
 			gap := p.s.timeOf(n) - p.s.timeOf(n-1)
