@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/sluice-dev/sluice/internal/sse"
@@ -18,9 +19,18 @@ import (
 // event may lack its closing blank line). Every event must be a JSON object;
 // it keeps its bytes, compacted to one line if it spans several.
 func Load(paths ...string) ([][]byte, error) {
+	return load(os.ReadFile, paths)
+}
+
+// LoadFS is Load reading from fsys (e.g. files embedded in the binary).
+func LoadFS(fsys fs.FS, paths ...string) ([][]byte, error) {
+	return load(func(name string) ([]byte, error) { return fs.ReadFile(fsys, name) }, paths)
+}
+
+func load(read func(string) ([]byte, error), paths []string) ([][]byte, error) {
 	var all [][]byte
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := read(p)
 		if err != nil {
 			return nil, fmt.Errorf("eventstreams: %w", err)
 		}

@@ -116,3 +116,18 @@ func TestLoopID(t *testing.T) {
 		t.Fatalf("ids not unique or not deterministic: %s %s %s", a, b, c)
 	}
 }
+
+func TestLoadFS(t *testing.T) {
+	fsys := os.DirFS(filepath.Dir(ndjsonFile))
+	evs, err := LoadFS(fsys, filepath.Base(ndjsonFile), filepath.Base(captureFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustLoad(t, ndjsonFile, captureFile)
+	if len(evs) != len(want) || !bytes.Equal(evs[102], want[102]) {
+		t.Fatalf("%d events, want %d", len(evs), len(want))
+	}
+	if _, err := LoadFS(fsys, "missing.ndjson"); err == nil || !strings.Contains(err.Error(), "missing.ndjson") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
