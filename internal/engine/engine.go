@@ -132,6 +132,9 @@ type ConsumerConfig struct {
 	MaxAckPending int
 	// AckWait is how long a delivery may stay unacknowledged before it is redelivered.
 	AckWait time.Duration
+	// AckAll makes acknowledging a delivery acknowledge every earlier one
+	// too (one acknowledgement per batch instead of one per message).
+	AckAll bool
 }
 
 // ConsumerState is where a consumer is.

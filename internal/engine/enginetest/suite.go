@@ -32,6 +32,7 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("NestedNames", func(t *testing.T) { nestedNames(t, e) })
 	if cs, ok := e.(engine.Consumers); ok {
 		t.Run("Consumers", func(t *testing.T) { consumers(t, e, cs) })
+		t.Run("ConsumersAckAll", func(t *testing.T) { consumersAckAll(t, e, cs) })
 	}
 }
 
@@ -95,6 +96,46 @@ func consumers(t *testing.T, e engine.Engine, cs engine.Consumers) {
 	}
 	if m, err := e.Get(ctx(t), n, 2); err != nil || m.Seq != 3 {
 		t.Fatalf("get after delete: %+v %v", m, err)
+	}
+}
+
+// consumersAckAll: acknowledging a delivery acknowledges the earlier ones;
+// those after it come again after AckWait.
+func consumersAckAll(t *testing.T, e engine.Engine, cs engine.Consumers) {
+	n := name("ackall")
+	mustEnsure(t, e, n)
+	if _, err := engine.Append(ctx(t), e, n, msgs("1", "2", "3", "4", "5")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.ConsumerConfig{Stream: n, Name: "s1", StartSeq: 1, MaxAckPending: 10, AckWait: 300 * time.Millisecond, AckAll: true}
+	c, err := cs.EnsureConsumer(ctx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Fetch(ctx(t), 5, time.Second)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	if err := got[2].Ack(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.State(ctx(t))
+	if err != nil || st.AckFloor != 3 || st.InFlight != 2 {
+		t.Fatalf("state after acking 3 of 5: %+v %v", st, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	again, err := c.Fetch(ctx(t), 2, time.Second)
+	if err != nil || len(again) != 2 || again[0].Seq != 4 || again[1].Seq != 5 || again[0].Attempt != 2 {
+		t.Fatalf("redelivery: %+v %v", again, err)
+	}
+	if err := again[1].Ack(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.State(ctx(t)); err != nil || st.AckFloor != 5 || st.InFlight != 0 {
+		t.Fatalf("state after acking 5: %+v %v", st, err)
+	}
+	if err := cs.DeleteConsumer(ctx(t), n, "s1"); err != nil {
+		t.Fatal(err)
 	}
 }
 

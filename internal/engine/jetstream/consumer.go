@@ -13,7 +13,8 @@ import (
 
 var _ engine.Consumers = (*Engine)(nil)
 
-// EnsureConsumer opens a durable pull consumer with explicit acks.
+// EnsureConsumer opens a durable pull consumer with explicit acks (of one
+// message, or of it and every earlier one with AckAll).
 func (e *Engine) EnsureConsumer(ctx context.Context, cfg engine.ConsumerConfig) (engine.Consumer, error) {
 	s, err := e.stream(ctx, cfg.Stream)
 	if err != nil {
@@ -21,12 +22,16 @@ func (e *Engine) EnsureConsumer(ctx context.Context, cfg engine.ConsumerConfig) 
 	}
 	c, err := s.Consumer(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		ack := jetstream.AckExplicitPolicy
+		if cfg.AckAll {
+			ack = jetstream.AckAllPolicy
+		}
 		c, err = s.CreateConsumer(ctx, jetstream.ConsumerConfig{
 			Durable:       cfg.Name,
-			Description:   "sluice pipeline " + cfg.Name,
+			Description:   "sluice " + cfg.Name,
 			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 			OptStartSeq:   max(cfg.StartSeq, 1),
-			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckPolicy:     ack,
 			AckWait:       cfg.AckWait,
 			MaxAckPending: cfg.MaxAckPending,
 			MaxDeliver:    -1,
