@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 type serveFlags struct {
 	config, data, addr, nats, natsListen string
 	logLevel                             string
+	progress                             time.Duration
 }
 
 func newServe(g *globals) *cobra.Command {
@@ -35,21 +37,35 @@ func newServe(g *globals) *cobra.Command {
 				return err
 			}
 			tuneGC()
-			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel))
+			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel), f.options(g))
 		},
 	}
-	f.register(cmd)
+	cmd.Flags().StringVar(&f.config, "config", "", "config file (sluice.yaml): streams to declare, limits, engine")
+	f.register(cmd, "./data")
 	return cmd
 }
 
-func (f *serveFlags) register(cmd *cobra.Command) {
+// register adds the flags serve and demo share; data is the default data
+// directory, for the help text.
+func (f *serveFlags) register(cmd *cobra.Command, data string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "config file (sluice.yaml): streams to declare, limits, engine")
-	fl.StringVar(&f.data, "data", "", "data directory for the embedded engine (default ./data)")
+	fl.StringVar(&f.data, "data", "", "data directory for the embedded engine (default "+data+")")
 	fl.StringVar(&f.addr, "addr", "", "HTTP listen address (default 127.0.0.1:8080)")
 	fl.StringVar(&f.nats, "nats", "", "external NATS URL(s), nats://host:port[,...]; default: embedded server")
 	fl.StringVar(&f.natsListen, "nats-listen", "", "let NATS clients reach the embedded server on host:port (default: no port)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.DurationVar(&f.progress, "progress", DefaultProgress, "print a progress line (events in, processed, dead-lettered, lag) this often on stderr; 0: never")
+}
+
+func (f *serveFlags) options(g *globals) serveOptions {
+	return serveOptions{progress: f.progress, progressOut: g.errOut}
+}
+
+// serveOptions are what serve does besides running the node.
+type serveOptions struct {
+	progress    time.Duration // 0: no progress line
+	progressOut io.Writer
+	started     func(n *node.Node) // called once the node serves
 }
 
 // load reads the config file (if any); flags win over it.
@@ -61,6 +77,12 @@ func (f *serveFlags) load(cmd *cobra.Command) (*config.Config, error) {
 			return nil, err
 		}
 	}
+	f.apply(cmd, cfg)
+	return cfg, cfg.Validate()
+}
+
+// apply makes the flags given win over cfg.
+func (f *serveFlags) apply(cmd *cobra.Command, cfg *config.Config) {
 	fl := cmd.Flags()
 	if fl.Changed("data") {
 		cfg.Data = f.data
@@ -74,7 +96,6 @@ func (f *serveFlags) load(cmd *cobra.Command) (*config.Config, error) {
 	if fl.Changed("nats-listen") {
 		cfg.NATS.Listen = f.natsListen
 	}
-	return cfg, cfg.Validate()
 }
 
 // tuneGC trades memory for CPU: validating events allocates many small
@@ -97,7 +118,7 @@ func newLogger(g *globals, level string) *slog.Logger {
 }
 
 // serve runs a node until SIGINT or SIGTERM, then shuts it down cleanly.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, o serveOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -107,6 +128,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if o.started != nil {
+		o.started(n)
+	}
+	pctx, stopProgress := context.WithCancel(ctx)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		progress(pctx, o.progressOut, o.progress, statusLister{sources: n.Sources.List, pipelines: n.Pipelines.List})
+	}()
+	defer func() { stopProgress(); <-progressDone }()
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

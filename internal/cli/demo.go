@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	wikiimages "github.com/sluice-dev/sluice/examples/wiki-images"
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
+)
+
+// The parts of the flagship project the demo points elsewhere.
+const (
+	demoSource   = "recentchange"
+	demoPipeline = "wiki_image_list"
+	demoData     = "./data-demo"
+)
+
+func newDemo(g *globals) *cobra.Command {
+	f := &serveFlags{}
+	o := demoOptions{replayAt: "127.0.0.1:0", apiAt: "127.0.0.1:0"}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the flagship project (examples/wiki-images) offline: recorded real events replayed as a live feed, and a simulated MediaWiki API",
+		Long: "Runs the node as `serve --config examples/wiki-images/sluice.yaml` would, with the project built into\n" +
+			"the binary and nothing reaching the network: the source reads the recorded real recentchange\n" +
+			"events, replayed on loopback in a loop with fresh ids and times shifted to now (--rate a second;\n" +
+			"a fresh data directory first gets an hour of history), and the pipeline's function asks a\n" +
+			"simulated MediaWiki API on loopback (its api_base) instead of the wikis. The data directory\n" +
+			"defaults to " + demoData + ", apart from a live node's; run the demo again to continue where it stopped.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.rate <= 0 {
+				return errors.New("--rate: want more than 0 events a second")
+			}
+			st, err := startStandIns(o)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cfg, err := demoConfig(cmd, f, st)
+			if err != nil {
+				return err
+			}
+			tuneGC()
+			so := f.options(g)
+			so.started = func(n *node.Node) { printDemo(g.out, cfg, n, st, o) }
+			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel), so)
+		},
+	}
+	f.register(cmd, demoData)
+	fl := cmd.Flags()
+	fl.Float64Var(&o.rate, "rate", 50, "events per second of the replayed feed")
+	fl.DurationVar(&o.history, "history", time.Hour, "on a fresh data directory, replay this much history first (one event a second); 0: none")
+	fl.DurationVar(&o.latency, "api-latency", 50*time.Millisecond, "added to every answer of the simulated MediaWiki API")
+	return cmd
+}
+
+// demoConfig writes the embedded project under the data directory, loads
+// it, and points it at the stand-ins: the source at the replay, the
+// function at the simulated API (api_base), the pipeline at the start of
+// the stream.
+func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config, error) {
+	data := demoData
+	if cmd.Flags().Changed("data") {
+		data = f.data
+	}
+	dir := filepath.Join(data, "project")
+	if err := writeFS(dir, wikiimages.Project()); err != nil {
+		return nil, fmt.Errorf("write the project: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sample-event.json"), append(st.recorded[0], '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(filepath.Join(dir, "sluice.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Data = data
+	f.apply(cmd, cfg)
+	src, ok := cfg.Sources[demoSource]
+	if !ok || src.SSE == nil {
+		return nil, fmt.Errorf("the embedded project has no sse source %q", demoSource)
+	}
+	sse := *src.SSE
+	sse.URL, sse.Since = st.feedURL, ""
+	src.SSE = &sse
+	cfg.Sources[demoSource] = src
+	pl, ok := cfg.Pipelines[demoPipeline]
+	if !ok {
+		return nil, fmt.Errorf("the embedded project has no pipeline %q", demoPipeline)
+	}
+	pl.Start = "earliest" // the demo's stream holds only the demo's events
+	pl.Function.Config = maps.Clone(pl.Function.Config)
+	if pl.Function.Config == nil {
+		pl.Function.Config = map[string]any{}
+	}
+	pl.Function.Config["api_base"] = st.apiURL
+	cfg.Pipelines[demoPipeline] = pl
+	return cfg, cfg.Validate()
+}
+
+// writeFS writes every file of fsys under dir, replacing older copies.
+func writeFS(dir string, fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+// printDemo says what runs and gives three commands to copy.
+func printDemo(w io.Writer, cfg *config.Config, n *node.Node, st *standIns, o demoOptions) {
+	base := "http://" + n.Addr()
+	server := ""
+	if base != "http://"+config.DefaultAddr {
+		server = " --server " + base
+	}
+	var first struct {
+		Title     string `json:"title"`
+		Wiki      string `json:"wiki"`
+		ServerURL string `json:"server_url"`
+	}
+	_ = json.Unmarshal(st.recorded[0], &first)
+	host := first.ServerURL
+	if u, err := url.Parse(first.ServerURL); err == nil {
+		host = u.Host
+	}
+	key := first.Wiki + ":" + strconv.FormatInt(mediawiki.PageID(host, first.Title), 10)
+	hourAgo := time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	history := ""
+	if o.history > 0 {
+		history = ", after " + shortDuration(o.history) + " of history on a fresh data directory"
+	}
+	fmt.Fprintf(w, `
+sluice demo: the flagship project (examples/wiki-images), offline
+  feed   %d recorded real recentchange events, looped with fresh ids and times shifted to now,
+         %g events/s%s; replayed at %s
+  API    simulated MediaWiki API at %s/{host}/w/api.php, %s per request
+  node   API and UI at %s/, data in %s
+
+Try, in another terminal (sluice is "go run ./cmd/sluice" from the repository, or your build):
+  # follow the function's outputs
+  sluice tail wiki.page_images -f%s
+  # the images of %s now, and an hour ago
+  sluice table get page_images %s%s
+  sluice table get page_images %s --at %s%s
+  # run the pipeline (its where and function) on a recorded event; nothing is written
+  sluice invoke --pipeline %s %s%s
+
+`, len(st.recorded), o.rate, history, st.feedURL, st.apiURL, o.latency, base, cfg.Data,
+		server, first.Title, key, server, key, hourAgo, server, demoPipeline, filepath.Join(cfg.Data, "project", "sample-event.json"), server)
+}
+
+// shortDuration writes 1h rather than 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

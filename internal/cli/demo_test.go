@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/source"
+)
+
+// The demo runs the embedded project offline, and the commands it prints
+// work as printed.
+func TestDemo(t *testing.T) {
+	data := t.TempDir()
+	var out, errOut syncBuffer
+	root := newRoot(&out, &errOut)
+	root.SetArgs([]string{"demo", "--data", data, "--addr", "127.0.0.1:0", "--progress", "300ms", "--rate", "200", "--api-latency", "1ms"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	var server string
+	for deadline := time.Now().Add(20 * time.Second); server == ""; time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`API and UI at (http://\S+)/,`).FindStringSubmatch(out.String()); m != nil {
+			server = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner; stderr:\n%s", errOut.String())
+		}
+	}
+	var commands [][]string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "  sluice "); ok {
+			commands = append(commands, strings.Fields(rest))
+		}
+	}
+	if len(commands) != 4 || commands[0][0] != "tail" || commands[1][0] != "table" || commands[3][0] != "invoke" {
+		t.Fatalf("commands: %q\n%s", commands, out.String())
+	}
+	// The history (an hour of it, 3,600 events) and some live events reach the table.
+	var st pipeline.Status
+	for deadline := time.Now().Add(60 * time.Second); st.Position < 3700; time.Sleep(100 * time.Millisecond) {
+		mustGet(t, server+"/v1/pipelines/wiki_image_list", &st)
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline: %+v", st)
+		}
+	}
+	for _, c := range commands[1:] { // tail -f would not end: read a range below instead
+		out := mustRun(t, server, c...)
+		var o struct {
+			PageID    string   `json:"page_id"`
+			ImageList []string `json:"image_list"`
+			Domain    string   `json:"domain"`
+			EventTime string   `json:"event_time"`
+		}
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &o); err != nil || o.PageID == "" || len(o.ImageList) == 0 || o.Domain != "en.wikipedia.org" {
+			t.Errorf("sluice %s: %q %v", strings.Join(c, " "), out, err)
+		}
+		if c[0] == "table" {
+			at := time.Now()
+			if len(c) > 5 && c[4] == "--at" {
+				at, _ = time.Parse(time.RFC3339, c[5])
+			}
+			if et, err := time.Parse(time.RFC3339Nano, o.EventTime); err != nil || et.After(at) || et.Before(at.Add(-5*time.Minute)) {
+				t.Errorf("sluice %s: the version of %s", strings.Join(c, " "), o.EventTime)
+			}
+		}
+	}
+	// The recorded events go in unchanged but for their times (and, after
+	// the first loop, ids): their wikis are the real ones.
+	last := mustRun(t, server, "tail", "wikimedia.recentchange", "-n", "1")
+	var ev struct {
+		ServerURL string `json:"server_url"`
+		Meta      struct{ DT string }
+	}
+	if err := json.Unmarshal([]byte(last), &ev); err != nil || !strings.HasPrefix(ev.ServerURL, "https://") {
+		t.Fatalf("%q %v", last, err)
+	}
+	if dt, err := time.Parse(time.RFC3339Nano, ev.Meta.DT); err != nil || time.Since(dt) > time.Minute || time.Until(dt) > time.Minute {
+		t.Fatalf("the latest event's time %s is not now", ev.Meta.DT)
+	}
+	var srcs struct{ Sources []source.StatusView }
+	mustGet(t, server+"/v1/sources", &srcs)
+	if len(srcs.Sources) != 1 || srcs.Sources[0].State != source.Streaming || srcs.Sources[0].DeadLettered != 0 {
+		t.Fatalf("sources: %+v", srcs)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(errOut.String(), "| processed: wiki_image_list "); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line:\n%s", errOut.String())
+		}
+	}
+}
+
+func mustGet(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func TestDemoClock(t *testing.T) {
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	type at struct {
+		n    int64
+		want time.Time
+	}
+	check := func(name string, c *demoClock, ats []at) {
+		for _, a := range ats { // the first call anchors the clock
+			if got := c.Time(a.n); !got.Equal(a.want) {
+				t.Errorf("%s %d: %s, want %s", name, a.n, got, a.want)
+			}
+		}
+	}
+	check("fresh", &demoClock{start: start, rate: 50, history: time.Hour, historyN: 3600}, []at{
+		{0, start.Add(-time.Hour)}, {1, start.Add(-time.Hour + time.Second)}, {3599, start.Add(-time.Second)},
+		{3600, start}, {3650, start.Add(time.Second)},
+	})
+	check("resumed", &demoClock{start: start, rate: 50, history: time.Hour, historyN: 3600}, []at{
+		{500, start}, {550, start.Add(time.Second)}, {499, start.Add(-20 * time.Millisecond)},
+	})
+	check("no history", &demoClock{start: start, rate: 50}, []at{{0, start}, {50, start.Add(time.Second)}})
+}
+
+func TestProgressLine(t *testing.T) {
+	lag := 0.42
+	now := time.Date(2026, 11, 27, 12, 0, 5, 0, time.UTC)
+	srcs := []source.StatusView{{Name: "recentchange", State: source.Streaming, Stored: 12345, DeadLettered: 2}}
+	pls := []pipeline.Status{{Name: "wiki_image_list", State: pipeline.Running, Processed: 10234, Filtered: 1011, Failed: 1, LagEvents: 12, LagSeconds: &lag}}
+	last := progressCounts{stored: map[string]uint64{"recentchange": 12095}, processed: map[string]uint64{"wiki_image_list": 10024}}
+	line, counts := progressLine(now, 5*time.Second, srcs, pls, last)
+	want := "12:00:05 in: recentchange 12,345 (+250, 50/s) | processed: wiki_image_list 10,234 (+210, 42/s; 1,011 filtered out) | " +
+		"dead-lettered: 3 (recentchange 2, wiki_image_list 1) | lag: wiki_image_list 12 events, 400ms"
+	if line != want {
+		t.Errorf("\n got %s\nwant %s", line, want)
+	}
+	if counts.stored["recentchange"] != 12345 || counts.processed["wiki_image_list"] != 10234 {
+		t.Errorf("%+v", counts)
+	}
+	srcs[0].State = source.BackingOff
+	line, _ = progressLine(now, 5*time.Second, srcs, nil, progressCounts{})
+	if want := fmt.Sprintf("in: recentchange 12,345 (+12,345, 2,469/s) %s | processed: none |", source.BackingOff); !strings.Contains(line, want) {
+		t.Errorf("%s: no %q", line, want)
+	}
+}
