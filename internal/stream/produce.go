@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/schema"
@@ -163,6 +164,10 @@ func prepare(c cachedSchema, raw []byte, maxBytes int) (engine.Msg, int64, []sch
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleSize,
 			Message: fmt.Sprintf("the event is %d bytes, over the limit of %d bytes per event", len(raw), maxBytes)}}
 	}
+	if !utf8.Valid(raw) { // the decoder would replace the bytes; the stored event would keep them
+		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON,
+			Message: fmt.Sprintf("not valid JSON: invalid UTF-8 at byte %d", invalidUTF8At(raw))}}
+	}
 	doc, err := schema.Decode(raw)
 	if err != nil {
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON, Message: "not valid JSON: " + err.Error()}}
@@ -274,4 +279,16 @@ func (s *Service) loadMark(ctx context.Context, name string, mk *mark) error {
 	}
 	mk.loaded = true
 	return nil
+}
+
+// invalidUTF8At is the offset of the first byte of b that is not UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
