@@ -2,9 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -13,12 +17,16 @@ import (
 // de-duplicated by the ids derived from the input. Each message also
 // carries its position on the pipeline's own subject, so after a restart
 // the pipeline skips what it already wrote even past the stream's
-// de-duplication window.
+// de-duplication window. For those, it puts the data it stored then into
+// the Outs it is given, for the outputs written after it (see storedCopies).
 type StreamOutput struct {
 	svc      *stream.Service
 	stream   string
 	pipeline string
 	written  string // the position of the last output written, "" if none
+	// searched is the oldest position of the last read-back window, while
+	// written has not moved since: older positions are not looked for again.
+	searched, searchedAt string
 }
 
 // NewStreamOutput makes an output to a stream.
@@ -42,14 +50,24 @@ func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.
 	var raws [][]byte
 	var ids, poss []string
 	var index []int
+	var again map[string]int // position -> index in outs, of outputs written before
 	origin := o.pipeline
 	for i, out := range outs {
 		if out.Redrive {
 			origin = o.pipeline + "-redrive" // keeps the pipeline's own checkpoint where it is
 		} else if o.written != "" && strings.Compare(out.Position, o.written) <= 0 {
-			continue // written before a crash: a redelivery
+			if again == nil {
+				again = map[string]int{}
+			}
+			again[out.Position] = i // written before a crash: a redelivery
+			continue
 		}
 		raws, ids, poss, index = append(raws, out.Data), append(ids, out.ID), append(poss, out.Position), append(index, i)
+	}
+	if len(again) > 0 {
+		if err := o.storedCopies(ctx, outs, again); err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name(), err)
+		}
 	}
 	if len(raws) == 0 {
 		return nil, nil
@@ -69,4 +87,65 @@ func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.
 		o.written = poss[res.Events[len(res.Events)-1].Index]
 	}
 	return invalid, nil
+}
+
+// readBack is how many of the stream's last messages storedCopies reads at
+// least.
+const readBack = 1000
+
+// storedCopies gives the outputs this output stored before (again:
+// position -> index in outs) the data it stored then: a function may answer
+// differently the second time (a time of its own, a changed page), and the
+// outputs written after this one (a table) must hold what the stream holds,
+// so that rebuilding them from it gives the same. A redelivery after a crash
+// or a failed output repeats the latest inputs, whose outputs are the
+// stream's last messages: only those are read. Older ones (a reset to an
+// earlier position) keep the new data; outputs that write once (tables)
+// keep what they had.
+func (o *StreamOutput) storedCopies(ctx context.Context, outs []Out, again map[string]int) error {
+	oldest := ""
+	for p := range again {
+		if oldest == "" || p < oldest {
+			oldest = p
+		}
+	}
+	if o.searchedAt == o.written && o.searched != "" && oldest < o.searched {
+		return nil // older than the window read last time, and nothing was written since
+	}
+	last, err := o.svc.Engine().LastOf(ctx, o.stream, o.pipeline)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	from := uint64(1)
+	if n := uint64(max(readBack, 2*len(again))); last.Seq > n {
+		from = last.Seq - n + 1
+	}
+	cur, err := o.svc.Open(ctx, o.stream, stream.Range{From: event.Position{Kind: event.Sequence, Seq: from},
+		Until: &event.Position{Kind: event.Sequence, Seq: last.Seq + 1}})
+	if err != nil {
+		return err
+	}
+	defer cur.Close()
+	o.searched, o.searchedAt = "", o.written
+	for {
+		e, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if e.Origin != o.pipeline {
+			continue
+		}
+		if o.searched == "" {
+			o.searched = e.Position
+		}
+		if i, ok := again[e.Position]; ok {
+			outs[i].Data = e.Data
+		}
+	}
 }

@@ -221,7 +221,7 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		}
 	}
 	refused := map[int]bool{}
-	for _, o := range r.spec.To {
+	for _, o := range r.outputOrder() {
 		invalid, err := o.Write(ctx, outs)
 		if err != nil {
 			return err // nothing acknowledged: the batch comes again
@@ -274,4 +274,21 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		}
 	})
 	return nil
+}
+
+// outputOrder is the pipeline's outputs, streams first: on a redelivery a
+// stream output gives the others the data it stored the first time.
+func (r *runner) outputOrder() []Output {
+	out := make([]Output, 0, len(r.spec.To))
+	for _, o := range r.spec.To {
+		if _, ok := o.(*StreamOutput); ok {
+			out = append(out, o)
+		}
+	}
+	for _, o := range r.spec.To {
+		if _, ok := o.(*StreamOutput); !ok {
+			out = append(out, o)
+		}
+	}
+	return out
 }
