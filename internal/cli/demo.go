@@ -149,7 +149,8 @@ func printDemo(w io.Writer, cfg *config.Config, n *node.Node, st *standIns, o de
 		host = u.Host
 	}
 	key := first.Wiki + ":" + strconv.FormatInt(mediawiki.PageID(host, first.Title), 10)
-	hourAgo := time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	// rounded up: the history starts an hour before the feed's start, a moment ago
+	hourAgo := time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Add(time.Second).Format(time.RFC3339)
 	history := ""
 	if o.history > 0 {
 		history = ", after " + shortDuration(o.history) + " of history on a fresh data directory"

@@ -18,7 +18,9 @@ import (
 // spread over the hour (history) before start, so there is something to ask
 // "an hour ago" about, and go out at once; every later event is due rate
 // per second from start on. After a restart (the source resumes after a
-// stored position), events continue from start at rate.
+// stored position), events continue from start at rate. No event goes out
+// before its time, so every time a process gave is before the next process's
+// start: times grow along the feed, across restarts too.
 type demoClock struct {
 	start    time.Time
 	rate     float64
@@ -78,7 +80,7 @@ func startStandIns(o demoOptions) (*standIns, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := &demoClock{start: time.Now().Truncate(time.Second), rate: o.rate, history: o.history,
+	clock := &demoClock{start: time.Now(), rate: o.rate, history: o.history,
 		historyN: int64(o.history.Seconds() * historyRate)}
 	s := &standIns{recorded: evs}
 	s.replay = eventstreams.New(evs, eventstreams.Options{Loop: true, Clock: clock.Time})
