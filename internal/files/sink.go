@@ -1,0 +1,206 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"gocloud.dev/blob"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+const (
+	fetchMax  = 500
+	fetchWait = time.Second
+	// ackSlack is how much longer than MaxAge a delivery may wait for its
+	// object to be committed before the engine delivers it again (the sink
+	// ignores such repeats; they only cost a fetch).
+	ackSlack = 5 * time.Minute
+)
+
+// Options wire a sink to its pipeline.
+type Options struct {
+	// Pipeline whose outputs are written: only events the pipeline wrote
+	// (origin <pipeline> or <pipeline>-redrive) go to objects. Empty: every event.
+	Pipeline string
+	// Stream is the pipeline's output stream, which the sink reads.
+	Stream string
+	Log    *slog.Logger
+}
+
+// Sink writes a stream's events to objects.
+type Sink struct {
+	cfg    Config
+	opts   Options
+	svc    *stream.Service
+	cons   engine.Consumers
+	bucket *blob.Bucket
+	part   *Partition
+	log    *slog.Logger
+	name   string // the durable consumer
+	st     status
+	cols   *columns // for parquet, with the schema version it was made from
+	colsV  int
+}
+
+// New checks the config and opens the storage (without a request to it:
+// an unreachable server is retried when the sink runs).
+func New(ctx context.Context, svc *stream.Service, cfg Config, o Options) (*Sink, error) {
+	cfg = cfg.withDefaults()
+	if !ValidFormat(cfg.Format) {
+		return nil, fmt.Errorf("format %q: want ndjson, ndjson.gz or parquet", cfg.Format)
+	}
+	if cfg.MaxEvents > MaxMaxEvents {
+		return nil, fmt.Errorf("roll.max_events: at most %d", MaxMaxEvents)
+	}
+	part, err := ParsePartition(cfg.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("partition: %w", err)
+	}
+	cons, ok := svc.Engine().(engine.Consumers)
+	if !ok {
+		return nil, errors.New("files outputs need an engine with durable consumers")
+	}
+	b, err := OpenBucket(ctx, cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	sum := sha256.Sum256([]byte(cfg.URL))
+	name := "files_" + hex.EncodeToString(sum[:4])
+	if o.Pipeline != "" {
+		name = "files_" + o.Pipeline + "_" + hex.EncodeToString(sum[:4])
+	}
+	s := &Sink{cfg: cfg, opts: o, svc: svc, cons: cons, bucket: b, part: part, name: name,
+		log: o.Log.With("pipeline", o.Pipeline, "files", Redact(cfg.URL))}
+	s.st.s = Status{Pipeline: o.Pipeline, Stream: o.Stream, URL: Redact(cfg.URL), Format: cfg.Format, State: Starting}
+	if cfg.Format == Parquet {
+		// A schema that cannot give columns stops the start; a stream not
+		// created yet is checked when its first object is written.
+		if _, err := s.columns(ctx); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			_ = b.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the storage; call after Run returned.
+func (s *Sink) Close() error { return s.bucket.Close() }
+
+// Status reports what the sink did and is doing.
+func (s *Sink) Status() Status { return s.st.view() }
+
+// wanted reports whether an event of the stream goes to objects.
+func (s *Sink) wanted(e event.Event) bool {
+	return s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive"
+}
+
+// Run writes objects until ctx ends; failures (the storage or the engine
+// unavailable) are retried with backoff, and nothing is acknowledged that
+// is not in a committed object.
+func (s *Sink) Run(ctx context.Context) {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 30 * time.Second
+	for ctx.Err() == nil {
+		err := s.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			s.st.fail(err)
+			wait := b.NextBackOff()
+			s.log.Warn("files output failing; retrying", "err", err, "in", wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
+		}
+		b.Reset()
+	}
+	s.st.gathering(nil)
+	s.st.set(func(st *Status) { st.State = Stopped })
+}
+
+// consumer opens the sink's durable consumer. It is created again just
+// after its acknowledgement floor at every start, so that deliveries a
+// crashed process left unacknowledged come at once, in order, and the
+// settings (MaxEvents, MaxAge) are the current ones.
+func (s *Sink) consumer(ctx context.Context) (engine.Consumer, error) {
+	start, err := s.svc.Resolve(ctx, s.opts.Stream, event.Position{Kind: event.Earliest})
+	if err != nil {
+		return nil, err
+	}
+	cfg := engine.ConsumerConfig{Stream: s.opts.Stream, Name: s.name, StartSeq: start,
+		MaxAckPending: s.cfg.MaxEvents + 2*fetchMax, AckWait: s.cfg.MaxAge + ackSlack, AckAll: true}
+	c, err := s.cons.EnsureConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cons.DeleteConsumer(ctx, s.opts.Stream, s.name); err != nil {
+		return nil, err
+	}
+	cfg.StartSeq = max(st.AckFloor+1, start)
+	s.log.Info("files output reading", "stream", s.opts.Stream, "from", cfg.StartSeq, "consumer", s.name)
+	return s.cons.EnsureConsumer(ctx, cfg)
+}
+
+// session reads deliveries and commits objects until ctx ends or a
+// failure of the engine.
+func (s *Sink) session(ctx context.Context) error {
+	c, err := s.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	r := &roller{s: s}
+	s.st.gathering(nil)
+	s.st.set(func(st *Status) { st.State = Running })
+	for {
+		wait := fetchWait
+		if r.open != nil {
+			wait = min(wait, max(time.Until(r.open.opened.Add(s.cfg.MaxAge)), time.Millisecond))
+		}
+		batch, err := c.Fetch(ctx, fetchMax, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetch from %q: %w", s.opts.Stream, err)
+		}
+		for _, d := range batch {
+			if err := r.add(ctx, d); err != nil {
+				return err
+			}
+		}
+		if r.open != nil && time.Since(r.open.opened) >= s.cfg.MaxAge {
+			if err := r.commit(ctx); err != nil {
+				return err
+			}
+		}
+		if err := r.ackIdle(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if st, err := c.State(ctx); err == nil {
+			s.st.set(func(v *Status) { v.Position, v.LagEvents = st.AckFloor, st.Pending+st.InFlight })
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package files
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+// stored reads the whole stream "out".
+func stored(t testing.TB, svc *stream.Service) []event.Event {
+	t.Helper()
+	cur, err := svc.Open(context.Background(), "out", stream.Range{From: event.Position{Kind: event.Earliest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	var out []event.Event
+	for {
+		e, err := cur.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+}
+
+// model cuts the pipeline's events the way the sink must, without MaxAge:
+// the keys of every object, the last one still open.
+func model(t testing.TB, evs []event.Event, cfg Config) []string {
+	t.Helper()
+	part, err := ParsePartition(cfg.Partition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var open *span
+	flush := func() {
+		keys = append(keys, Key(open.partition, open.first, open.last, cfg.withDefaults().Format))
+		open = nil
+	}
+	for _, e := range evs {
+		if e.Origin != "p" {
+			continue
+		}
+		p := part.Render("out", e)
+		if open != nil && open.partition != p {
+			flush()
+		}
+		if open == nil {
+			open = &span{partition: p, first: e.Seq}
+		}
+		open.last, open.bytes = e.Seq, open.bytes+int64(len(e.Data))+1
+		if open.bytes >= cfg.MaxBytes || open.last-open.first+1 >= uint64(cfg.MaxEvents) {
+			flush()
+		}
+	}
+	if open != nil {
+		flush()
+	}
+	return keys
+}
+
+// mixed produces n events one by one: every 7th from another origin,
+// event times moving through hours 10, 11, 12 and back to 11.
+func mixed(t testing.TB, svc *stream.Service, n int) {
+	t.Helper()
+	for i := range n {
+		hour := []int{0, 1, 2, 1}[i*4/n]
+		origin := "p"
+		if i%7 == 3 {
+			origin = "other"
+		}
+		produce(t, svc, origin, ev(i, t0.Add(time.Duration(hour)*time.Hour+time.Duration(i)*time.Second)))
+	}
+}
+
+// union reads every object back and checks that together they hold each
+// of the pipeline's events exactly once, in order.
+func union(t testing.TB, dir string, evs []event.Event) {
+	t.Helper()
+	names := objects(t, dir)
+	sort.Slice(names, func(i, j int) bool { // by first sequence, whatever the folder
+		_, a, _, _ := parseKey(names[i])
+		_, b, _, _ := parseKey(names[j])
+		return a < b
+	})
+	var got []string
+	for _, name := range names {
+		for _, m := range decode(t, name, readFile(t, filepath.Join(dir, name))) {
+			meta, _ := m["meta"].(map[string]any)
+			if meta == nil { // parquet: meta is JSON text
+				_ = json.Unmarshal([]byte(m["meta"].(string)), &meta)
+			}
+			got = append(got, meta["id"].(string))
+		}
+	}
+	var want []string
+	for _, e := range evs {
+		if e.Origin == "p" {
+			want = append(want, e.ID)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("objects hold %d events, want %d exactly once in order\ngot  %v\nwant %v", len(got), len(want), got, want)
+	}
+}
+
+// TestCuts checks where objects end: partition changes, MaxBytes and
+// MaxEvents, as a model computes from the events alone; the open object
+// is written when it reaches MaxAge; and events of others are left out.
+func TestCuts(t *testing.T) {
+	svc := newService(t)
+	mixed(t, svc, 400)
+	evs := stored(t, svc)
+	dir := t.TempDir()
+	cfg := Config{URL: "file://" + dir + "?prefix=out/", Partition: `{{.EventTime.Format "2006/01/02/15"}}`,
+		MaxBytes: 5000, MaxEvents: 30, MaxAge: time.Hour}
+	want := model(t, evs, cfg)
+	if len(want) < 10 {
+		t.Fatalf("the model gives %d objects: not a useful test", len(want))
+	}
+	s, stop := start(t, svc, cfg)
+	_, lastFirst, lastLast, _ := parseKey(want[len(want)-1])
+	waitFor(t, "all but the last object", func() bool {
+		st := s.Status()
+		return st.Open != nil && st.Open.First == lastFirst && st.Open.Last == lastLast
+	})
+	if got := objects(t, filepath.Join(dir, "out")); !reflect.DeepEqual(got, sorted(want[:len(want)-1])) {
+		t.Fatalf("objects\n got %v\nwant %v", got, want[:len(want)-1])
+	}
+	stop()
+
+	// Started again with a short MaxAge, the open object is written once
+	// it is old enough, without another event.
+	cfg.MaxAge = 100 * time.Millisecond
+	s, _ = start(t, svc, cfg)
+	waitFor(t, "the last object", func() bool { return s.Status().Position == uint64(len(evs)) })
+	if got := objects(t, filepath.Join(dir, "out")); !reflect.DeepEqual(got, sorted(want)) {
+		t.Fatalf("objects\n got %v\nwant %v", got, want)
+	}
+	union(t, filepath.Join(dir, "out"), evs)
+	if st := s.Status(); st.Objects != 1 || st.Skipped != 0 || st.LastCommitted != lastLast || st.Errors != 0 {
+		t.Fatalf("status after restart: %+v", st)
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	sort.Strings(s)
+	return s
+}
+
+// parseKey splits a key into its folder, range and format.
+func parseKey(key string) (partition string, first, last uint64, format string) {
+	partition, name := filepath.Split(key)
+	first, last, format, _ = ParseName(name)
+	return filepath.Clean(partition), first, last, format
+}
+
+// TestReplaySkipsCommittedObjects: a consumer whose deliveries were never
+// acknowledged (a crash just after each commit) reads everything again;
+// every object is found committed and none is written twice.
+func TestReplaySkipsCommittedObjects(t *testing.T) {
+	svc := newService(t)
+	mixed(t, svc, 200)
+	evs := stored(t, svc)
+	dir := t.TempDir()
+	cfg := Config{URL: "file://" + dir, Partition: `{{.EventTime.Format "2006-01-02T15"}}`, Format: NDJSONGzip,
+		MaxBytes: 4000, MaxEvents: 1000, MaxAge: 100 * time.Millisecond}
+	s, stop := start(t, svc, cfg)
+	waitFor(t, "every object", func() bool { return s.Status().Position == uint64(len(evs)) })
+	stop()
+	before := objects(t, dir)
+	stat := map[string]time.Time{}
+	for _, name := range before {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stat[name] = fi.ModTime()
+	}
+	cons := svc.Engine().(engine.Consumers)
+	if err := cons.DeleteConsumer(context.Background(), "out", s.name); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = start(t, svc, cfg)
+	waitFor(t, "the replay", func() bool { return s.Status().Position == uint64(len(evs)) })
+	if st := s.Status(); st.Skipped != uint64(len(before)) || st.Objects != 0 {
+		t.Fatalf("replay: skipped %d of %d objects, wrote %d", st.Skipped, len(before), st.Objects)
+	}
+	after := objects(t, dir)
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("objects changed:\n%v\n%v", before, after)
+	}
+	for _, name := range after {
+		if fi, _ := os.Stat(filepath.Join(dir, name)); !fi.ModTime().Equal(stat[name]) {
+			t.Fatalf("%s was written again", name)
+		}
+	}
+	union(t, dir, evs)
+}
+
+// TestOthersAreAcknowledged: a stream holding only events of others moves
+// the sink's position without writing anything.
+func TestOthersAreAcknowledged(t *testing.T) {
+	svc := newService(t)
+	for i := range 20 {
+		produce(t, svc, "other", ev(i, t0))
+	}
+	dir := t.TempDir()
+	s, _ := start(t, svc, Config{URL: "file://" + dir})
+	waitFor(t, "position 20", func() bool { return s.Status().Position == 20 })
+	if got := objects(t, dir); len(got) != 0 {
+		t.Fatalf("objects: %v", got)
+	}
+}
+
+// TestRollByAgeWhenIdle: an object is written MaxAge after its first
+// event even when no other event comes.
+func TestRollByAgeWhenIdle(t *testing.T) {
+	svc := newService(t)
+	dir := t.TempDir()
+	s, _ := start(t, svc, Config{URL: "file://" + dir, MaxAge: 300 * time.Millisecond})
+	var raws [][]byte
+	for i := range 5 {
+		raws = append(raws, ev(i, t0))
+	}
+	produce(t, svc, "p", raws...)
+	waitFor(t, "the first object", func() bool { return s.Status().Objects == 1 })
+	produce(t, svc, "p", ev(5, t0), ev(6, t0), ev(7, t0))
+	waitFor(t, "the second object", func() bool { st := s.Status(); return st.Objects == 2 && st.Position == 8 })
+	want := []string{Key("", 1, 5, NDJSON), Key("", 6, 8, NDJSON)}
+	if got := objects(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("objects %v, want %v", got, want)
+	}
+	st := s.Status()
+	if st.Events != 8 || st.Position != 8 || st.LastObject != want[1] || st.LastCommitTime == nil || st.State != Running {
+		t.Fatalf("status: %+v", st)
+	}
+}

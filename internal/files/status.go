@@ -1,0 +1,175 @@
+package files
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// States a sink is in.
+const (
+	Starting = "starting"
+	Running  = "running"
+	Failing  = "failing" // retrying (e.g. the storage unreachable); nothing is skipped
+	Stopped  = "stopped"
+)
+
+// Status is what a sink reports.
+type Status struct {
+	Pipeline string `json:"pipeline"`
+	Stream   string `json:"stream"` // the stream it reads
+	URL      string `json:"url"`    // without its query (but for prefix)
+	Format   string `json:"format"`
+	State    string `json:"state"`
+	// Position: every event up to this sequence is in a committed object
+	// (or is not the pipeline's). LagEvents are the events after it.
+	Position  uint64 `json:"position"`
+	LagEvents uint64 `json:"lag_events"`
+	// Counts since the process started.
+	Objects uint64 `json:"objects"`
+	Events  uint64 `json:"events"`
+	Bytes   uint64 `json:"bytes"`   // as stored (compressed, encoded)
+	Skipped uint64 `json:"skipped"` // objects found already committed (a replay after a crash)
+	Errors  uint64 `json:"errors"`
+	// The last object committed, and the last sequence it holds.
+	LastObject     string     `json:"last_object,omitempty"`
+	LastCommitted  uint64     `json:"last_committed_seq"`
+	LastCommitTime *time.Time `json:"last_commit_time,omitempty"`
+	Open           *Open      `json:"open,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorTime  *time.Time `json:"last_error_time,omitempty"`
+}
+
+// Open is the object being gathered, not yet written.
+type Open struct {
+	Partition string    `json:"partition"`
+	First     uint64    `json:"first_seq"`
+	Last      uint64    `json:"last_seq"`
+	Events    int       `json:"events"`
+	Bytes     int64     `json:"bytes"` // as NDJSON
+	Since     time.Time `json:"since"`
+}
+
+type status struct {
+	mu   sync.Mutex
+	s    Status
+	open span // the object being gathered, if open.first > 0
+}
+
+// gathering records the object being gathered (nil: none).
+func (st *status) gathering(sp *span) {
+	st.mu.Lock()
+	if sp == nil {
+		st.open = span{}
+	} else {
+		st.open = *sp
+	}
+	st.mu.Unlock()
+}
+
+func (st *status) set(f func(s *Status)) {
+	st.mu.Lock()
+	f(&st.s)
+	st.mu.Unlock()
+}
+
+func (st *status) fail(err error) {
+	now := time.Now().UTC()
+	st.set(func(s *Status) {
+		s.State, s.LastError, s.LastErrorTime, s.Errors = Failing, err.Error(), &now, s.Errors+1
+	})
+}
+
+func (st *status) view() Status {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	v := st.s
+	if sp := st.open; sp.first > 0 {
+		v.Open = &Open{Partition: sp.partition, First: sp.first, Last: sp.last, Events: sp.events, Bytes: sp.bytes, Since: sp.opened.UTC()}
+	}
+	return v
+}
+
+// Group runs a node's sinks.
+type Group struct {
+	sinks  []*Sink
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewGroup makes a group; it registers the sinks' metrics on reg if not nil.
+func NewGroup(reg prometheus.Registerer) *Group {
+	g := &Group{}
+	if reg != nil {
+		reg.MustRegister(collector{g})
+	}
+	return g
+}
+
+// Add adds a sink; call before Start.
+func (g *Group) Add(s *Sink) { g.sinks = append(g.sinks, s) }
+
+// Start runs every sink until Stop.
+func (g *Group) Start(ctx context.Context) {
+	ctx, g.cancel = context.WithCancel(ctx)
+	for _, s := range g.sinks {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			s.Run(ctx)
+		}()
+	}
+}
+
+// Stop ends every sink (an object being gathered is not written: its
+// events come again at the next start), waits, and closes the storage.
+func (g *Group) Stop() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.wg.Wait()
+	for _, s := range g.sinks {
+		_ = s.Close()
+	}
+}
+
+// List reports every sink.
+func (g *Group) List() []Status {
+	out := make([]Status, 0, len(g.sinks))
+	for _, s := range g.sinks {
+		out = append(out, s.Status())
+	}
+	return out
+}
+
+// collector exposes the sinks' status as Prometheus metrics.
+type collector struct{ g *Group }
+
+var (
+	labels     = []string{"pipeline", "url"}
+	descObj    = prometheus.NewDesc("sluice_files_objects_total", "Objects a files output committed.", labels, nil)
+	descEvents = prometheus.NewDesc("sluice_files_events_total", "Events written to committed objects.", labels, nil)
+	descBytes  = prometheus.NewDesc("sluice_files_bytes_total", "Bytes of committed objects, as stored.", labels, nil)
+	descSkip   = prometheus.NewDesc("sluice_files_skipped_objects_total", "Objects found already committed when replaying after a crash.", labels, nil)
+	descErrs   = prometheus.NewDesc("sluice_files_errors_total", "Failures to read, write or acknowledge (each retried).", labels, nil)
+	descLast   = prometheus.NewDesc("sluice_files_last_committed_seq", "The last stream sequence in a committed object.", labels, nil)
+	descLag    = prometheus.NewDesc("sluice_files_lag_events", "Events of the stream not yet in a committed object.", labels, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descObj, descEvents, descBytes, descSkip, descErrs, descLast, descLag} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.g.List() {
+		for d, v := range map[*prometheus.Desc]uint64{descObj: s.Objects, descEvents: s.Events, descBytes: s.Bytes, descSkip: s.Skipped, descErrs: s.Errors} {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), s.Pipeline, s.URL)
+		}
+		ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(s.LastCommitted), s.Pipeline, s.URL)
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(s.LagEvents), s.Pipeline, s.URL)
+	}
+}
