@@ -91,19 +91,38 @@ func mixed(t testing.TB, svc *stream.Service, n int) {
 	}
 }
 
-// union reads every object back and checks that together they hold each
-// of the pipeline's events exactly once, in order.
+// union reads every object under dir back and checks that together they
+// hold each of the pipeline's events exactly once, in order.
 func union(t testing.TB, dir string, evs []event.Event) {
 	t.Helper()
-	names := objects(t, dir)
+	objs := map[string][]byte{}
+	for _, name := range objects(t, dir) {
+		objs[name] = readFile(t, filepath.Join(dir, name))
+	}
+	unionOf(t, objs, evs)
+}
+
+// unionOf checks objects (by key) as union does.
+func unionOf(t testing.TB, objs map[string][]byte, evs []event.Event) {
+	t.Helper()
+	var names []string
+	for name := range objs {
+		names = append(names, name)
+	}
 	sort.Slice(names, func(i, j int) bool { // by first sequence, whatever the folder
 		_, a, _, _ := parseKey(names[i])
 		_, b, _, _ := parseKey(names[j])
 		return a < b
 	})
 	var got []string
+	var end uint64
 	for _, name := range names {
-		for _, m := range decode(t, name, readFile(t, filepath.Join(dir, name))) {
+		_, first, last, _ := parseKey(name)
+		if first <= end {
+			t.Fatalf("%s overlaps an object ending at %d", name, end)
+		}
+		end = last
+		for _, m := range decode(t, name, objs[name]) {
 			meta, _ := m["meta"].(map[string]any)
 			if meta == nil { // parquet: meta is JSON text
 				_ = json.Unmarshal([]byte(m["meta"].(string)), &meta)
