@@ -120,9 +120,10 @@ type FunctionRef struct {
 
 // OutputRef is one output of a pipeline: exactly one kind.
 type OutputRef struct {
-	Stream string     `yaml:"stream"`
-	Table  string     `yaml:"table"`
-	SQL    *SQLOutput `yaml:"sql"`
+	Stream string       `yaml:"stream"`
+	Table  string       `yaml:"table"`
+	SQL    *SQLOutput   `yaml:"sql"`
+	Files  *FilesOutput `yaml:"files"`
 }
 
 // SQLOutput writes a pipeline's outputs as rows of a table in PostgreSQL
@@ -279,6 +280,9 @@ func kinds(o OutputRef) int {
 	if o.SQL != nil {
 		n++
 	}
+	if o.Files != nil {
+		n++
+	}
 	return n
 }
 
@@ -378,7 +382,9 @@ func (c *Config) Validate() error {
 		for i, o := range pl.To {
 			switch {
 			case kinds(o) != 1:
-				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream, table or sql")
+				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream, table, sql or files")
+			case o.Files != nil:
+				o.Files.validate(pl, fmt.Sprintf("%s.to[%d].files", p, i), add)
 			case o.SQL != nil:
 				o.SQL.validate(fmt.Sprintf("%s.to[%d].sql", p, i), add)
 			case o.Table != "":
@@ -387,6 +393,7 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+		validateFiles(pl, p, add)
 		if pl.MaxInFlight < 0 {
 			add(p+".max_in_flight", "cannot be negative")
 		}

@@ -75,7 +75,7 @@ func TestSQLOutputErrorsNameThePath(t *testing.T) {
 	}
 	// Two kinds in one output.
 	doc := strings.Replace(string(sqlDoc(base+"columns: {a: /a}")), "      - sql:", "      - stream: s\n        sql:", 1)
-	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "pipelines.x.to[2]: give exactly one kind: stream, table or sql") {
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "pipelines.x.to[2]: give exactly one kind: stream, table, sql or files") {
 		t.Errorf("two kinds: %v", err)
 	}
 }
