@@ -33,7 +33,7 @@ type Status struct {
 	Bytes   uint64 `json:"bytes"`   // as stored (compressed, encoded)
 	Skipped uint64 `json:"skipped"` // objects found already committed (a replay after a crash)
 	Errors  uint64 `json:"errors"`
-	// The last object committed, and the last sequence it holds.
+	// The last object committed (its key under the URL's prefix), and the last sequence it holds.
 	LastObject     string     `json:"last_object,omitempty"`
 	LastCommitted  uint64     `json:"last_committed_seq"`
 	LastCommitTime *time.Time `json:"last_commit_time,omitempty"`

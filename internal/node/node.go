@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
@@ -36,6 +37,7 @@ type Node struct {
 	Functions *function.Registry
 	Pipelines *pipeline.Manager
 	Tables    table.Store // nil without tables
+	Files     *files.Group
 	API       *httpapi.API
 	Registry  *prometheus.Registry
 
@@ -64,6 +66,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1)}
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fail := func(err error) (*Node, error) {
+		if n.Files != nil {
+			n.Files.Stop()
+		}
 		if n.Tables != nil {
 			_ = n.Tables.Close()
 		}
@@ -114,6 +119,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 			return fail(err)
 		}
 	}
+	if n.Files, err = fileSinks(ctx, cfg, n.Streams, log, n.Registry); err != nil {
+		return fail(err)
+	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
 		TableNames: sortedKeys(cfg.Tables)})
@@ -125,6 +133,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	n.Sources.Start(context.WithoutCancel(ctx))
 	n.Pipelines.Start(context.WithoutCancel(ctx))
+	n.Files.Start(context.WithoutCancel(ctx))
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
@@ -153,6 +162,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
 	n.Sources.Stop() // sources and pipelines write to the engine: stop them first
 	n.Pipelines.Stop()
+	n.Files.Stop()
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
 	if n.Tables != nil {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/pipeline"
@@ -49,6 +53,9 @@ func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Servi
 		}
 		spec.Function = fn
 		for i, o := range pl.To {
+			if o.Files != nil {
+				continue // a sink of its own on the output stream: see fileSinks
+			}
 			if o.Stream != "" {
 				spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
 				continue
@@ -73,4 +80,26 @@ func pipelineSpecs(cfg *config.Config, reg *function.Registry, svc *stream.Servi
 		out = append(out, spec)
 	}
 	return out, nil
+}
+
+// fileSinks builds the files outputs: each is a durable consumer of its
+// own on the pipeline's output stream, so the pipeline never waits for an
+// object to fill.
+func fileSinks(ctx context.Context, cfg *config.Config, svc *stream.Service, log *slog.Logger, reg prometheus.Registerer) (*files.Group, error) {
+	g := files.NewGroup(reg)
+	for _, name := range sortedKeys(cfg.Pipelines) {
+		pl := cfg.Pipelines[name]
+		for i, o := range pl.To {
+			if o.Files == nil {
+				continue
+			}
+			s, err := files.New(ctx, svc, o.Files.Config(), files.Options{Pipeline: name, Stream: pl.FilesStream(o.Files), Log: log})
+			if err != nil {
+				g.Stop()
+				return nil, fmt.Errorf("pipelines.%s.to[%d].files: %w", name, i, err)
+			}
+			g.Add(s)
+		}
+	}
+	return g, nil
 }
