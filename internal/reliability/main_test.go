@@ -188,6 +188,22 @@ func post(t *testing.T, base, path string, body []byte, v any) {
 	}
 }
 
+// produce posts a body of events to a stream and returns the status and
+// the answer.
+func produce(t *testing.T, base, stream, contentType string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(base+"/v1/streams/"+stream+"/events", contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
 // readStream reads every event of a stream, in order.
 func readStream(t *testing.T, base, name string) []json.RawMessage {
 	t.Helper()

@@ -103,8 +103,19 @@ func startNode(t *testing.T, cfg *config.Config) (*node.Node, string) {
 }
 
 // replayIDs are the meta.id of the first n events of the looped replay of
-// evs, read from a replay server of their own (no faults, no pacing).
+// evs.
 func replayIDs(t *testing.T, evs [][]byte, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i, e := range replayEvents(t, evs, n) {
+		ids[i] = metaID(t, e)
+	}
+	return ids
+}
+
+// replayEvents are the first n events of the looped replay of evs, read
+// from a replay server of their own (no faults, no pacing).
+func replayEvents(t *testing.T, evs [][]byte, n int) []json.RawMessage {
 	t.Helper()
 	if n == 0 {
 		return nil
@@ -123,15 +134,13 @@ func replayIDs(t *testing.T, evs [][]byte, n int) []string {
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
-	ids := make([]string, n)
-	for i := range ids {
-		var e struct{ Meta struct{ ID string } }
-		if err := dec.Decode(&e); err != nil {
+	out := make([]json.RawMessage, n)
+	for i := range out {
+		if err := dec.Decode(&out[i]); err != nil {
 			t.Fatal(err)
 		}
-		ids[i] = e.Meta.ID
 	}
-	return ids
+	return out
 }
 
 // metaID is an event's meta.id.
