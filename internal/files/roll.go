@@ -86,9 +86,11 @@ func (r *roller) commit(ctx context.Context) error {
 }
 
 // ackIdle acknowledges what was handled while no object is open (events
-// of others, objects skipped).
+// of others, objects skipped). Never the middle of an object committed
+// before: a replay from there would not find the object (it is looked up
+// by its first sequence) and would write its end again.
 func (r *roller) ackIdle(ctx context.Context) error {
-	if r.open != nil || r.last == nil || r.last.Seq <= r.acked {
+	if r.open != nil || r.last == nil || r.last.Seq <= r.acked || r.last.Seq < r.skipTo {
 		return nil
 	}
 	return r.ack(ctx)

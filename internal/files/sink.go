@@ -137,14 +137,17 @@ func (s *Sink) Run(ctx context.Context) {
 // consumer opens the sink's durable consumer. It is created again just
 // after its acknowledgement floor at every start, so that deliveries a
 // crashed process left unacknowledged come at once, in order, and the
-// settings (MaxEvents, MaxAge) are the current ones.
+// settings are the current ones. The sink itself keeps at most MaxEvents
+// and a fetch unacknowledged, but skipping an object committed before
+// needs all of its deliveries (it may have been cut under a larger
+// MaxEvents), hence the engine's bound of MaxMaxEvents.
 func (s *Sink) consumer(ctx context.Context) (engine.Consumer, error) {
 	start, err := s.svc.Resolve(ctx, s.opts.Stream, event.Position{Kind: event.Earliest})
 	if err != nil {
 		return nil, err
 	}
 	cfg := engine.ConsumerConfig{Stream: s.opts.Stream, Name: s.name, StartSeq: start,
-		MaxAckPending: s.cfg.MaxEvents + 2*fetchMax, AckWait: s.cfg.MaxAge + ackSlack, AckAll: true}
+		MaxAckPending: MaxMaxEvents + 2*fetchMax, AckWait: s.cfg.MaxAge + ackSlack, AckAll: true}
 	c, err := s.cons.EnsureConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err

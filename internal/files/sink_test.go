@@ -274,3 +274,47 @@ func TestRollByAgeWhenIdle(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 }
+
+// TestSkipAcknowledgesOnlyPastTheObject: while the deliveries of an object
+// committed before are skipped, nothing is acknowledged until its last
+// sequence; a crash in the middle of the skip then replays from the
+// object's start and finds it again, instead of writing its end twice.
+func TestSkipAcknowledgesOnlyPastTheObject(t *testing.T) {
+	svc := newService(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, Key("", 1, 3000, NDJSON)), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), svc, Config{URL: "file://" + dir}, Options{Pipeline: "p", Stream: "out"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var acked []uint64
+	r := &roller{s: s}
+	feed := func(from, to uint64) {
+		for seq := from; seq <= to; seq++ {
+			d := engine.NewDelivery(engine.Stored{Seq: seq, Header: map[string]string{"Sluice-Origin": "p"}, Data: []byte(`{}`)}, 1,
+				func(context.Context) error { acked = append(acked, seq); return nil })
+			if err := r.add(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.ackIdle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed(1, 500)
+	feed(501, 1000)
+	if len(acked) != 0 || s.Status().Skipped != 1 {
+		t.Fatalf("acknowledged %v in the middle of a skipped object (skipped %d)", acked, s.Status().Skipped)
+	}
+	feed(1001, 3000)
+	if !reflect.DeepEqual(acked, []uint64{3000}) {
+		t.Fatalf("acknowledged %v, want [3000]", acked)
+	}
+	feed(3001, 3002)
+	if r.open == nil || r.open.first != 3001 || len(acked) != 1 {
+		t.Fatalf("after the object: open %+v, acknowledged %v", r.open, acked)
+	}
+}
