@@ -393,11 +393,11 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
-		validateFiles(pl, p, add)
 		if pl.MaxInFlight < 0 {
 			add(p+".max_in_flight", "cannot be negative")
 		}
 	}
+	c.validateFilesPlaces(add)
 	for _, name := range sortedKeys(c.Tables) {
 		tb := c.Tables[name]
 		p := "tables." + name

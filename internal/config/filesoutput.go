@@ -89,17 +89,23 @@ func (f *FilesOutput) validate(pl Pipeline, p string, add func(path, format stri
 	}
 }
 
-// validateFiles checks what concerns all files outputs of a pipeline: two
-// of them cannot write the same place.
-func validateFiles(pl Pipeline, p string, add func(path, format string, args ...any)) {
-	seen := map[string]int{}
-	for i, o := range pl.To {
-		if o.Files == nil {
-			continue
+// validateFilesPlaces checks that no two files outputs, in any pipelines,
+// write the same place: their objects are named by sequence ranges, so
+// one would take the other's objects for its own.
+func (c *Config) validateFilesPlaces(add func(path, format string, args ...any)) {
+	seen := map[string]string{}
+	for _, name := range sortedKeys(c.Pipelines) {
+		for i, o := range c.Pipelines[name].To {
+			if o.Files == nil || files.CheckURL(o.Files.URL) != nil {
+				continue
+			}
+			p := fmt.Sprintf("pipelines.%s.to[%d].files.url", name, i)
+			place := files.Redact(o.Files.URL) // scheme, bucket or folder, and prefix
+			if other, dup := seen[place]; dup {
+				add(p, "%s writes the same place: each files output needs its own folder, bucket or prefix", other)
+				continue
+			}
+			seen[place] = p
 		}
-		if j, dup := seen[o.Files.URL]; dup {
-			add(fmt.Sprintf("%s.to[%d].files.url", p, i), "the same as to[%d]'s: two outputs cannot write the same objects", j)
-		}
-		seen[o.Files.URL] = i
 	}
 }

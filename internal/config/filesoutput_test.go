@@ -61,24 +61,32 @@ func TestFilesOutputParses(t *testing.T) {
 
 func TestFilesOutputErrorsNameThePath(t *testing.T) {
 	cases := map[string]string{
-		"- stream: out\n- files: {format: ndjson}":                                "pipelines.x.to[1].files.url: required",
-		"- stream: out\n- files: {url: 'file://relative/dir'}":                    "pipelines.x.to[1].files.url: \"file://relative/dir\": want file:///absolute/dir",
-		"- stream: out\n- files: {url: 'gs://bucket'}":                            "pipelines.x.to[1].files.url: \"gs://bucket\": want a file:// or s3:// URL",
-		"- stream: out\n- files: {url: 's3:///x'}":                                "pipelines.x.to[1].files.url: \"s3:///x\": want s3://bucket",
-		"- stream: out\n- files: {url: 's3://k:s@bucket'}":                        "pipelines.x.to[1].files.url: credentials do not go in the URL",
-		"- stream: out\n- files: {url: 'file:///x', format: csv}":                 "pipelines.x.to[1].files.format: \"csv\": want ndjson, ndjson.gz or parquet",
-		"- stream: out\n- files: {url: 'file:///x', partition: '{{.Hour}}'}":      "pipelines.x.to[1].files.partition: on an example event",
-		"- stream: out\n- files: {url: 'file:///x', partition: '{{'}":             "pipelines.x.to[1].files.partition: template",
-		"- stream: out\n- files: {url: 'file:///x', roll: {max_bytes: 10}}":       "pipelines.x.to[1].files.roll.max_bytes: at least 1KiB",
-		"- stream: out\n- files: {url: 'file:///x', roll: {max_age: 1ms}}":        "pipelines.x.to[1].files.roll.max_age: at least 100ms",
-		"- stream: out\n- files: {url: 'file:///x', roll: {max_events: 2000000}}": "pipelines.x.to[1].files.roll.max_events: want 1 to 1000000",
-		"- stream: out\n- files: {url: 'file:///x', roll: {max_age: soon}}":       "duration \"soon\"",
-		"- files: {url: 'file:///x'}":                                             "pipelines.x.to[0].files: a files output writes the pipeline's output stream: add a stream output",
-		"- stream: a\n- stream: b\n- files: {url: 'file:///x'}":                   "pipelines.x.to[2].files.stream: required: the pipeline has 2 stream outputs",
-		"- stream: a\n- files: {url: 'file:///x', stream: c}":                     "pipelines.x.to[1].files.stream: \"c\" is not a stream output of this pipeline ([a])",
-		"- stream: a\n- files: {url: 'file:///x'}\n- files: {url: 'file:///x'}":   "pipelines.x.to[2].files.url: the same as to[1]'s",
-		"- stream: a\n  files: {url: 'file:///x'}":                                "pipelines.x.to[0]: give exactly one kind: stream, table, sql or files",
-		"- stream: a\n- files: {url: 'file:///x', bucket: b}":                     "field bucket not found",
+		"- stream: out\n- files: {format: ndjson}":                                            "pipelines.x.to[1].files.url: required",
+		"- stream: out\n- files: {url: 'file://relative/dir'}":                                "pipelines.x.to[1].files.url: \"file://relative/dir\": want file:///absolute/dir",
+		"- stream: out\n- files: {url: 'gs://bucket'}":                                        "pipelines.x.to[1].files.url: \"gs://bucket\": want a file:// or s3:// URL",
+		"- stream: out\n- files: {url: 's3:///x'}":                                            "pipelines.x.to[1].files.url: \"s3:///x\": want s3://bucket",
+		"- stream: out\n- files: {url: 's3://k:s@bucket'}":                                    "pipelines.x.to[1].files.url: credentials do not go in the URL",
+		"- stream: out\n- files: {url: 'file:///x', format: csv}":                             "pipelines.x.to[1].files.format: \"csv\": want ndjson, ndjson.gz or parquet",
+		"- stream: out\n- files: {url: 'file:///x', partition: '{{.Hour}}'}":                  "pipelines.x.to[1].files.partition: on an example event",
+		"- stream: out\n- files: {url: 'file:///x', partition: '{{'}":                         "pipelines.x.to[1].files.partition: template",
+		"- stream: out\n- files: {url: 'file:///x', roll: {max_bytes: 10}}":                   "pipelines.x.to[1].files.roll.max_bytes: at least 1KiB",
+		"- stream: out\n- files: {url: 'file:///x', roll: {max_age: 1ms}}":                    "pipelines.x.to[1].files.roll.max_age: at least 100ms",
+		"- stream: out\n- files: {url: 'file:///x', roll: {max_events: 2000000}}":             "pipelines.x.to[1].files.roll.max_events: want 1 to 1000000",
+		"- stream: out\n- files: {url: 'file:///x', roll: {max_age: soon}}":                   "duration \"soon\"",
+		"- files: {url: 'file:///x'}":                                                         "pipelines.x.to[0].files: a files output writes the pipeline's output stream: add a stream output",
+		"- stream: a\n- stream: b\n- files: {url: 'file:///x'}":                               "pipelines.x.to[2].files.stream: required: the pipeline has 2 stream outputs",
+		"- stream: a\n- files: {url: 'file:///x', stream: c}":                                 "pipelines.x.to[1].files.stream: \"c\" is not a stream output of this pipeline ([a])",
+		"- stream: a\n- files: {url: 'file:///x'}\n- files: {url: 'file:///x?metadata=skip'}": "pipelines.x.to[2].files.url: pipelines.x.to[1].files.url writes the same place",
+		"- stream: a\n  files: {url: 'file:///x'}":                                            "pipelines.x.to[0]: give exactly one kind: stream, table, sql or files",
+		"- stream: a\n- files: {url: 'file:///x', bucket: b}":                                 "field bucket not found",
+	}
+	two := `
+pipelines:
+  a: {from: in, function: {name: identity}, to: [{stream: a}, {files: {url: 's3://b?prefix=p/&region=x'}}]}
+  b: {from: in, function: {name: identity}, to: [{stream: b}, {files: {url: 's3://b?region=y&prefix=p/'}}]}
+`
+	if _, err := Parse([]byte(two)); err == nil || !strings.Contains(err.Error(), "pipelines.b.to[1].files.url: pipelines.a.to[1].files.url writes the same place") {
+		t.Errorf("two pipelines, one place: %v", err)
 	}
 	for doc, want := range cases {
 		_, err := Parse(filesDoc(doc))
