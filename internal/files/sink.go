@@ -20,7 +20,7 @@ import (
 
 const (
 	fetchMax  = 500
-	fetchWait = time.Second
+	fetchWait = 500 * time.Millisecond
 	// ackSlack is how much longer than MaxAge a delivery may wait for its
 	// object to be committed before the engine delivers it again (the sink
 	// ignores such repeats; they only cost a fetch).
