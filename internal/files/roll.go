@@ -96,7 +96,12 @@ func (r *roller) ackIdle(ctx context.Context) error {
 	return r.ack(ctx)
 }
 
+// ack acknowledges the last delivery handled and every earlier one. It
+// goes through even when ctx ends (a shutdown just after a commit), so a
+// clean stop leaves no object committed and unacknowledged.
 func (r *roller) ack(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if err := r.last.Ack(ctx); err != nil {
 		return fmt.Errorf("ack %s@%d: %w", r.s.opts.Stream, r.last.Seq, err)
 	}
