@@ -34,7 +34,9 @@ type Options struct {
 	Pipeline string
 	// Stream is the pipeline's output stream, which the sink reads.
 	Stream string
-	Log    *slog.Logger
+	// Dir is the data directory, under which a file:relative/dir URL is.
+	Dir string
+	Log *slog.Logger
 }
 
 // Sink writes a stream's events to objects.
@@ -70,7 +72,11 @@ func New(ctx context.Context, svc *stream.Service, cfg Config, o Options) (*Sink
 	if !ok {
 		return nil, errors.New("files outputs need an engine with durable consumers")
 	}
-	b, err := OpenBucket(ctx, cfg.URL)
+	where, err := resolve(cfg.URL, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := OpenBucket(ctx, where)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +178,7 @@ func (s *Sink) session(ctx context.Context) error {
 		return err
 	}
 	r := &roller{s: s}
+	var polled time.Time
 	s.st.gathering(nil)
 	s.st.set(func(st *Status) { st.State = Running })
 	for {
@@ -202,8 +209,11 @@ func (s *Sink) session(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if st, err := c.State(ctx); err == nil {
-			s.st.set(func(v *Status) { v.Position, v.LagEvents = st.AckFloor, st.Pending+st.InFlight })
+		if time.Since(polled) >= time.Second { // the lag, for status and metrics
+			polled = time.Now()
+			if st, err := c.State(ctx); err == nil {
+				s.st.set(func(v *Status) { v.Position, v.LagEvents = max(v.Position, st.AckFloor), st.Pending+st.InFlight })
+			}
 		}
 	}
 }
