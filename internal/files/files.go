@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"time"
 )
 
@@ -95,7 +96,8 @@ func ValidFormat(f string) bool {
 	return false
 }
 
-// CheckURL checks a files URL without opening it: file:///absolute/dir or
+// CheckURL checks a files URL without opening it: file:///absolute/dir,
+// file:relative/dir (under the data directory: see Options.Dir) or
 // s3://bucket.
 func CheckURL(raw string) error {
 	if raw == "" {
@@ -107,8 +109,14 @@ func CheckURL(raw string) error {
 	}
 	switch u.Scheme {
 	case "file":
+		if u.Opaque != "" {
+			if rel := filepath.Clean(u.Opaque); rel == "." || !filepath.IsLocal(rel) {
+				return fmt.Errorf("%q: want file:relative/dir, a folder inside the data directory", raw)
+			}
+			break
+		}
 		if u.Host != "" || len(u.Path) < 2 || u.Path[0] != '/' {
-			return fmt.Errorf("%q: want file:///absolute/dir (three slashes)", raw)
+			return fmt.Errorf("%q: want file:///absolute/dir (three slashes) or file:relative/dir (under the data directory)", raw)
 		}
 	case "s3":
 		if u.Host == "" {
@@ -135,4 +143,18 @@ func Redact(raw string) string {
 		u.RawQuery = "prefix=" + url.QueryEscape(prefix)
 	}
 	return u.String()
+}
+
+// resolve makes a relative file: URL absolute, under dir.
+func resolve(raw, dir string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "file" || u.Opaque == "" {
+		return raw, err
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, filepath.FromSlash(u.Opaque)))
+	if err != nil {
+		return "", err
+	}
+	u.Opaque, u.Path = "", filepath.ToSlash(abs)
+	return u.String(), nil
 }

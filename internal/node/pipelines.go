@@ -93,7 +93,7 @@ func fileSinks(ctx context.Context, cfg *config.Config, svc *stream.Service, log
 			if o.Files == nil {
 				continue
 			}
-			s, err := files.New(ctx, svc, o.Files.Config(), files.Options{Pipeline: name, Stream: pl.FilesStream(o.Files), Log: log})
+			s, err := files.New(ctx, svc, o.Files.Config(), files.Options{Pipeline: name, Stream: pl.FilesStream(o.Files), Dir: cfg.Data, Log: log})
 			if err != nil {
 				g.Stop()
 				return nil, fmt.Errorf("pipelines.%s.to[%d].files: %w", name, i, err)
