@@ -18,6 +18,7 @@ import (
 
 	wikiimages "github.com/sluice-dev/sluice/examples/wiki-images"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
@@ -61,8 +62,9 @@ func newDemo(g *globals) *cobra.Command {
 			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel), so)
 		},
 	}
-	f.register(cmd, demoData)
 	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "run this copy of the project instead of the built-in examples/wiki-images (with its source "+demoSource+" and pipeline "+demoPipeline+")")
+	f.register(cmd, demoData)
 	fl.Float64Var(&o.rate, "rate", 50, "events per second of the replayed feed")
 	fl.DurationVar(&o.history, "history", time.Hour, "on a fresh data directory, replay this much history first (one event a second); 0: none")
 	fl.DurationVar(&o.latency, "api-latency", 50*time.Millisecond, "added to every answer of the simulated MediaWiki API")
@@ -70,9 +72,9 @@ func newDemo(g *globals) *cobra.Command {
 }
 
 // demoConfig writes the embedded project under the data directory, loads
-// it, and points it at the stand-ins: the source at the replay, the
-// function at the simulated API (api_base), the pipeline at the start of
-// the stream.
+// it (or the --config given), and points it at the stand-ins: the source
+// at the replay, the function at the simulated API (api_base), the
+// pipeline at the start of the stream.
 func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config, error) {
 	data := demoData
 	if cmd.Flags().Changed("data") {
@@ -85,7 +87,11 @@ func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config
 	if err := os.WriteFile(filepath.Join(dir, "sample-event.json"), append(st.recorded[0], '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(filepath.Join(dir, "sluice.yaml"))
+	path := filepath.Join(dir, "sluice.yaml")
+	if f.config != "" {
+		path = f.config
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +167,7 @@ sluice demo: the flagship project (examples/wiki-images), offline
          %g events/s%s; replayed at %s
   API    simulated MediaWiki API at %s/{host}/w/api.php, %s per request
   node   API and UI at %s/, data in %s
+  %s
 
 Try, in another terminal (sluice is "go run ./cmd/sluice" from the repository, or your build):
   # follow the function's outputs
@@ -171,8 +178,30 @@ Try, in another terminal (sluice is "go run ./cmd/sluice" from the repository, o
   # run the pipeline (its where and function) on a recorded event; nothing is written
   sluice invoke --pipeline %s %s%s
 
-`, len(st.recorded), o.rate, history, st.feedURL, st.apiURL, o.latency, base, cfg.Data,
+`, len(st.recorded), o.rate, history, st.feedURL, st.apiURL, o.latency, base, cfg.Data, outputs(cfg),
 		server, first.Title, key, server, key, hourAgo, server, demoPipeline, filepath.Join(cfg.Data, "project", "sample-event.json"), server)
+}
+
+// outputs says where the demo's pipeline writes.
+func outputs(cfg *config.Config) string {
+	var to []string
+	for _, o := range cfg.Pipelines[demoPipeline].To {
+		switch {
+		case o.Stream != "":
+			to = append(to, "stream "+o.Stream)
+		case o.Table != "":
+			to = append(to, "table "+o.Table)
+		case o.SQL != nil:
+			to = append(to, "sql table "+o.SQL.Table)
+		case o.Files != nil:
+			where := files.Redact(o.Files.URL)
+			if u, err := url.Parse(o.Files.URL); err == nil && u.Scheme == "file" && u.Opaque != "" {
+				where = filepath.Join(cfg.Data, filepath.FromSlash(u.Opaque)) // under the data directory
+			}
+			to = append(to, "files in "+where)
+		}
+	}
+	return fmt.Sprintf("%-6s %s writes %s", "out", demoPipeline, strings.Join(to, ", "))
 }
 
 // shortDuration writes 1h rather than 1h0m0s.
