@@ -31,12 +31,25 @@ type Dialect struct {
 	// Lock, if not empty, is run first in every transaction that changes
 	// the schema, to serialize them across processes.
 	Lock string
+	// InsertRows is how many rows one INSERT statement carries (0: 100).
+	InsertRows int
 }
 
-// SQLite is the dialect of SQLite.
-var SQLite = Dialect{Name: "sqlite", Text: "TEXT"}
+func (d Dialect) insertRows() int {
+	if d.InsertRows <= 0 {
+		return 100
+	}
+	return d.InsertRows
+}
 
-// PostgreSQL is the dialect of PostgreSQL.
+// SQLite is the dialect of SQLite. It inserts one row per statement: SQLite
+// keeps a statement journal for a statement that writes several rows (a
+// copy of every page it changes, in case a later row fails), which costs
+// more than running a prepared statement once per row in the same process.
+var SQLite = Dialect{Name: "sqlite", Text: "TEXT", InsertRows: 1}
+
+// PostgreSQL is the dialect of PostgreSQL: 100 rows per INSERT, one round
+// trip.
 var PostgreSQL = Dialect{
 	Name:   "postgres",
 	Dollar: true,

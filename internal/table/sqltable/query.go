@@ -79,7 +79,13 @@ func (s *Store) Get(ctx context.Context, name, key string, at time.Time) (table.
 	}
 	us := at.UnixMicro()
 	v := table.Version{Key: key}
-	err := scanVersion(s.read.QueryRowContext(ctx, s.q(name, getSQL), key, us, key, us), &v)
+	stmt, err := s.stmt(ctx, name, stmtGet)
+	if err == nil {
+		err = scanVersion(stmt.QueryRowContext(ctx, key, us, key, us), &v)
+	}
+	if err == nil && !v.Deleted {
+		return v, nil
+	}
 	op := fmt.Sprintf("get key %q at %s from", key, at.Format(time.RFC3339Nano))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -98,7 +104,11 @@ func (s *Store) History(ctx context.Context, name, key string, from, to time.Tim
 		return nil, err
 	}
 	op := fmt.Sprintf("history of key %q in", key)
-	rows, err := s.read.QueryContext(ctx, s.q(name, historySQL), key, to.UnixMicro(), from.UnixMicro())
+	stmt, err := s.stmt(ctx, name, stmtHistory)
+	var rows *sql.Rows
+	if err == nil {
+		rows, err = stmt.QueryContext(ctx, key, to.UnixMicro(), from.UnixMicro())
+	}
 	if err != nil {
 		return nil, s.fail(ctx, op, name, err)
 	}
@@ -135,8 +145,11 @@ func (s *Store) Scan(ctx context.Context, name string, at time.Time, prefix stri
 	}
 	us := at.UnixMicro()
 	op := fmt.Sprintf("scan prefix %q after %q at %s in", prefix, cursor, at.Format(time.RFC3339Nano))
-	rows, err := s.read.QueryContext(ctx, s.q(name, scanSQL),
-		us, us, cursor, prefix, utf8.RuneCountInString(prefix), prefix, limit+1)
+	stmt, err := s.stmt(ctx, name, stmtScan)
+	var rows *sql.Rows
+	if err == nil {
+		rows, err = stmt.QueryContext(ctx, us, us, cursor, prefix, utf8.RuneCountInString(prefix), prefix, limit+1)
+	}
 	if err != nil {
 		return nil, "", s.fail(ctx, op, name, err)
 	}

@@ -28,6 +28,7 @@ type Store struct {
 	write, read *sql.DB
 	d           Dialect
 	close       func()
+	stmts       stmts
 }
 
 var _ table.Store = (*Store)(nil)
@@ -43,7 +44,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 
 // Close closes the databases.
 func (s *Store) Close() error {
-	err := s.read.Close()
+	err := errors.Join(s.forget(""), s.read.Close())
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
 	}
@@ -99,7 +100,7 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("drop table %q: %w", name, err)
 	}
-	return nil
+	return s.forget(name)
 }
 
 func (s *Store) schemaTx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -119,10 +120,6 @@ func (s *Store) schemaTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// rowsPerInsert is how many writes one INSERT statement carries (6
-// parameters each; far below the engines' parameter limits).
-const rowsPerInsert = 100
-
 // Put implements table.Store.
 func (s *Store) Put(ctx context.Context, name string, ws []table.Write) error {
 	if err := table.ValidName(name); err != nil {
@@ -137,8 +134,10 @@ func (s *Store) Put(ctx context.Context, name string, ws []table.Write) error {
 		return nil
 	}
 	// Sorted, concurrent batches lock rows in the same order: no deadlock.
+	// The sort is stable, so that of two writes of one (key, stream, seq) in
+	// a batch the first is stored.
 	ws = slices.Clone(ws)
-	slices.SortFunc(ws, func(a, b table.Write) int {
+	slices.SortStableFunc(ws, func(a, b table.Write) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq))
 	})
 	if err := s.put(ctx, name, ws); err != nil {
@@ -147,14 +146,22 @@ func (s *Store) Put(ctx context.Context, name string, ws []table.Write) error {
 	return nil
 }
 
+// put inserts ws in one transaction, Dialect.InsertRows rows per statement
+// (6 parameters each; far below the engines' parameter limits).
 func (s *Store) put(ctx context.Context, name string, ws []table.Write) error {
+	insert, err := s.stmt(ctx, name, stmtInsert)
+	if err != nil {
+		return err
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, 6*rowsPerInsert)
-	for chunk := range slices.Chunk(ws, rowsPerInsert) {
+	full := tx.StmtContext(ctx, insert)
+	rows := s.d.insertRows()
+	args := make([]any, 0, 6*rows)
+	for chunk := range slices.Chunk(ws, rows) {
 		args = args[:0]
 		for _, w := range chunk {
 			var value any // NULL for a tombstone
@@ -163,7 +170,12 @@ func (s *Store) put(ctx context.Context, name string, ws []table.Write) error {
 			}
 			args = append(args, w.Key, w.ValidFrom.UnixMicro(), int64(w.Seq), w.Stream, w.Tombstone(), value)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(name, insertSQL(len(chunk))), args...); err != nil {
+		if len(chunk) == rows {
+			_, err = full.ExecContext(ctx, args...)
+		} else { // the last, shorter chunk
+			_, err = tx.ExecContext(ctx, s.q(name, insertSQL(len(chunk))), args...)
+		}
+		if err != nil {
 			return err
 		}
 	}
