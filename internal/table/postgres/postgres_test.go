@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -11,10 +12,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"go.uber.org/goleak"
 
 	"github.com/sluice-dev/sluice/internal/table"
 	"github.com/sluice-dev/sluice/internal/table/postgres"
+	"github.com/sluice-dev/sluice/internal/table/sqltable"
 	"github.com/sluice-dev/sluice/internal/table/tabletest"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
@@ -65,6 +68,23 @@ func schema(t *testing.T) string {
 func TestStore(t *testing.T) {
 	u := schema(t)
 	tabletest.Run(t, func(t *testing.T) table.Store {
+		s, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestUpgrade opens a database of schema version 1.
+func TestUpgrade(t *testing.T) {
+	u := schema(t)
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tabletest.Upgrade(t, db, sqltable.PostgreSQL.Text, func(t *testing.T) table.Store {
 		s, err := postgres.Open(t.Context(), u)
 		if err != nil {
 			t.Fatal(err)

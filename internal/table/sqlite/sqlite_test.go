@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/table"
 	"github.com/sluice-dev/sluice/internal/table/sqlite"
+	"github.com/sluice-dev/sluice/internal/table/sqltable"
 	"github.com/sluice-dev/sluice/internal/table/tabletest"
 )
 
@@ -47,4 +49,21 @@ func TestReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestUpgrade opens a database of schema version 1.
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tables.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tabletest.Upgrade(t, db, sqltable.SQLite.Text, func(t *testing.T) table.Store {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }

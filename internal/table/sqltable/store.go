@@ -54,10 +54,21 @@ func (s *Store) Close() error {
 	return err
 }
 
-// q returns statement for table name: {t} is the SQL table, {x} its index,
-// {text} the dialect's bytewise text type, placeholders rebound.
-func (s *Store) q(name, statement string) string {
-	return s.d.rebind(strings.NewReplacer("{t}", "t_"+name, "{x}", "x_"+name, "{text}", s.d.Text).Replace(statement))
+// q returns statement for table name, placeholders rebound.
+func (s *Store) q(name, statement string) string { return s.d.rebind(expand(s.d, name, statement)) }
+
+// expand replaces in statement, for table name: {t} by the SQL table, {p}
+// and {x} by the names of its primary key and index, and {text} by the
+// dialect's bytewise text type.
+func expand(d Dialect, name, statement string) string {
+	return strings.NewReplacer("{t}", "t_"+name, "{p}", "p_"+name, "{x}", "x_"+name, "{text}", d.Text).Replace(statement)
+}
+
+// createSQL creates a table in the layout of the latest migration.
+var createSQL = []string{
+	`CREATE TABLE IF NOT EXISTS {t} (key {text} NOT NULL, valid_from BIGINT NOT NULL, seq BIGINT NOT NULL,
+		stream {text} NOT NULL, deleted BOOLEAN NOT NULL, value TEXT, CONSTRAINT {p} PRIMARY KEY (stream, seq, key))`,
+	`CREATE INDEX IF NOT EXISTS {x} ON {t} (key, valid_from, seq, stream)`,
 }
 
 // Create implements table.Store.
@@ -66,11 +77,7 @@ func (s *Store) Create(ctx context.Context, name string) error {
 		return err
 	}
 	err := s.schemaTx(ctx, func(tx *sql.Tx) error {
-		for _, st := range []string{
-			`CREATE TABLE IF NOT EXISTS {t} (key {text} NOT NULL, valid_from BIGINT NOT NULL, seq BIGINT NOT NULL,
-				stream {text} NOT NULL, deleted BOOLEAN NOT NULL, value TEXT, PRIMARY KEY (key, stream, seq))`,
-			`CREATE INDEX IF NOT EXISTS {x} ON {t} (key, valid_from, seq, stream)`,
-		} {
+		for _, st := range createSQL {
 			if _, err := tx.ExecContext(ctx, s.q(name, st)); err != nil {
 				return err
 			}
@@ -133,12 +140,12 @@ func (s *Store) Put(ctx context.Context, name string, ws []table.Write) error {
 	if len(ws) == 0 {
 		return nil
 	}
-	// Sorted, concurrent batches lock rows in the same order: no deadlock.
-	// The sort is stable, so that of two writes of one (key, stream, seq) in
-	// a batch the first is stored.
+	// Sorted in primary key order, concurrent batches lock rows in the same
+	// order: no deadlock. The sort is stable, so that of two writes of one
+	// (key, stream, seq) in a batch the first is stored.
 	ws = slices.Clone(ws)
 	slices.SortStableFunc(ws, func(a, b table.Write) int {
-		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq))
+		return cmp.Or(strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq), strings.Compare(a.Key, b.Key))
 	})
 	if err := s.put(ctx, name, ws); err != nil {
 		return s.fail(ctx, fmt.Sprintf("put %d writes into", len(ws)), name, err)
