@@ -1,16 +1,22 @@
 package node_test
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,7 +35,21 @@ import (
 // directory) is loaded with 1,000,000 versions over 100,000 keys. Then the
 // same random (key, time) lookups are issued over HTTP (GET
 // /v1/tables/{name}/keys/{key}?at=T) and directly to the store (Get), each
-// with four concurrent clients.
+// with four concurrent clients:
+//
+//   - HTTP: net/http.Client, keep-alive;
+//   - HTTPMinimal: one kept-alive connection per client, the request
+//     written by hand and the response read with http.ReadResponse, so the
+//     client costs less of the two cores it shares with the server;
+//   - Direct: Tables.Get on the node's store;
+//   - HTTPFixed: the minimal client against a bare net/http server that
+//     answers every request with the same body, of the size of a lookup's,
+//     without a store: what HTTP alone costs on this machine.
+//
+// Before anything is timed, both clients and the store are checked to agree,
+// the load's files are flushed to disk, and every path is warmed up with
+// other lookups. The write rate is the versions divided by the time spent in
+// Put over the whole load; it is also logged for each tenth of the load.
 
 const (
 	tbTable    = "page_images"
@@ -109,11 +129,11 @@ type tbQuery struct {
 	at  time.Time
 }
 
-// queries returns n random lookups (fixed seed): a random key at a time
+// queries returns n random lookups (seeded): a random key at a time
 // uniformly within its versions' span, from its first version to one step
 // past its last, so each of its ten versions is hit about equally.
-func (d *tbData) queries(n int) []tbQuery {
-	r := rand.New(rand.NewPCG(7, 7))
+func (d *tbData) queries(seed uint64, n int) []tbQuery {
+	r := rand.New(rand.NewPCG(seed, seed))
 	qs := make([]tbQuery, n)
 	span := int64(tbVersions * tbKeys * tbStep / time.Second)
 	for i := range qs {
@@ -124,35 +144,13 @@ func (d *tbData) queries(n int) []tbQuery {
 }
 
 // tbRun issues the queries with tbClients concurrent clients and reports
-// queries/s, p50 and p99.
-func tbRun(b *testing.B, what string, qs []tbQuery, do func(tbQuery) error) {
+// queries/s, p50 and p99. do runs one query for client number c.
+func tbRun(b *testing.B, what string, qs []tbQuery, do func(c int, q tbQuery) error) {
 	b.Helper()
-	lat := make([]time.Duration, len(qs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
 	b.ResetTimer()
-	start := time.Now()
-	for range tbClients {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(qs) {
-					return
-				}
-				t := time.Now()
-				if err := do(qs[i]); err != nil {
-					failed.CompareAndSwap(nil, err)
-					return
-				}
-				lat[i] = time.Since(t)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lat, elapsed, err := tbIssue(qs, do)
 	b.StopTimer()
-	if err, _ := failed.Load().(error); err != nil {
+	if err != nil {
 		b.Fatal(err)
 	}
 	slices.Sort(lat)
@@ -164,6 +162,107 @@ func tbRun(b *testing.B, what string, qs []tbQuery, do func(tbQuery) error) {
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%s: %d queries, %d clients: %.0f queries/s, p50 %v, p99 %v, max %v",
 		what, len(qs), tbClients, qps, p50, p99, lat[len(lat)-1])
+}
+
+// tbIssue issues the queries with tbClients concurrent clients and returns
+// their latencies and the time they took.
+func tbIssue(qs []tbQuery, do func(c int, q tbQuery) error) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, len(qs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	start := time.Now()
+	for c := range tbClients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(qs) {
+					return
+				}
+				t := time.Now()
+				if err := do(c, qs[i]); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	err, _ := failed.Load().(error)
+	return lat, time.Since(start), err
+}
+
+// tbConn is a minimal HTTP/1.1 client on one kept-alive connection: it
+// writes each GET itself and reads the response with http.ReadResponse, in
+// the calling goroutine (net/http.Client hands every request to a writer
+// and a reader goroutine of the connection).
+type tbConn struct {
+	host string
+	c    net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+}
+
+func tbDial(addr string) (*tbConn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &tbConn{host: addr, c: c, r: bufio.NewReader(c), w: bufio.NewWriter(c)}, nil
+}
+
+// get requests path and returns the status and the body.
+func (c *tbConn) get(path string) (int, []byte, error) {
+	c.w.WriteString("GET ")
+	c.w.WriteString(path)
+	c.w.WriteString(" HTTP/1.1\r\nHost: ")
+	c.w.WriteString(c.host)
+	c.w.WriteString("\r\n\r\n")
+	if err := c.w.Flush(); err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Close {
+		return 0, nil, fmt.Errorf("GET %s: the server closed the connection", path)
+	}
+	return resp.StatusCode, body, err
+}
+
+// tbDialAll opens one tbConn per client.
+func tbDialAll(b *testing.B, addr string) []*tbConn {
+	b.Helper()
+	cs := make([]*tbConn, tbClients)
+	for i := range cs {
+		c, err := tbDial(addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.c.Close() })
+		cs[i] = c
+	}
+	return cs
+}
+
+// tbGetOn returns a lookup over HTTP by client c on conns[c].
+func tbGetOn(conns []*tbConn) func(c int, q tbQuery) error {
+	return func(c int, q tbQuery) error {
+		status, _, err := conns[c].get(tbPath(q))
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("%s at %s: status %d", q.key, q.at, status)
+		}
+		return err
+	}
+}
+
+// tbPath is the HTTP path of a lookup.
+func tbPath(q tbQuery) string {
+	return "/v1/tables/" + tbTable + "/keys/" + url.PathEscape(q.key) + "?at=" + q.at.Format(time.RFC3339)
 }
 
 func BenchmarkTableLookup(b *testing.B) {
@@ -193,9 +292,13 @@ func BenchmarkTableLookup(b *testing.B) {
 		total := tbKeys * tbVersions
 		b.ReportMetric(float64(total)/spent.Seconds(), "versions/s")
 		b.ReportMetric(0, "ns/op")
-		b.Logf("write: %d versions over %d keys in batches of %d: %v in Put, %.0f versions/s",
+		b.Logf("write: %d versions over %d keys in batches of %d: %v in Put, %.0f versions/s over the whole load",
 			total, tbKeys, tbBatch, spent.Round(time.Millisecond), float64(total)/spent.Seconds())
-		b.Logf("write: first tenth %.0f versions/s, last tenth %.0f versions/s", tenth/tenths[0].Seconds(), tenth/tenths[9].Seconds())
+		rates := make([]string, len(tenths))
+		for i, t := range tenths {
+			rates[i] = fmt.Sprintf("%.0f", tenth/t.Seconds())
+		}
+		b.Logf("write: versions/s by tenth of the load: %s", strings.Join(rates, " "))
 	})
 	if d == nil { // Write filtered out
 		d, _, _ = tbLoad(b, n.Tables)
@@ -205,55 +308,117 @@ func BenchmarkTableLookup(b *testing.B) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2 * tbClients}
 	client := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
-	base := "http://" + n.Addr() + "/v1/tables/" + tbTable + "/keys/"
-	get := func(q tbQuery) (*http.Response, error) {
-		return client.Get(base + url.PathEscape(q.key) + "?at=" + q.at.Format(time.RFC3339))
+	base := "http://" + n.Addr()
+	minimal := tbDialAll(b, n.Addr())
+	httpGet := func(_ int, q tbQuery) error {
+		resp, err := client.Get(base + tbPath(q))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s at %s: status %d", q.key, q.at, resp.StatusCode)
+		}
+		return err
+	}
+	minimalGet := tbGetOn(minimal)
+	directGet := func(_ int, q tbQuery) error {
+		_, err := n.Tables.Get(ctx, tbTable, q.key, q.at)
+		if errors.Is(err, table.ErrNotFound) {
+			return fmt.Errorf("%s at %s: %w", q.key, q.at, err)
+		}
+		return err
 	}
 
-	// The HTTP API and the store must agree before anything is timed.
-	for _, q := range d.queries(200) {
+	// The HTTP API, through both clients, and the store must agree before
+	// anything is timed.
+	var body []byte
+	for _, q := range d.queries(7, 200) {
 		v, err := n.Tables.Get(ctx, tbTable, q.key, q.at)
 		if err != nil {
 			b.Fatalf("get %s at %s: %v", q.key, q.at, err)
 		}
-		resp, err := get(q)
+		resp, err := client.Get(base + tbPath(q))
 		if err != nil {
 			b.Fatal(err)
 		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, body2, err2 := minimal[0].get(tbPath(q))
 		var got struct {
 			ValidFrom time.Time       `json:"valid_from"`
 			Value     json.RawMessage `json:"value"`
 			Source    struct{ Seq uint64 }
 		}
-		err = json.NewDecoder(resp.Body).Decode(&got)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK || got.Source.Seq != v.Seq || !got.ValidFrom.Equal(v.ValidFrom) ||
-			string(got.Value) != string(v.Value) {
-			b.Fatalf("%s at %s: HTTP %d %+v (%v), store %+v", q.key, q.at, resp.StatusCode, got, err, v)
+		if err == nil {
+			err = cmp.Or(err2, json.Unmarshal(body, &got))
+		}
+		if err != nil || resp.StatusCode != http.StatusOK || status != http.StatusOK || string(body) != string(body2) ||
+			got.Source.Seq != v.Seq || !got.ValidFrom.Equal(v.ValidFrom) || string(got.Value) != string(v.Value) {
+			b.Fatalf("%s at %s: HTTP %d %s, minimal client %d %s (%v), store %+v", q.key, q.at, resp.StatusCode, body, status, body2, err, v)
 		}
 	}
 
-	b.Run("HTTP", func(b *testing.B) {
-		tbRun(b, "HTTP", d.queries(b.N*tbQueries), func(q tbQuery) error {
-			resp, err := get(q)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s at %s: status %d", q.key, q.at, resp.StatusCode)
-			}
-			return err
-		})
+	// Have the kernel write the load's dirty pages to disk now, not while
+	// the first lookups are timed. Then warm up every path with other
+	// lookups, from all clients at once, so that none timed below pays for
+	// first touches: SQLite's page caches and memory mappings (one per
+	// reader connection), the clients' connections.
+	tbSync(b, cfg.Data)
+	for i, do := range []func(c int, q tbQuery) error{httpGet, minimalGet, directGet} {
+		if _, _, err := tbIssue(d.queries(uint64(100+i), tbQueries), do); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.Run("HTTP", func(b *testing.B) { tbRun(b, "HTTP", d.queries(7, b.N*tbQueries), httpGet) })
+	b.Run("HTTPMinimal", func(b *testing.B) { tbRun(b, "HTTP, minimal client", d.queries(7, b.N*tbQueries), minimalGet) })
+	b.Run("Direct", func(b *testing.B) { tbRun(b, "direct", d.queries(7, b.N*tbQueries), directGet) })
+	b.Run("HTTPFixed", func(b *testing.B) {
+		get := tbGetOn(tbDialAll(b, tbFixedServer(b, body)))
+		if _, _, err := tbIssue(d.queries(103, tbQueries), get); err != nil { // warm-up
+			b.Fatal(err)
+		}
+		tbRun(b, "HTTP alone, fixed answer", d.queries(7, b.N*tbQueries), get)
 	})
-	b.Run("Direct", func(b *testing.B) {
-		tbRun(b, "direct", d.queries(b.N*tbQueries), func(q tbQuery) error {
-			_, err := n.Tables.Get(ctx, tbTable, q.key, q.at)
-			if errors.Is(err, table.ErrNotFound) {
-				return fmt.Errorf("%s at %s: %w", q.key, q.at, err)
-			}
-			return err
-		})
-	})
+}
+
+// tbSync flushes the files of dir to disk.
+func tbSync(b *testing.B, dir string) {
+	b.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			err = f.Sync()
+		}
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// tbFixedServer serves body as JSON for every request, on a loopback port it
+// returns, until the benchmark ends.
+func tbFixedServer(b *testing.B, body []byte) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	b.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
 }
