@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
@@ -15,10 +16,22 @@ func (a *API) pipelines() (*pipeline.Manager, error) {
 	return a.opts.Pipelines, nil
 }
 
+// pipelineView is a pipeline's status with its recent history.
+type pipelineView struct {
+	pipeline.Status
+	History []history.Point `json:"history"`
+}
+
+func (a *API) withPast(s pipeline.Status) pipelineView {
+	return pipelineView{Status: s, History: a.past("pipeline/" + s.Name)}
+}
+
 func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
-	list := []pipeline.Status{}
+	list := []pipelineView{}
 	if a.opts.Pipelines != nil {
-		list = a.opts.Pipelines.List()
+		for _, s := range a.opts.Pipelines.List() {
+			list = append(list, a.withPast(s))
+		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"pipelines": list})
 }
@@ -32,7 +45,7 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s)
+	return writeJSON(w, http.StatusOK, a.withPast(s))
 }
 
 func (a *API) pausePipeline(w http.ResponseWriter, r *http.Request) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -40,6 +41,9 @@ type Options struct {
 	Tables table.Store
 	// TableNames are the declared tables.
 	TableNames []string
+	// History has the recent lag and rate of sources ("source/<name>") and
+	// pipelines ("pipeline/<name>"); nil: none.
+	History *history.Recorder
 }
 
 // API serves the HTTP API.
@@ -106,4 +110,12 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// past is a series of the node's history, or nil.
+func (a *API) past(name string) []history.Point {
+	if a.opts.History == nil {
+		return nil
+	}
+	return a.opts.History.Get(name)
 }

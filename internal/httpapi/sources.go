@@ -1,15 +1,29 @@
 package httpapi
 
 import (
+	"github.com/sluice-dev/sluice/internal/history"
+
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/source"
 )
 
+// sourceView is a source's status with its recent history.
+type sourceView struct {
+	source.StatusView
+	History []history.Point `json:"history"`
+}
+
+func (a *API) sourcePast(s source.StatusView) sourceView {
+	return sourceView{StatusView: s, History: a.past("source/" + s.Name)}
+}
+
 func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
-	list := []source.StatusView{}
+	list := []sourceView{}
 	if a.opts.Sources != nil {
-		list = a.opts.Sources.List()
+		for _, s := range a.opts.Sources.List() {
+			list = append(list, a.sourcePast(s))
+		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"sources": list})
 }
@@ -30,7 +44,7 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return writeJSON(w, http.StatusOK, a.sourcePast(v))
 }
 
 func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,11 +23,13 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/table"
+	"github.com/sluice-dev/sluice/internal/ui"
 )
 
 // Node is a running sluice node.
@@ -40,11 +43,14 @@ type Node struct {
 	Files     *files.Group
 	API       *httpapi.API
 	Registry  *prometheus.Registry
+	History   *history.Recorder // the last hour of lag and rate, per source and pipeline
 
 	log   *slog.Logger
 	srv   *http.Server
 	ln    net.Listener
 	ready atomic.Bool
+	stop  context.CancelFunc // ends the node's own loops
+	loops sync.WaitGroup
 	done  chan error
 }
 
@@ -63,7 +69,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1)}
+	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1), History: history.New(historyPoints)}
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fail := func(err error) (*Node, error) {
 		if n.Files != nil {
@@ -124,16 +130,19 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
-		TableNames: sortedKeys(cfg.Tables)})
+		TableNames: sortedKeys(cfg.Tables), History: n.History})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
 	}
-	n.srv = &http.Server{Handler: n.API, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.srv = &http.Server{Handler: withUI(n.API), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	n.Sources.Start(context.WithoutCancel(ctx))
 	n.Pipelines.Start(context.WithoutCancel(ctx))
 	n.Files.Start(context.WithoutCancel(ctx))
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	n.stop = stop
+	n.loops.Go(func() { n.recordHistory(loopCtx) })
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
@@ -160,6 +169,8 @@ func (n *Node) Done() <-chan error { return n.done }
 // subscriptions), then closes the engine, which flushes its stores.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
+	n.stop()
+	n.loops.Wait()
 	n.Sources.Stop() // sources and pipelines write to the engine: stop them first
 	n.Pipelines.Stop()
 	n.Files.Stop()
@@ -183,4 +194,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// withUI serves the web UI at / and /ui/ beside the API.
+func withUI(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	u := ui.Handler()
+	mux.Handle("GET /{$}", u)
+	mux.Handle("/ui/", u)
+	mux.Handle("/", api)
+	return mux
 }

@@ -1,0 +1,44 @@
+// main.js: the router. Each address under /ui/ is a page; links inside the
+// app change the page without a reload, and the back button works.
+"use strict";
+
+function route() {
+  const parts = location.pathname.split("/").filter(Boolean); // ["ui", page, name?]
+  const page = parts[1] || "streams";
+  if (page === "streams" && parts[2]) return "stream";
+  return sluice.pages[page] ? page : "notfound";
+}
+
+sluice.pages.notfound = async (main) => { main.append(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "/ui/streams" }, "Streams"))); };
+
+async function render() {
+  sluice.cleanup.forEach(f => { try { f(); } catch (e) { /* keep going */ } });
+  sluice.cleanup = [];
+  (sluice.onNavigate || []).forEach(f => f());
+  const main = document.getElementById("main");
+  main.replaceChildren();
+  const page = route();
+  const top = location.pathname.split("/")[2] || "streams";
+  document.querySelectorAll("nav a").forEach(a => {
+    if (a.dataset.page === top) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
+  document.title = (seg(3) || top) + " · sluice";
+  try { await sluice.pages[page](main); } catch (e) { main.append(errorBox(e)); }
+}
+
+function go(path) {
+  history.pushState(null, "", path);
+  render();
+  document.getElementById("main").focus({ preventScroll: true });
+}
+
+document.addEventListener("click", (ev) => {
+  const a = ev.target.closest("a");
+  if (!a || a.target || a.hasAttribute("download") || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+  const u = new URL(a.href, location.href);
+  if (u.origin !== location.origin || !u.pathname.startsWith("/ui/")) return;
+  ev.preventDefault();
+  go(u.pathname + u.search);
+});
+window.addEventListener("popstate", render);
+render();

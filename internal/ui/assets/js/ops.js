@@ -1,0 +1,139 @@
+// ops.js: sources and pipelines: state, position, lag (events and time,
+// with the last hour as a small chart), rate, counts, the last error; their
+// dead letters with the full error and input; pause, resume, reset, redrive.
+"use strict";
+
+sluice.pages.sources = async function (main) {
+  const body = h("div");
+  main.append(h("h1", {}, "Sources"), body);
+  every(3000, async () => {
+    let list;
+    try { list = (await api("GET", "/v1/sources")).sources; } catch (e) { body.replaceChildren(errorBox(e)); return; }
+    if (!list.length) { body.replaceChildren(h("p", { class: "muted" }, "No sources. Declare them under sources: in sluice.yaml.")); return; }
+    if (body.dataset.n !== String(list.length)) { body.replaceChildren(...list.map(s => h("section", { class: "card", id: "source-" + s.name }))); body.dataset.n = list.length; }
+    list.forEach((s, i) => sourceCard(body.children[i], s));
+  });
+};
+
+function stateBadge(state, paused) {
+  const cls = paused ? "warn" : ["streaming", "running"].includes(state) ? "ok" : ["failing", "failed", "backing_off"].includes(state) ? "bad" : "";
+  return h("span", { class: "badge " + cls }, state);
+}
+
+function kv(pairs) {
+  return h("dl", { class: "kv" }, pairs.filter(p => p[1] !== undefined && p[1] !== null && p[1] !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function sourceCard(card, s) {
+  const keep = card.querySelector("details.dead");
+  const act = async (verb) => { try { await api("POST", `/v1/sources/${encodeURIComponent(s.name)}/${verb}`); toast(`${s.name}: ${verb}d`); } catch (e) { toast(e.message, true); } };
+  card.replaceChildren(
+    h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
+      h("span", { class: "spacer" }),
+      s.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
+    h("div", { class: "row" },
+      kv([["position", s.position ? h("code", { class: "pos" }, s.position.length > 80 ? s.position.slice(0, 80) + "…" : s.position) : "none yet"],
+        ["lag", fmtAgo(s.lag_seconds)], ["last event", fmtTime(s.last_event_time)], ["running since", fmtTime(s.started_at)]]),
+      kv([["in", fmtNum(s.events_in)], ["stored", fmtNum(s.stored)], ["duplicates", fmtNum(s.duplicates)], ["dropped", fmtNum(s.dropped)],
+        ["dead-lettered", fmtNum(s.dead_lettered)], ["reconnects", fmtNum(s.reconnects)]]),
+      historyCharts(s.history)),
+    s.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(s.last_error_time) + ": "), s.last_error, s.retry_at ? " · retry at " + fmtTime(s.retry_at) : "") : null,
+    keep || deadLetters(s.to + ".dlq", null, s.dead_lettered));
+}
+
+// historyCharts draws the last hour of lag (events and seconds) and rate.
+function historyCharts(hist) {
+  if (!hist || !hist.length) return h("div", { class: "charts muted small" }, "history: collecting (a sample every 30 s)");
+  const col = (k) => hist.map(p => p[k] || 0);
+  const charts = [];
+  if (hist.some(p => p.lag_events != null)) charts.push(h("figure", {}, sparkline(col("lag_events"), "lag in events, last hour"), h("figcaption", {}, "lag (events)")));
+  charts.push(h("figure", {}, sparkline(col("lag_seconds"), "lag in seconds, last hour"), h("figcaption", {}, "lag (s)")));
+  charts.push(h("figure", {}, sparkline(col("rate"), "events per second, last hour"), h("figcaption", {}, "rate (/s)")));
+  return h("div", { class: "charts" }, charts);
+}
+
+// deadLetters lists the newest dead letters of a stream (folded until
+// opened); for a pipeline, with a redrive button.
+function deadLetters(streamName, pipeline, count) {
+  const d = h("details", { class: "dead" });
+  const body = h("div");
+  d.append(h("summary", {}, `Dead letters (${streamName})` + (count ? ` · ${fmtNum(count)} this run` : "")), body);
+  const load = async () => {
+    body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+    let items;
+    try {
+      const r = await api("GET", `/v1/streams/${encodeURIComponent(streamName)}/events?order=desc&limit=50&envelope=true`, { text: true });
+      items = ndjson(r.text);
+    } catch (e) {
+      body.replaceChildren(e.status === 404 ? h("p", { class: "muted" }, "None yet.") : errorBox(e));
+      return;
+    }
+    const tools = h("div", { class: "toolbar" });
+    if (pipeline) {
+      tools.append(h("button", { type: "button", class: "redrive", onclick: async () => {
+        try {
+          const r = await api("POST", `/v1/pipelines/${encodeURIComponent(pipeline)}/redrive`);
+          toast(`redrive: ${r.succeeded} of ${r.tried} went through`, r.failed > 0);
+          load();
+        } catch (e) { toast(e.message, true); }
+      } }, "Redrive all"));
+    }
+    tools.append(h("a", { href: `/ui/streams/${encodeURIComponent(streamName)}` }, "open the stream"));
+    body.replaceChildren(tools, items.length ? h("ol", { class: "dead-list" }, items.map(deadLetterItem)) : h("p", { class: "muted empty" }, "No dead letters."));
+  };
+  d.addEventListener("toggle", () => { if (d.open) load(); });
+  return d;
+}
+
+function deadLetterItem(env) {
+  const e = env.event || {};
+  const why = e.error ? [h("div", { class: "dl-error" }, e.error),
+    e.chain && e.chain.length > 1 ? h("ul", { class: "chain" }, e.chain.slice(1).map(c => h("li", {}, c))) : null,
+    e.http_status ? h("div", { class: "muted" }, `HTTP ${e.http_status}` + (e.attempts ? ` after ${e.attempts} attempt(s)` : "")) : null,
+    e.http_body ? h("pre", { class: "raw" }, e.http_body) : null,
+    e.invalid ? invalidList([{ index: 0, errors: e.invalid }]) : null]
+    : e.errors ? [invalidList([{ index: 0, errors: e.errors }])] : [];
+  const input = e.input ? e.input.event : e.raw;
+  let inputView;
+  if (typeof input === "string") { try { inputView = jsonView(JSON.parse(input)); } catch (x) { inputView = h("pre", { class: "raw" }, input); } }
+  else inputView = input ? jsonView(input) : null;
+  return h("li", { class: "dead-letter" },
+    h("div", { class: "muted small" }, "#" + env.seq, " · ", fmtTime(env.time), e.input ? ` · input ${e.input.stream} #${e.input.seq}` : e.source ? " · from " + e.source : ""),
+    why, h("details", {}, h("summary", {}, "input"), inputView));
+}
+
+sluice.pages.pipelines = async function (main) {
+  const body = h("div");
+  main.append(h("h1", {}, "Pipelines"), body);
+  every(3000, async () => {
+    let list;
+    try { list = (await api("GET", "/v1/pipelines")).pipelines; } catch (e) { body.replaceChildren(errorBox(e)); return; }
+    if (!list.length) { body.replaceChildren(h("p", { class: "muted" }, "No pipelines. Declare them under pipelines: in sluice.yaml.")); return; }
+    if (body.dataset.n !== String(list.length)) { body.replaceChildren(...list.map(p => h("section", { class: "card", id: "pipeline-" + p.name }))); body.dataset.n = list.length; }
+    list.forEach((p, i) => pipelineCard(body.children[i], p));
+  });
+};
+
+function pipelineCard(card, p) {
+  const keep = card.querySelector("details.dead");
+  const resetIn = card.querySelector("input.reset-to") || h("input", { class: "reset-to", placeholder: "2026-11-27T10:00:00Z | earliest | 1234", "aria-label": "Reset to position", spellcheck: "false" });
+  const act = async (verb, q) => {
+    try { await api("POST", `/v1/pipelines/${encodeURIComponent(p.name)}/${verb}` + (q || "")); toast(`${p.name}: ${verb} done`); }
+    catch (e) { toast(e.message, true); }
+  };
+  card.replaceChildren(
+    h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused),
+      h("span", { class: "muted" }, h("a", { href: "/ui/streams/" + encodeURIComponent(p.from) }, p.from), " → ", p.function, " → ",
+        (p.to || []).map((t, i) => [i ? ", " : "", t.startsWith("stream:") ? h("a", { href: "/ui/streams/" + encodeURIComponent(t.slice(7)) }, t) : t.startsWith("table:") ? h("a", { href: "/ui/tables/" + encodeURIComponent(t.slice(6)) }, t) : t])),
+      h("span", { class: "spacer" }),
+      p.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
+    h("div", { class: "row" },
+      kv([["position", "#" + fmtNum(p.position)], ["lag", `${fmtNum(p.lag_events)} events` + (p.lag_seconds != null ? `, ${fmtAgo(p.lag_seconds)}` : "")],
+        ["rate", fmtRate(p.rate)], ["last event", fmtTime(p.last_event_time)]]),
+      kv([["processed", fmtNum(p.processed)], ["filtered out", fmtNum(p.filtered)], ["failed", fmtNum(p.failed)], ["outputs", fmtNum(p.outputs)]]),
+      historyCharts(p.history)),
+    p.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(p.last_error_time) + ": "), p.last_error) : null,
+    h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (resetIn.value.trim() && confirm(`Reset ${p.name} to ${resetIn.value.trim()}? Inputs from there are processed again.`)) act("reset", "?to=" + encodeURIComponent(resetIn.value.trim())); } },
+      field("Reset to", resetIn, "a time, a sequence, earliest or latest"), h("button", { type: "submit" }, "Reset")),
+    keep || deadLetters(p.name + ".errors", p.name, p.failed));
+}

@@ -1,0 +1,429 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/wikisim/eventstreams"
+	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
+)
+
+// project is the flagship pipeline against the simulated MediaWiki API,
+// plus a replay source into a stream of its own (so the sources page has
+// something to show). %[1]s is the repository root, %[2]s the API base,
+// %[3]s the replay server.
+const project = `
+streams:
+  wikimedia.recentchange:
+    schema: %[1]s/testdata/schemas/mediawiki/recentchange/1.0.0.yaml
+    id: /meta/id
+    time: /meta/dt
+    key: [/wiki, /title]
+  replay.recentchange:
+    schema: %[1]s/testdata/schemas/mediawiki/recentchange/1.0.0.yaml
+    id: /meta/id
+    time: /meta/dt
+  wiki.page_images:
+    schema: %[1]s/examples/wiki-images/schemas/wiki/page_images.json
+    id: /meta/id
+    time: /event_time
+    key: [/wiki, /page_id]
+sources:
+  replay:
+    sse: {url: "%[3]s/v2/stream/recentchange", user_agent: "sluice-test (ops@example.org)", since: "2023-07-29T00:00:00Z"}
+    to: replay.recentchange
+pipelines:
+  wiki_image_list:
+    from: wikimedia.recentchange
+    start: earliest
+    where: 'event.namespace == 0 && event.type in ["edit", "new"]'
+    function:
+      name: mediawiki.page_images
+      config: {user_agent: "sluice-test (ops@example.org)", api_base: "%[2]s", max_attempts: 1}
+    to:
+      - stream: wiki.page_images
+      - table: page_images
+tables:
+  page_images:
+    key: 'event.page_id == "" ? "" : event.wiki + ":" + event.page_id'
+    time: /event_time
+`
+
+type fixture struct {
+	n      *node.Node
+	sim    *mediawiki.Server
+	base   string
+	events [][]byte // the recorded events, stored in wikimedia.recentchange as sequences 1..100
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	root, _ := filepath.Abs("../..")
+	data, err := os.ReadFile(filepath.Join(root, "testdata/recentchange/enwiki-edits-2023-07-29.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	sim := mediawiki.New(mediawiki.Options{})
+	api := httptest.NewServer(sim)
+	feed := eventstreams.New(events[:20], eventstreams.Options{})
+	fs := httptest.NewServer(feed)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(project, root, api.URL, fs.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		feed.Close()
+		fs.Close()
+		sim.Close()
+		api.Close()
+	})
+	f := &fixture{n: n, sim: sim, base: "http://" + n.Addr(), events: events}
+	f.post(t, "/v1/streams/wikimedia.recentchange/events", "application/x-ndjson", bytes.Join(events, []byte("\n")), 200)
+	return f
+}
+
+func (f *fixture) post(t *testing.T, path, ctype string, body []byte, want int) []byte {
+	t.Helper()
+	resp, err := http.Post(f.base+path, ctype, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func (f *fixture) get(t *testing.T, path string, out any) int {
+	t.Helper()
+	resp, err := http.Get(f.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// waitFor polls cond for up to d.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func field(t *testing.T, raw []byte, path ...string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range path {
+		v = v.(map[string]any)[p]
+	}
+	return v
+}
+
+func TestUI(t *testing.T) {
+	f := start(t)
+	b := newBrowser(t, f.base, 1280, 800)
+
+	t.Run("streams page shows a stream the test created", func(t *testing.T) {
+		b := b.on(t)
+		f.post(t, "/v1/streams", "application/json", []byte(`{"name":"ui.test","schema":{"type":"object","required":["id","n"],
+			"properties":{"id":{"type":"string"},"n":{"type":"integer"},"at":{"type":"string"}}},"id":"/id","time":"/at"}`), 201)
+		b.open("/", `tr[data-stream="ui.test"]`)
+		if got := b.text(`tr[data-stream="wikimedia.recentchange"] td:nth-child(3)`); got != "100" {
+			t.Fatalf("events of wikimedia.recentchange: %q, want 100", got)
+		}
+		b.shot("streams")
+	})
+
+	t.Run("a produced event appears in the live tail within 2 s", func(t *testing.T) {
+		b := b.on(t)
+		b.open("/ui/streams/ui.test", `.status.connected`)
+		f.post(t, "/v1/streams/ui.test/events", "application/json", []byte(`{"id":"live-1","n":1,"at":"2026-11-27T10:00:00Z"}`), 200)
+		b.waitJS("the event in the live tail", `[...document.querySelectorAll("details.event .preview")].some(e => e.textContent.includes("live-1"))`, 2*time.Second)
+		// a burst: every event shows, newest first
+		var burst bytes.Buffer
+		for i := 2; i <= 301; i++ {
+			fmt.Fprintf(&burst, `{"id":"live-%d","n":%d,"at":"2026-11-27T10:00:00Z"}`+"\n", i, i)
+		}
+		f.post(t, "/v1/streams/ui.test/events", "application/x-ndjson", burst.Bytes(), 200)
+		b.waitJS("the burst in the live tail", `document.querySelectorAll("details.event").length === 301`, 5*time.Second)
+		var first string
+		b.eval(`document.querySelector("details.event .preview").textContent`, &first)
+		if !strings.Contains(first, `"live-301"`) {
+			t.Fatalf("newest first: the top row is %s", first)
+		}
+		// pause keeps what was received and holds new ones back
+		b.run("pause", 5*time.Second, chromedpClick(`button[aria-pressed]`))
+		f.post(t, "/v1/streams/ui.test/events", "application/json", []byte(`{"id":"while-paused","n":0,"at":"2026-11-27T10:00:01Z"}`), 200)
+		b.waitJS("the paused count", `document.querySelector(".status").textContent.includes("paused, 1 new")`, 2*time.Second)
+		b.eval(`document.querySelector("details.event .preview").textContent`, &first)
+		if strings.Contains(first, "while-paused") {
+			t.Fatal("a paused live view showed a new event")
+		}
+		b.run("resume", 5*time.Second, chromedpClick(`button[aria-pressed]`))
+		b.waitJS("the held event after resume", `document.querySelector("details.event .preview").textContent.includes("while-paused")`, 2*time.Second)
+		b.run("open the newest event", 5*time.Second, chromedpClick(`details.event summary`))
+		b.waitJS("its JSON", `document.querySelector("details.event[open] .json") !== null`, 2*time.Second)
+		b.shot("stream-live")
+	})
+
+	t.Run("seek to a time shows the right first event", func(t *testing.T) {
+		b := b.on(t)
+		ts := time.Date(2023, 7, 29, 7, 53, 0, 0, time.UTC)
+		want := 0 // brute force: the first event whose running maximum of meta.dt reaches ts
+		var runMax time.Time
+		for i, e := range f.events {
+			dt, _ := time.Parse(time.RFC3339, field(t, e, "meta", "dt").(string))
+			if dt.After(runMax) {
+				runMax = dt
+			}
+			if !runMax.Before(ts) {
+				want = i + 1
+				break
+			}
+		}
+		b.open("/ui/streams/wikimedia.recentchange?mode=browse&since=earliest", `details.event`)
+		b.run("seek", 10*time.Second,
+			chromedpSetValue(`input[name=since]`, ts.Format(time.RFC3339)),
+			chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("the page at the time", fmt.Sprintf(`document.querySelector("details.event") && document.querySelector("details.event").dataset.seq === "%d"`, want), 5*time.Second)
+		wantID := field(t, f.events[want-1], "meta", "id").(string)
+		var gotID string
+		b.eval(`document.querySelector("details.event").dataset.id`, &gotID)
+		if gotID != wantID {
+			t.Fatalf("first event after the seek: id %s, want %s", gotID, wantID)
+		}
+		var loc string
+		b.eval(`location.search`, &loc)
+		if q, _ := url.ParseQuery(strings.TrimPrefix(loc, "?")); q.Get("since") != fmt.Sprint(want) || q.Get("mode") != "browse" {
+			t.Fatalf("the address does not hold the position: %s", loc)
+		}
+		b.shot("stream-browse")
+	})
+
+	t.Run("filter with CEL", func(t *testing.T) {
+		b := b.on(t)
+		var bots []string
+		for _, e := range f.events {
+			if field(t, e, "bot") == true {
+				bots = append(bots, field(t, e, "meta", "id").(string))
+			}
+		}
+		b.open("/ui/streams/wikimedia.recentchange?mode=browse&since=earliest", `details.event`)
+		b.run("filter", 10*time.Second,
+			chromedpSetValue(`input[name=filter]`, `event.bot == true`),
+			chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("filtered events", fmt.Sprintf(`document.querySelectorAll("details.event").length === %d && location.search.includes("filter=")`, min(len(bots), 50)), 5*time.Second)
+		var ids []string
+		b.eval(`[...document.querySelectorAll("details.event")].map(e => e.dataset.id)`, &ids)
+		for i, id := range ids {
+			if id != bots[i] {
+				t.Fatalf("filtered event %d: id %s, want %s", i, id, bots[i])
+			}
+		}
+		// a bad expression says why, on the page
+		b.run("bad filter", 10*time.Second,
+			chromedpSetValue(`input[name=filter]`, `event.bot ==`),
+			chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("the filter's error", `document.querySelector(".error-box") && document.querySelector(".error-box").textContent.includes("filter")`, 5*time.Second)
+	})
+
+	t.Run("table lookup at a time shows the right value", func(t *testing.T) {
+		b := b.on(t)
+		// every qualifying recorded edit has its version once the pipeline caught up
+		var st struct {
+			LagEvents uint64 `json:"lag_events"`
+			Position  uint64 `json:"position"`
+		}
+		waitFor(t, "the pipeline to catch up", 30*time.Second, func() bool {
+			f.get(t, "/v1/pipelines/wiki_image_list", &st)
+			return st.Position >= 100 && st.LagEvents == 0
+		})
+		// a key with at least two versions, and a time between them
+		var page struct {
+			Versions []struct {
+				Key       string `json:"key"`
+				ValidFrom string `json:"valid_from"`
+			} `json:"versions"`
+		}
+		f.get(t, "/v1/tables/page_images?limit=1000", &page)
+		var key string
+		var hist struct {
+			Versions []struct {
+				ValidFrom string          `json:"valid_from"`
+				Value     json.RawMessage `json:"value"`
+			} `json:"versions"`
+		}
+		for _, v := range page.Versions {
+			f.get(t, "/v1/tables/page_images/keys/"+url.PathEscape(v.Key)+"/history", &hist)
+			if len(hist.Versions) >= 2 {
+				key = v.Key
+				break
+			}
+		}
+		if key == "" {
+			t.Fatalf("no key with two versions among %d", len(page.Versions))
+		}
+		t0, _ := time.Parse(time.RFC3339, hist.Versions[0].ValidFrom)
+		at := t0.Add(time.Second).Format(time.RFC3339) // the first version is valid then (edits are seconds apart at least)
+		var want struct {
+			ValidFrom string `json:"valid_from"`
+			Value     struct {
+				Images []string `json:"image_list"`
+			} `json:"value"`
+		}
+		if f.get(t, "/v1/tables/page_images/keys/"+url.PathEscape(key)+"?at="+url.QueryEscape(at), &want) != 200 {
+			t.Fatalf("no value for %s at %s", key, at)
+		}
+		if want.ValidFrom != hist.Versions[0].ValidFrom && !sameTime(want.ValidFrom, hist.Versions[0].ValidFrom) {
+			t.Fatalf("the API's version at %s starts %s, want the first, %s", at, want.ValidFrom, hist.Versions[0].ValidFrom)
+		}
+		b.open("/ui/tables/page_images", `input[name=key]`)
+		b.run("look up", 10*time.Second,
+			chromedpSetValue(`input[name=key]`, key), chromedpSetValue(`input[name=at]`, at),
+			chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("the version", `document.querySelector("#table-result .version") !== null`, 5*time.Second)
+		got := b.text(`#table-result .version`)
+		if !strings.Contains(got, fmtUI(want.ValidFrom)) {
+			t.Fatalf("the UI's version does not start at %s:\n%s", fmtUI(want.ValidFrom), got)
+		}
+		for _, img := range want.Value.Images {
+			if !strings.Contains(got, img) {
+				t.Fatalf("the UI's value lacks image %q:\n%s", img, got)
+			}
+		}
+		b.waitJS("the history timeline", fmt.Sprintf(`document.querySelectorAll("ol.versions > li").length === %d && document.querySelector("ol.versions > li.current") === document.querySelector("ol.versions > li")`, len(hist.Versions)), 5*time.Second)
+		// before the first version there is no value, and the page says so
+		b.run("look up before", 10*time.Second, chromedpSetValue(`input[name=at]`, t0.Add(-time.Hour).Format(time.RFC3339)), chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("no value", `document.querySelector("#table-result .notice") !== null`, 5*time.Second)
+		b.run("look up now", 10*time.Second, chromedpSetValue(`input[name=at]`, ""), chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("the current version", `document.querySelector("#table-result .version") !== null`, 5*time.Second)
+		b.shot("table")
+	})
+
+	t.Run("a dead letter shows its error and redrive empties the list", func(t *testing.T) {
+		b := b.on(t)
+		var before struct {
+			Failed uint64 `json:"failed"`
+		}
+		f.get(t, "/v1/pipelines/wiki_image_list", &before)
+		f.sim.SetStatus5xxEvery(1)
+		ev := bytes.Replace(f.events[0], []byte(`"id":"0416300b-980c-45bb-b0a2-c9d7a9e2b7eb"`), []byte(`"id":"ui-dead-letter-1"`), 1)
+		f.post(t, "/v1/streams/wikimedia.recentchange/events", "application/json", ev, 200)
+		var st struct {
+			Failed uint64 `json:"failed"`
+		}
+		waitFor(t, "the dead letter", 30*time.Second, func() bool {
+			f.get(t, "/v1/pipelines/wiki_image_list", &st)
+			return st.Failed > before.Failed
+		})
+		f.sim.SetStatus5xxEvery(0)
+		b.open("/ui/pipelines", `#pipeline-wiki_image_list details.dead summary`)
+		b.run("open the dead letters", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list details.dead summary`))
+		b.waitJS("the dead letter", `document.querySelectorAll("#pipeline-wiki_image_list li.dead-letter").length === 1`, 5*time.Second)
+		if got := b.text(`#pipeline-wiki_image_list li.dead-letter`); !strings.Contains(got, "503") {
+			t.Fatalf("the dead letter does not say what failed:\n%s", got)
+		}
+		b.shot("pipelines")
+		b.run("redrive", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list button.redrive`))
+		b.waitJS("an empty list", `document.querySelector("#pipeline-wiki_image_list .dead-list") === null && document.querySelector("#pipeline-wiki_image_list details.dead .empty") !== null`, 10*time.Second)
+	})
+
+	t.Run("every other page renders", func(t *testing.T) {
+		b := b.on(t)
+		var pl struct {
+			History []struct {
+				LagEvents *uint64 `json:"lag_events"`
+			} `json:"history"`
+		}
+		if f.get(t, "/v1/pipelines/wiki_image_list", &pl); len(pl.History) == 0 || pl.History[0].LagEvents == nil {
+			t.Fatalf("the pipeline has no history sample: %+v", pl)
+		}
+		b.open("/ui/sources", `#source-replay dl.kv`)
+		b.waitJS("the replay read", `document.querySelector("#source-replay").textContent.includes("streaming")`, 10*time.Second)
+		b.shot("sources")
+		b.open("/ui/functions", `#fn-mediawiki\.page_images`)
+		b.run("try identity", 10*time.Second,
+			chromedpClick(`#fn-identity summary`),
+			js(`document.querySelectorAll("#fn-identity textarea")[0].value = "{}"`))
+		b.run("fill events", 5*time.Second, js(`document.querySelectorAll("#fn-identity textarea")[1].value = '{"title":"A"}'`),
+			chromedpClick(`#fn-identity form button[type=submit]`))
+		b.waitJS("the output", `document.querySelector("#fn-identity .invoke-result .json") !== null`, 5*time.Second)
+		b.shot("functions")
+		b.open("/ui/api", `details#listStreams`)
+		b.run("try listStreams", 10*time.Second, chromedpClick(`details#listStreams summary`), chromedpClick(`details#listStreams form button[type=submit]`))
+		b.waitJS("its answer", `document.querySelector("details#listStreams .try-result").textContent.includes("200")`, 5*time.Second)
+		b.shot("api")
+		b.open("/ui/streams/wikimedia.recentchange?tab=schema", `.json`)
+		b.open("/ui/streams/ui.test?tab=commands", `dl.cmds`)
+		b.open("/ui/streams/ui.test?tab=produce", `textarea[name=events]`)
+		b.run("produce one good, one bad", 10*time.Second,
+			chromedpSetValue(`textarea[name=events]`, `{"id":"form-1","n":1,"at":"2026-11-27T10:00:02Z"}`+"\n"+`{"id":"form-2","n":"two","at":"2026-11-27T10:00:02Z"}`),
+			chromedpClick(`#panel form button[type=submit]`))
+		b.waitJS("per-event errors inline", `document.querySelector("#produce-result ul.invalid") && document.querySelector("#produce-result").textContent.includes("/n")`, 5*time.Second)
+		if got := b.text(`#produce-result`); !strings.Contains(got, "1 stored") || !strings.Contains(got, "event 1") || !strings.Contains(got, "type") {
+			t.Fatalf("produce result: %s", got)
+		}
+		b.shot("stream-produce")
+	})
+
+	t.Run("phone width", func(t *testing.T) {
+		p := newBrowser(t, f.base, 390, 844)
+		p.open("/ui/streams/wikimedia.recentchange", `details.event`)
+		var overflow bool
+		p.eval(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow)
+		if overflow {
+			t.Fatal("the stream page scrolls sideways at 390 px")
+		}
+		p.shot("stream-phone")
+	})
+}
+
+func sameTime(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339Nano, a)
+	tb, err2 := time.Parse(time.RFC3339Nano, b)
+	return err1 == nil && err2 == nil && ta.Equal(tb)
+}
+
+// fmtUI is how the UI writes a time: UTC, to the second, a space for T.
+func fmtUI(s string) string {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return strings.Replace(t.UTC().Format("2006-01-02T15:04:05Z"), "T", " ", 1)
+}
