@@ -39,6 +39,9 @@ type Dialect struct {
 	Lock string
 	// InsertRows is how many rows one INSERT statement carries (0: 100).
 	InsertRows int
+	// InProcess says the engine runs in this process and a point lookup
+	// (Get) cannot wait on a network: it is not cancelled once started.
+	InProcess bool
 }
 
 func (d Dialect) insertRows() int {
@@ -52,7 +55,7 @@ func (d Dialect) insertRows() int {
 // keeps a statement journal for a statement that writes several rows (a
 // copy of every page it changes, in case a later row fails), which costs
 // more than running a prepared statement once per row in the same process.
-var SQLite = Dialect{Name: "sqlite", Text: "TEXT", InsertRows: 1}
+var SQLite = Dialect{Name: "sqlite", Text: "TEXT", InsertRows: 1, InProcess: true}
 
 // PostgreSQL is the dialect of PostgreSQL: 100 rows per INSERT, one round
 // trip.

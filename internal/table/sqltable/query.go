@@ -79,9 +79,19 @@ func (s *Store) Get(ctx context.Context, name, key string, at time.Time) (table.
 	}
 	us := at.UnixMicro()
 	v := table.Version{Key: key}
+	qctx := ctx
+	if s.d.InProcess {
+		// The lookup takes microseconds of CPU. Watching ctx while it runs
+		// (database/sql and the driver start a goroutine each to do so)
+		// would cost more; ctx is checked before it starts.
+		qctx = context.WithoutCancel(ctx)
+	}
 	stmt, err := s.stmt(ctx, name, stmtGet)
 	if err == nil {
-		err = scanVersion(stmt.QueryRowContext(ctx, key, us, key, us), &v)
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = scanVersion(stmt.QueryRowContext(qctx, key, us, key, us), &v)
 	}
 	if err == nil && !v.Deleted {
 		return v, nil

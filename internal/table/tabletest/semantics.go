@@ -1,6 +1,7 @@
 package tabletest
 
 import (
+	"context"
 	"errors"
 	"math"
 	"slices"
@@ -222,5 +223,16 @@ func testHistory(t *testing.T, open func(*testing.T) table.Store) {
 	got, err := e.s.History(e.ctx, e.table, "a", at(0), at(1000))
 	if err == nil && !slices.IsSortedFunc(got, func(a, b table.Version) int { return a.ValidFrom.Compare(b.ValidFrom) }) {
 		t.Errorf("History not in order:%s", showAll(got))
+	}
+}
+
+// testCanceled checks that a lookup with a context already canceled fails.
+func testCanceled(t *testing.T, open func(*testing.T) table.Store) {
+	e := newEnv(t, open)
+	e.put(w("a", 10, 1, "one"))
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if v, err := e.s.Get(ctx, e.table, "a", at(20)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Get with a canceled context = %s, %v; want context.Canceled", show(v), err)
 	}
 }

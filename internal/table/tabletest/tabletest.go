@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) table.Store) {
 		{"Scan", testScan},
 		{"ScanPrefix", testScanPrefix},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"Canceled", testCanceled},
 		{"Property", testProperty},
 	}
 	for _, tt := range tests {
