@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/event"
@@ -54,6 +56,26 @@ func parseTime(name, s string, def time.Time) (time.Time, error) {
 	return p.Time, nil
 }
 
+// queryValue is r.URL.Query().Get(name) without the map of every parameter
+// (about 400 of the 5,900 bytes a point lookup over HTTP allocated).
+func queryValue(r *http.Request, name string) string {
+	for q := r.URL.RawQuery; q != ""; {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.Contains(k, ";") { // url.ParseQuery skips such a pair
+			continue
+		}
+		if k, err := url.QueryUnescape(k); err != nil || k != name {
+			continue
+		}
+		if v, err := url.QueryUnescape(v); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
 func (a *API) tableOf(r *http.Request) (string, error) {
 	name := r.PathValue("name")
 	if a.opts.Tables == nil || !slices.Contains(a.opts.TableNames, name) {
@@ -75,7 +97,7 @@ func (a *API) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", r.URL.Query().Get("at"), time.Now())
+	at, err := parseTime("at", queryValue(r, "at"), time.Now())
 	if err != nil {
 		return err
 	}
