@@ -80,6 +80,7 @@ const components = `{
   "position":{"type":"integer"},"lag_events":{"type":"integer"},"lag_seconds":{"type":["number","null"]},"rate":{"type":"number"},
   "processed":{"type":"integer"},"filtered":{"type":"integer"},"failed":{"type":"integer"},"outputs":{"type":"integer"},
   "last_error":{"type":"string"},"last_error_time":{"type":"string"},"last_event_time":{"type":"string"},
+  "files":{"type":"array","description":"the pipeline's files outputs: where they write, position, lag, objects, the open object, last error","items":{"type":"object","required":["url","format","state","position","lag_events","objects"]}},
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
 "PipelineList": {"type":"object","required":["pipelines"],"properties":{"pipelines":{"type":"array","items":{"$ref":"#/components/schemas/Pipeline"}}}},
 "Redriven": {"type":"object","required":["tried","succeeded","failed"],"properties":{"tried":{"type":"integer"},"succeeded":{"type":"integer"},"failed":{"type":"integer"}}},

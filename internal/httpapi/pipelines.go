@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
@@ -20,10 +21,19 @@ func (a *API) pipelines() (*pipeline.Manager, error) {
 type pipelineView struct {
 	pipeline.Status
 	History []history.Point `json:"history"`
+	Files   []files.Status  `json:"files,omitempty"` // its files outputs
 }
 
 func (a *API) withPast(s pipeline.Status) pipelineView {
-	return pipelineView{Status: s, History: a.past("pipeline/" + s.Name)}
+	v := pipelineView{Status: s, History: a.past("pipeline/" + s.Name)}
+	if a.opts.Files != nil {
+		for _, f := range a.opts.Files.List() {
+			if f.Pipeline == s.Name {
+				v.Files = append(v.Files, f)
+			}
+		}
+	}
+	return v
 }
 
 func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {

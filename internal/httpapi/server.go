@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/pipeline"
@@ -44,6 +45,8 @@ type Options struct {
 	// History has the recent lag and rate of sources ("source/<name>") and
 	// pipelines ("pipeline/<name>"); nil: none.
 	History *history.Recorder
+	// Files are the files outputs, shown with their pipelines; nil: none.
+	Files *files.Group
 }
 
 // API serves the HTTP API.

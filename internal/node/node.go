@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
-		TableNames: sortedKeys(cfg.Tables), History: n.History})
+		TableNames: sortedKeys(cfg.Tables), History: n.History, Files: n.Files})
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))

@@ -56,6 +56,7 @@ pipelines:
     to:
       - stream: wiki.page_images
       - table: page_images
+      - files: {url: "file:out", format: ndjson, roll: {max_age: 1s}}
 tables:
   page_images:
     key: 'event.page_id == "" ? "" : event.wiki + ":" + event.page_id'
@@ -360,6 +361,9 @@ func TestUI(t *testing.T) {
 		b.waitJS("the dead letter", `document.querySelectorAll("#pipeline-wiki_image_list li.dead-letter").length === 1`, 5*time.Second)
 		if got := b.text(`#pipeline-wiki_image_list li.dead-letter`); !strings.Contains(got, "503") {
 			t.Fatalf("the dead letter does not say what failed:\n%s", got)
+		}
+		if got := b.text(`#pipeline-wiki_image_list table.files tbody`); !strings.Contains(got, "ndjson") {
+			t.Fatalf("the files output is not shown: %s", got)
 		}
 		b.shot("pipelines")
 		b.run("redrive", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list button.redrive`))

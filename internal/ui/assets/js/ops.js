@@ -133,7 +133,20 @@ function pipelineCard(card, p) {
       kv([["processed", fmtNum(p.processed)], ["filtered out", fmtNum(p.filtered)], ["failed", fmtNum(p.failed)], ["outputs", fmtNum(p.outputs)]]),
       historyCharts(p.history)),
     p.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(p.last_error_time) + ": "), p.last_error) : null,
+    p.files && p.files.length ? filesTable(p.files) : null,
     h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (resetIn.value.trim() && confirm(`Reset ${p.name} to ${resetIn.value.trim()}? Inputs from there are processed again.`)) act("reset", "?to=" + encodeURIComponent(resetIn.value.trim())); } },
       field("Reset to", resetIn, "a time, a sequence, earliest or latest"), h("button", { type: "submit" }, "Reset")),
     keep || deadLetters(p.name + ".errors", p.name, p.failed));
+}
+
+// filesTable shows a pipeline's files outputs: where, how far, what was written.
+function filesTable(list) {
+  return h("div", { class: "scroll" }, h("table", { class: "grid files", "aria-label": "Files outputs" },
+    h("thead", {}, h("tr", {}, ["Files output", "Format", "State", "Committed to", "Lag", "Objects", "Last object", "Last error"].map(c => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, list.map(f => h("tr", {},
+      h("td", {}, h("code", {}, f.url)), h("td", {}, f.format), h("td", {}, stateBadge(f.state)),
+      h("td", { class: "num" }, "#" + fmtNum(f.position)), h("td", { class: "num" }, fmtNum(f.lag_events)),
+      h("td", { class: "num" }, fmtNum(f.objects) + (f.skipped ? ` (${fmtNum(f.skipped)} found after a restart)` : "")),
+      h("td", {}, f.last_object ? h("code", {}, f.last_object) : "", f.last_commit_time ? h("div", { class: "muted small" }, fmtTime(f.last_commit_time)) : null),
+      h("td", {}, f.last_error || ""))))));
 }
