@@ -107,13 +107,29 @@ func (s *Service) resolve(ctx context.Context, name string, st engine.StreamStat
 }
 
 // seekTime finds the first event at which the running maximum of event
-// time reaches t, by binary search over sequences with direct gets:
-// O(log n) reads, whatever the stream's length.
+// time reaches t: O(log n) reads, whatever the stream's length.
 func (s *Service) seekTime(ctx context.Context, name string, st engine.StreamState, t time.Time) (uint64, error) {
+	target := t.UnixNano()
+	seq, err := s.firstWhere(ctx, name, st, func(m engine.Stored) (bool, error) {
+		mk, err := strconv.ParseInt(m.Header[hdrMark], 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("event %d has no time mark", m.Seq)
+		}
+		return mk >= target, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("seek %q to %s: %w", name, t.Format(time.RFC3339Nano), err)
+	}
+	return seq, nil
+}
+
+// firstWhere finds the first sequence whose message satisfies ok, a
+// predicate that is false and then true along the stream (LastSeq+1 when
+// none does), by binary search with direct gets.
+func (s *Service) firstWhere(ctx context.Context, name string, st engine.StreamState, ok func(engine.Stored) (bool, error)) (uint64, error) {
 	if st.Messages == 0 {
 		return st.LastSeq + 1, nil
 	}
-	target := t.UnixNano()
 	lo, hi := st.FirstSeq, st.LastSeq+1 // answer in [lo, hi]; hi means "after the last"
 	for lo < hi {
 		mid := lo + (hi-lo)/2
@@ -123,13 +139,13 @@ func (s *Service) seekTime(ctx context.Context, name string, st engine.StreamSta
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("seek %q to %s: %w", name, t.Format(time.RFC3339Nano), err)
+			return 0, err
 		}
-		mk, err := strconv.ParseInt(m.Header[hdrMark], 10, 64)
+		yes, err := ok(m)
 		if err != nil {
-			return 0, fmt.Errorf("seek %q: event %d has no time mark", name, m.Seq)
+			return 0, err
 		}
-		if mk >= target {
+		if yes {
 			hi = mid
 		} else {
 			lo = m.Seq + 1

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/engine"
@@ -23,29 +22,13 @@ func (s *Service) At(ctx context.Context, name string, seq uint64) (event.Event,
 }
 
 // arrivedSince counts the events that arrived at or after t, by binary
-// search over sequences on the engine's own arrival time: O(log n) gets.
+// search on the engine's own arrival time.
 func (s *Service) arrivedSince(ctx context.Context, name string, st engine.StreamState, t time.Time) (uint64, error) {
-	if st.Messages == 0 {
-		return 0, nil
+	seq, err := s.firstWhere(ctx, name, st, func(m engine.Stored) (bool, error) { return !m.Arrived.Before(t), nil })
+	if err != nil {
+		return 0, err
 	}
-	lo, hi := st.FirstSeq, st.LastSeq+1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		m, err := s.eng.Get(ctx, name, mid)
-		if errors.Is(err, engine.ErrNotFound) {
-			hi = mid
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		if !m.Arrived.Before(t) {
-			hi = mid
-		} else {
-			lo = m.Seq + 1
-		}
-	}
-	return st.LastSeq + 1 - lo, nil
+	return st.LastSeq + 1 - seq, nil
 }
 
 // RateWindow is the window of Info.RatePerSecond.
