@@ -44,7 +44,12 @@ import (
 //   - Direct: Tables.Get on the node's store;
 //   - HTTPFixed: the minimal client against a bare net/http server that
 //     answers every request with the same body, of the size of a lookup's,
-//     without a store: what HTTP alone costs on this machine.
+//     without a store: what HTTP alone costs on this machine;
+//   - Cores: the node reopened in a child process held to one CPU, which
+//     looks up directly, then serves the lookups (and then a fixed answer)
+//     over HTTP to the minimal client held to the other CPU: the server and
+//     the direct lookups get the same CPU, the client does not take from it
+//     (see table_bench_cores_test.go).
 //
 // Before anything is timed, both clients and the store are checked to agree,
 // the load's files are flushed to disk, and every path is warmed up with
@@ -94,12 +99,7 @@ func tbValue(buf []byte, pageID, v int) []byte {
 // returns the time spent in Put, in all and per tenth of the load.
 func tbLoad(b *testing.B, st table.Store) (*tbData, time.Duration, []time.Duration) {
 	b.Helper()
-	r := rand.New(rand.NewPCG(5, 5))
-	d := &tbData{keys: make([]string, tbKeys)}
-	ids := r.Perm(tbKeys)
-	for s := range d.keys {
-		d.keys[s] = tbKey(1_000_000 + ids[s])
-	}
+	d, ids := tbLoadKeys()
 	ctx := context.Background()
 	batch := make([]table.Write, 0, tbBatch)
 	var spent time.Duration
@@ -122,6 +122,16 @@ func tbLoad(b *testing.B, st table.Store) (*tbData, time.Duration, []time.Durati
 		}
 	}
 	return d, spent, tenths
+}
+
+// tbLoadKeys returns the keys of the load by slot, and their page ids.
+func tbLoadKeys() (*tbData, []int) {
+	ids := rand.New(rand.NewPCG(5, 5)).Perm(tbKeys)
+	d := &tbData{keys: make([]string, tbKeys)}
+	for s := range d.keys {
+		d.keys[s] = tbKey(1_000_000 + ids[s])
+	}
+	return d, ids
 }
 
 type tbQuery struct {
@@ -265,17 +275,27 @@ func tbPath(q tbQuery) string {
 	return "/v1/tables/" + tbTable + "/keys/" + url.PathEscape(q.key) + "?at=" + q.at.Format(time.RFC3339)
 }
 
-func BenchmarkTableLookup(b *testing.B) {
+// tbConfig is the node's configuration: the benchmark's and the child's.
+func tbConfig(dir string) (*config.Config, error) {
 	cfg, err := config.Parse([]byte("tables:\n  " + tbTable + ":\n    key: 'event.k'\n    time: /t\n"))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Data, cfg.Addr = dir, "127.0.0.1:0"
+	return cfg, nil
+}
+
+func BenchmarkTableLookup(b *testing.B) {
+	cfg, err := tbConfig(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.Data, cfg.Addr = b.TempDir(), "127.0.0.1:0"
 	n, err := node.Start(context.Background(), cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.Shutdown(context.Background())
+	shutdown := sync.OnceValue(func() error { return n.Shutdown(context.Background()) })
+	defer shutdown()
 	if n.Tables == nil {
 		b.Fatal("the node opened no table store")
 	}
@@ -381,6 +401,12 @@ func BenchmarkTableLookup(b *testing.B) {
 			b.Fatal(err)
 		}
 		tbRun(b, "HTTP alone, fixed answer", d.queries(7, b.N*tbQueries), get)
+	})
+	b.Run("Cores", func(b *testing.B) {
+		if err := shutdown(); err != nil { // the child opens the node's data
+			b.Fatal(err)
+		}
+		tbRunCores(b, d, cfg.Data, body)
 	})
 }
 
