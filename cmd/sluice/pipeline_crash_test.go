@@ -61,10 +61,19 @@ pipelines:
 			body.Reset()
 		}
 	}
+	// Each kill lands while the pipeline works: once it has written more
+	// since the (re)start, after a random short while. Waiting for progress
+	// rather than sleeping a fixed time keeps the kills inside the work on a
+	// machine of any speed.
 	rng := rand.New(rand.NewPCG(3, 4))
-	kills, midBatch := 0, 0
-	for {
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+	kills, midBatch, last := 0, 0, 0
+	for kills < 5 && last < total {
+		for deadline := time.Now().Add(60 * time.Second); countLines(t, base, "out") <= last; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no progress past %d outputs in 60 s", last)
+			}
+		}
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
 		n := countLines(t, base, "out")
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
@@ -72,11 +81,9 @@ pipelines:
 		if n > 0 && n < total {
 			midBatch++
 		}
+		last = n
 		cmd, base = run()
 		waitReady(t, base)
-		if kills == 5 {
-			break
-		}
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 	if midBatch < 3 {
