@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/table"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
 
@@ -169,5 +172,67 @@ func TestRevisionHistoryInTable(t *testing.T) {
 	}
 	if changes == 0 {
 		t.Fatal("the images never changed between revisions: the test shows nothing")
+	}
+}
+
+// TestDeletedPageInTable: the example project's table (its key and
+// delete_when) and filter over an edit of a page and then its deletion:
+// the page's images from the edit, a deletion from the deletion's time on,
+// under the id the page had, which the function found in the deletion log.
+func TestDeletedPageInTable(t *testing.T) {
+	ex, err := config.Load("../../examples/wiki-images/sluice.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, where := ex.Tables["page_images"], ex.Pipelines["wiki_image_list"].Where
+	if tb.DeleteWhen == "" {
+		t.Fatal("the example's table keeps no deletions")
+	}
+	sim := mediawiki.New(mediawiki.Options{})
+	n, hs := startWiki(t, sim, func(doc string) string {
+		doc = strings.Replace(doc, `    where: 'event.type in ["edit", "new"] && event.namespace == 0'`, "    where: "+strconv.Quote(where), 1)
+		doc = strings.Replace(doc, "      - stream: wiki.page_images\n", "      - stream: wiki.page_images\n      - table: page_images\n", 1)
+		return doc + fmt.Sprintf("tables:\n  page_images:\n    key: %s\n    time: %s\n    delete_when: %s\n",
+			strconv.Quote(tb.Key), tb.Time, strconv.Quote(tb.DeleteWhen))
+	})
+	const host, title = "en.wikipedia.org", "Doomed page"
+	if mediawiki.Imageless(host, title) {
+		t.Fatal("pick a title with images")
+	}
+	key := "enwiki:" + strconv.FormatInt(mediawiki.PageID(host, title), 10)
+	edited := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	deleted := edited.Add(time.Hour)
+	produce := func(ev string, pos uint64) {
+		t.Helper()
+		if _, err := n.Streams.Produce(context.Background(), "wikimedia.recentchange", [][]byte{[]byte(ev)}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if s, _ := n.Pipelines.Get("wiki_image_list"); s.Position >= pos && s.LagEvents == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the pipeline did not take the event")
+			}
+		}
+	}
+	produce(fmt.Sprintf(`{"$schema":"/mediawiki/recentchange/1.0.0","meta":{"id":"edit-1","dt":%q,"stream":"mediawiki.recentchange"},"type":"edit","namespace":0,"title":%q,"wiki":"enwiki","server_url":"%s/%s","server_script_path":"/w","revision":{"old":1,"new":2}}`,
+		edited.Format(time.RFC3339), title, hs.URL, host), 1)
+	// The page is deleted (the simulated wiki's log keeps its id), then the feed says so.
+	sim.Wiki().Delete(host, title, 4242, deleted)
+	produce(fmt.Sprintf(`{"$schema":"/mediawiki/recentchange/1.0.0","meta":{"id":"delete-1","dt":%q,"stream":"mediawiki.recentchange"},"type":"log","namespace":0,"title":%q,"wiki":"enwiki","server_url":"%s/%s","server_script_path":"/w","log_id":4242,"log_type":"delete","log_action":"delete"}`,
+		deleted.Format(time.RFC3339), title, hs.URL, host), 2)
+
+	ctx := context.Background()
+	v, err := n.Tables.Get(ctx, "page_images", key, deleted.Add(-time.Second))
+	if err != nil || v.ValidTo == nil || !v.ValidTo.Equal(deleted) || !strings.Contains(string(v.Value), `"image_list":["File:`) {
+		t.Fatalf("before the deletion: %+v %v", v, err)
+	}
+	if _, err := n.Tables.Get(ctx, "page_images", key, deleted); !errors.Is(err, table.ErrNotFound) || !strings.Contains(err.Error(), "deleted") {
+		t.Fatalf("at the deletion: %v", err)
+	}
+	h, err := n.Tables.History(ctx, "page_images", key, time.Unix(0, 0), deleted.Add(time.Hour))
+	if err != nil || len(h) != 2 || h[0].Deleted || !h[1].Deleted || !h[1].ValidFrom.Equal(deleted) {
+		t.Fatalf("history: %+v %v", h, err)
 	}
 }

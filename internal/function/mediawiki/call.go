@@ -97,13 +97,17 @@ func (f *pageImages) Call(ctx context.Context, events []json.RawMessage) []funct
 	}
 	titles := map[*wiki]map[string][]int{} // mode current: wiki → title → events
 	revs := map[revKey][]int{}             // mode revision: revision → events
+	var deletions []int                    // page deletions: their log entries
 	for i, raw := range events {
 		j, err := f.prepare(raw)
 		switch {
 		case err != nil:
 			res[i].Err = err
-		case j.deleted:
+		case j.deleted && j.api == nil:
 			res[i].Outputs, res[i].Err = emit(j, pageResult{missing: true, at: time.Now()})
+		case j.deleted:
+			jobs[i] = j
+			deletions = append(deletions, i)
 		case f.mode == ModeRevision:
 			jobs[i] = j
 			k := revKey{f.wikiFor(j), j.rev}
@@ -130,6 +134,12 @@ func (f *pageImages) Call(ctx context.Context, events []json.RawMessage) []funct
 					res[i].Outputs, res[i].Err = emit(jobs[i], pages[t])
 				}
 			}
+		})
+	}
+	for _, i := range deletions {
+		wg.Go(func() {
+			j := jobs[i]
+			res[i].Outputs, res[i].Err = emit(j, f.deletedPage(ctx, f.wikiFor(j), j.ev.Title, *j.ev.LogID))
 		})
 	}
 	for k, idx := range revs {

@@ -25,6 +25,7 @@ type change struct {
 	Wiki             string `json:"wiki"`
 	ServerURL        string `json:"server_url"`
 	ServerScriptPath string `json:"server_script_path"`
+	LogID            *int64 `json:"log_id"`
 	LogType          string `json:"log_type"`
 	LogAction        string `json:"log_action"`
 	Revision         *struct {
@@ -36,9 +37,9 @@ type change struct {
 type job struct {
 	ev      change
 	idFrom  string   // what the output's meta.id derives from
-	deleted bool     // a page deletion: missing, without a request
+	deleted bool     // a page deletion: missing; its id is asked of the log (deletion.go)
 	domain  string   // host of server_url
-	api     *url.URL // the wiki's api.php (nil if deleted)
+	api     *url.URL // the wiki's api.php (nil for a deletion the log cannot be asked about)
 	rev     int64    // revision.new, 0 if none
 }
 
@@ -66,10 +67,13 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 	}
 	if e.Type == "log" && e.LogType == "delete" && (e.LogAction == "delete" || e.LogAction == "delete_redir") {
 		j.deleted = true
-		if u, err := url.Parse(e.ServerURL); err == nil {
-			j.domain = u.Hostname()
+		if e.LogID == nil || *e.LogID <= 0 || e.Title == "" || e.ServerURL == "" {
+			// Nothing to ask the log: missing, without an id.
+			if u, err := url.Parse(e.ServerURL); err == nil {
+				j.domain = u.Hostname()
+			}
+			return j, nil
 		}
-		return j, nil
 	}
 	if e.Title == "" {
 		return j, errors.New("title: required: the event names no page")
@@ -85,7 +89,7 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 	if f.apiBase != nil {
 		j.api = rebase(f.apiBase, api)
 	}
-	if f.mode == ModeRevision && j.rev <= 0 {
+	if f.mode == ModeRevision && j.rev <= 0 && !j.deleted {
 		return j, fmt.Errorf("revision.new: required in mode %s (event type %q has none)", ModeRevision, e.Type)
 	}
 	return j, nil
@@ -138,7 +142,7 @@ func emit(j job, p pageResult) ([]json.RawMessage, error) {
 		Missing:        p.missing,
 		Meta:           outputMeta{ID: OutputID(j.idFrom), DT: j.ev.Meta.DT, Stream: OutputStream},
 	}
-	if !p.missing {
+	if p.id > 0 { // a deleted page's id comes from the deletion's log entry
 		o.PageID = strconv.FormatInt(p.id, 10)
 	}
 	if o.ImageList == nil || p.missing {

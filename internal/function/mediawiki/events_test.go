@@ -4,26 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/function"
 	sim "github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
 
-// A page deletion is missing without a request, in both modes.
-func TestLogDelete(t *testing.T) {
+// A page deletion without a log id is missing without a request, in both
+// modes.
+func TestLogDeleteWithoutLogID(t *testing.T) {
 	for _, mode := range []string{"current", "revision"} {
 		t.Run(mode, func(t *testing.T) {
 			e := start(t, sim.Options{})
 			f := newFunc(t, e, map[string]any{"mode": mode})
 			var events []map[string]any
 			for _, action := range []string{"delete", "delete_redir"} {
-				ev := edit(e, en, "Deleted "+action, 1)
-				ev["type"], ev["log_type"], ev["log_action"] = "log", "delete", action
-				delete(ev, "revision")
-				events = append(events, ev)
+				events = append(events, deletionEvent(e, en, "Deleted "+action, action, 0))
 			}
 			for i, o := range outputs(t, call(t, context.Background(), f, events)) {
 				if !o.Missing || o.PageID != "" || o.ImageList == nil || len(o.ImageList) != 0 || o.RevID != nil ||
@@ -36,6 +37,87 @@ func TestLogDelete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A page deletion with a log id gets, from the deletion log, the id the
+// page had, in both modes; a log id the log does not list gives no id.
+func TestLogDeleteFindsThePageID(t *testing.T) {
+	for _, mode := range []string{"current", "revision"} {
+		t.Run(mode, func(t *testing.T) {
+			e := start(t, sim.Options{})
+			f := newFunc(t, e, map[string]any{"mode": mode})
+			at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+			// The same title deleted twice, recreated in between (the
+			// simulator gives it the same id again), and a redirect deleted
+			// to make way for a move.
+			w := e.sim.Wiki()
+			first := w.Delete(en, "Twice deleted", 501, at)
+			w.SetMissing(en, "Twice deleted", false)
+			second := w.Delete(en, "Twice_deleted", 502, at.Add(time.Minute))
+			redirect := w.Delete(en, "Old redirect", 503, at)
+			w.AddRevisions(en, "Still here", 7)
+			events := []map[string]any{
+				deletionEvent(e, en, "Twice deleted", "delete", 501),
+				deletionEvent(e, en, "Twice deleted", "delete", 502),
+				deletionEvent(e, en, "Old redirect", "delete_redir", 503),
+				deletionEvent(e, en, "Twice deleted", "delete", 999), // not in the log: no id
+				edit(e, en, "Still here", 7),
+			}
+			id := func(n int64) string { return strconv.FormatInt(n, 10) }
+			want := []string{id(first), id(second), id(redirect), "", id(sim.PageID(en, "Still here"))}
+			for i, o := range outputs(t, call(t, context.Background(), f, events)) {
+				deleted := i < 4
+				if o.PageID != want[i] || o.Missing != deleted || deleted && len(o.ImageList) != 0 {
+					t.Errorf("event %d: %+v, want page_id %q", i, o, want[i])
+				}
+			}
+			var asked int
+			for _, r := range e.requests(en) {
+				if r.List == "logevents" {
+					asked++
+					if !r.Maxlag || r.Status != 200 || r.Error != "" {
+						t.Errorf("log request %+v", r)
+					}
+				}
+			}
+			if asked != 4 {
+				t.Errorf("%d log requests, want 4 (one per deletion)", asked)
+			}
+		})
+	}
+}
+
+// A deletion's log request is retried like any other, and when it keeps
+// failing the event fails with the API's error (dead-lettered, redriven
+// later), not with a deletion without an id.
+func TestLogDeleteRetriesAndFails(t *testing.T) {
+	e := start(t, sim.Options{})
+	f := newFunc(t, e, map[string]any{"max_attempts": 2})
+	e.sim.Wiki().Delete(en, "Gone", 77, time.Now())
+	e.sim.SetStatus5xxEvery(1)
+	res := call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77)})
+	var ce *function.CallError
+	if !errors.As(res[0].Err, &ce) || ce.Status != 503 || ce.Attempts != 2 || len(res[0].Outputs) != 0 {
+		t.Fatalf("%+v", res[0])
+	}
+	e.sim.SetStatus5xxEvery(0)
+	o := outputs(t, call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77)}))
+	if o[0].PageID != strconv.FormatInt(sim.PageID(en, "Gone"), 10) || !o[0].Missing {
+		t.Fatalf("%+v", o[0])
+	}
+}
+
+// deletionEvent is a synthetic deletion of title on host, as log entry
+// logID (none if 0).
+func deletionEvent(e *env, host, title, action string, logID int64) map[string]any {
+	ev := edit(e, host, title, 1)
+	ev["type"], ev["log_type"], ev["log_action"] = "log", "delete", action
+	if logID != 0 {
+		ev["log_id"] = logID
+	}
+	ev["meta"].(map[string]any)["id"] = fmt.Sprintf("del-%s-%s-%d", host, title, logID)
+	delete(ev, "revision")
+	return ev
 }
 
 // Events that cannot be looked up fail with a clear error and no request;

@@ -148,6 +148,8 @@ func FuzzAnswers(f *testing.F) {
 		`"pages":[{"pageid":3,"ns":0,"title":"B","images":[{"ns":6,"title":"File:X.jpg"}]}]}}`,
 		`{"continue":{"imcontinue":"3|X.jpg","continue":"||"},"query":{"pages":[{"ns":0,"title":"a","missing":true}]}}`,
 		`{"parse":{"title":"a","pageid":1,"revid":2,"images":["A_b.jpg"]}}`, `{"query":{"interwiki":[{"title":"en:x","iw":"en"}]}}`,
+		`{"batchcomplete":true,"query":{"logevents":[{"logid":12,"pageid":0,"logpage":77}]}}`,
+		`{"query":{"logevents":[{"logid":12,"logpage":-3}]}}`,
 		`{"continue":{"x":1.5}}`, `null`, `{"query":null}`, "\xff"} {
 		f.Add([]byte(s))
 	}
@@ -162,6 +164,9 @@ func FuzzAnswers(f *testing.F) {
 		}
 		if images, id, err := decodeParse(body); err == nil && (id <= 0 || images == nil) {
 			t.Fatalf("parse: %v %d", images, id)
+		}
+		if id, err := decodeDeletion(body, 12); err == nil && id < 0 {
+			t.Fatalf("deletion: page id %d", id)
 		}
 	})
 }

@@ -105,7 +105,7 @@ var Spec = function.Spec{
 	Doc: "For each Wikimedia recentchange event, the images its page shows, asked of the event's own wiki " +
 		"(server_url + server_script_path + /api.php): one output per event with page_id, image_list (sorted " +
 		`"File:..." titles), missing, the event's wiki, domain, title, rev_id and time, and meta.stream ` +
-		OutputStream + ". Page deletions (log/delete) give missing without a request.",
+		OutputStream + ". Page deletions (log/delete) give missing, with the id the page had from its deletion log entry (list=logevents).",
 	Fields: []function.Field{
 		{Name: "mode", Type: "string", Default: ModeCurrent,
 			Doc: `"current": the page's images now (action=query&prop=images, batched); "revision": the images of the event's revision.new (action=parse&oldid=, one request each)`},

@@ -8,6 +8,7 @@ type Request struct {
 	Method     string   // GET or POST
 	Host       string   // the wiki
 	Action     string   // the action parameter
+	List       string   // the list parameter (logevents)
 	Titles     []string // the titles parameter split on "|", as sent
 	PageIDs    []string // the pageids parameter split on "|", as sent
 	OldID      string   // the oldid parameter

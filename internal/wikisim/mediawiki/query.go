@@ -76,6 +76,9 @@ type pageSet struct {
 
 // query answers action=query&prop=images.
 func (s *Server) query(host string, f url.Values) (any, error) {
+	if f.Get("list") == "logevents" {
+		return s.logEvents(host, f)
+	}
 	if err := onlyProp(f, "images"); err != nil {
 		return nil, err
 	}

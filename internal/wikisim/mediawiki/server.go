@@ -153,7 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.Form
-	rec.Action, rec.OldID, rec.IMContinue = f.Get("action"), f.Get("oldid"), f.Get("imcontinue")
+	rec.Action, rec.List, rec.OldID, rec.IMContinue = f.Get("action"), f.Get("list"), f.Get("oldid"), f.Get("imcontinue")
 	rec.Titles, rec.PageIDs = split(f, "titles"), split(f, "pageids")
 	rec.Redirects, rec.Maxlag = f.Has("redirects"), f.Has("maxlag")
 

@@ -45,6 +45,7 @@ type Wiki struct {
 	revs        map[string]map[int64]string // host → revision id → title
 	ids         map[string]map[int64]string // host → page id → title
 	missingRevs map[int64]bool
+	deletions   map[string][]deletion // host → its deletion log (logevents.go)
 }
 
 // NewWiki returns a Wiki with only the default rules.
@@ -56,6 +57,7 @@ func NewWiki() *Wiki {
 		revs:        map[string]map[int64]string{},
 		ids:         map[string]map[int64]string{},
 		missingRevs: map[int64]bool{},
+		deletions:   map[string][]deletion{},
 	}
 }
 
