@@ -114,25 +114,17 @@ func (s *Server) logEvents(host string, f url.Values) (any, error) {
 			return nil, unsupported("leprop=" + p + " is not simulated")
 		}
 	}
-	limit := 10
-	switch v := f.Get("lelimit"); v {
-	case "":
-	case "max":
-		limit = 500
-	default:
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, badInteger("lelimit", v)
-		}
-		limit = min(max(n, 1), 500)
+	n, err := limit(f, "lelimit")
+	if err != nil {
+		return nil, err
 	}
 	ds, now := s.wiki.deletionsOf(host, title)
 	resp := &logEventsResponse{BatchComplete: true, Query: logEventsQueryOut{LogEvents: []logEventOut{}}}
-	if len(ds) > limit {
-		next := ds[limit]
+	if len(ds) > n {
+		next := ds[n]
 		resp.BatchComplete = false
 		resp.Continue = &logContinueOut{LEContinue: next.at.Format("20060102150405") + "|" + strconv.FormatInt(next.logID, 10), Continue: "-||"}
-		ds = ds[:limit]
+		ds = ds[:n]
 	}
 	for _, d := range ds {
 		var e logEventOut

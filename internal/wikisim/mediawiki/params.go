@@ -65,20 +65,28 @@ func onlyProp(f url.Values, prop string) error {
 	return nil
 }
 
-// imLimit is the imlimit parameter (default 10, "max" 500, clamped to
-// 1..500 as the real API does), capped by the server's ImLimit.
-func (s *Server) imLimit(f url.Values) (int, error) {
-	n := 10
-	switch v := f.Get("imlimit"); v {
+// limit reads a limit parameter as the real API does: default 10, "max"
+// 500, a number clamped to 1..500.
+func limit(f url.Values, name string) (int, error) {
+	switch v := f.Get(name); v {
 	case "":
+		return 10, nil
 	case "max":
-		n = 500
+		return 500, nil
 	default:
 		i, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, badInteger("imlimit", v)
+			return 0, badInteger(name, v)
 		}
-		n = min(max(i, 1), 500)
+		return min(max(i, 1), 500), nil
+	}
+}
+
+// imLimit is the imlimit parameter (limit), capped by the server's ImLimit.
+func (s *Server) imLimit(f url.Values) (int, error) {
+	n, err := limit(f, "imlimit")
+	if err != nil {
+		return 0, err
 	}
 	if c := int(s.imCap.Load()); c > 0 {
 		n = min(n, c)
