@@ -95,16 +95,25 @@ pipelines:
 			body.Reset()
 		}
 	}
+	// Each kill lands while the outputs work: once they have committed
+	// another object since the (re)start, after a random short while (a
+	// fixed sleep would miss the work on a fast enough machine).
 	rng := rand.New(rand.NewPCG(5, 6))
-	kills, midRoll := 0, 0
-	for kills < 5 {
-		time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
-		n := len(objectFiles(t, outs["parquet"])) + len(objectFiles(t, outs["ndjson.gz"]))
+	objects := func() int { return len(objectFiles(t, outs["parquet"])) + len(objectFiles(t, outs["ndjson.gz"])) }
+	kills, midRoll, last, finished := 0, 0, 0, false
+	for kills < 5 && !finished {
+		for deadline := time.Now().Add(60 * time.Second); objects() <= last; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no object past %d in 60 s", last)
+			}
+		}
+		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+		last = objects()
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		skipped += strings.Count(logs.String(), "found an object committed before")
 		kills++
-		if n > 0 && len(objectIDs(t, outs["parquet"]))+len(objectIDs(t, outs["ndjson.gz"])) < 2*total {
+		if finished = len(objectIDs(t, outs["parquet"]))+len(objectIDs(t, outs["ndjson.gz"])) >= 2*total; !finished {
 			midRoll++
 		}
 		cmd, base = run()
