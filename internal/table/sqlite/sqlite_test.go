@@ -67,3 +67,32 @@ func TestUpgrade(t *testing.T) {
 		return s
 	})
 }
+
+// TestBackgroundCheckpoints: the store checkpoints the WAL on its own
+// connection about every second, while it is open (and stops on Close:
+// goleak checks), and lookups and writes go on meanwhile.
+func TestBackgroundCheckpoints(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "tables.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.Create(ctx, "pages"); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		w := table.Write{Key: "page", ValidFrom: t0.Add(time.Duration(i) * 100 * time.Millisecond), Value: []byte(`{"n":1}`), Stream: "s", Seq: uint64(i + 1)}
+		if err := s.Put(ctx, "pages", []table.Write{w}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.Get(ctx, "pages", "page", w.ValidFrom); err != nil || v.Seq != w.Seq {
+			t.Fatalf("write %d: %+v %v", i, v, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := s.Checkpoints(); n < 1 {
+		t.Fatalf("%d background checkpoints in 2 s", n)
+	}
+}
