@@ -1,4 +1,4 @@
 package sqlite
 
-// Checkpoints is how many background checkpoints have succeeded.
-func (s *Store) Checkpoints() int64 { return s.runs.Load() }
+// CompleteCheckpoints is how many background checkpoints copied the whole WAL.
+func (s *Store) CompleteCheckpoints() int64 { return s.complete.Load() }

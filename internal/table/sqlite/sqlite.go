@@ -19,10 +19,10 @@ import (
 // Store is a table.Store in a SQLite file.
 type Store struct {
 	*sqltable.Store
-	ckpt *sql.DB // the checkpoints' own connection
-	runs atomic.Int64
-	stop context.CancelFunc
-	done chan struct{}
+	ckpt     *sql.DB      // the checkpoints' own connection
+	complete atomic.Int64 // checkpoints that copied the whole WAL
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // readers is how many connections read at the same time.
@@ -37,7 +37,8 @@ const readers = 4
 //     a million versions stays in it, so a write reads no page back;
 //   - a connection of its own copies the WAL back into the database (a
 //     passive checkpoint, which waits for no reader or writer) every second:
-//     a lookup then reads its pages through the memory mapping, where a page
+//     once a checkpoint has copied it all, a lookup reads its pages through
+//     the memory mapping, where a page
 //     still in the WAL takes a search of the WAL's index, a system call and a
 //     place in SQLite's page cache, which all connections share behind one
 //     mutex (lookups after a load of a million versions: twice as fast);
@@ -92,29 +93,42 @@ func Open(path string) (*Store, error) {
 const checkpointEvery = time.Second
 
 // checkpoints runs a passive checkpoint every checkpointEvery until ctx
-// ends. A failed one is logged when its error differs from the last; the
-// writer's own checkpoints remain in any case.
+// ends. A passive checkpoint copies what no reader's snapshot still needs,
+// so one may end incomplete (a long read holds it back) and the next one
+// goes on; only a failure, or a minute without a complete checkpoint while
+// the WAL has frames, is logged (once until it changes). The writer's own
+// checkpoints remain in any case.
 func (s *Store) checkpoints(ctx context.Context, path string) {
 	defer close(s.done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var last string
+	behind := 0 // incomplete checkpoints in a row
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		_, err := s.ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		var busy, frames, copied int
+		err := s.ckpt.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 		if ctx.Err() != nil {
 			return
 		}
-		if msg := fmt.Sprint(err); err != nil && msg != last {
-			slog.Warn("table store: checkpoint failed", "file", path, "err", err)
-			last = msg
-		} else if err == nil {
-			last = ""
-			s.runs.Add(1)
+		switch {
+		case err != nil:
+			if msg := err.Error(); msg != last {
+				slog.Warn("table store: checkpoint failed", "file", path, "err", err)
+				last = msg
+			}
+		case busy == 0 && copied >= frames:
+			s.complete.Add(1)
+			last, behind = "", 0
+		default:
+			if behind++; behind == int(time.Minute/checkpointEvery) {
+				slog.Warn("table store: no complete checkpoint for a minute: a long read holds the WAL back",
+					"file", path, "wal_frames", frames, "copied", copied)
+			}
 		}
 	}
 }
