@@ -220,8 +220,8 @@ func TestDeletedPageInTable(t *testing.T) {
 		edited.Format(time.RFC3339), title, hs.URL, host), 1)
 	// The page is deleted (the simulated wiki's log keeps its id), then the feed says so.
 	sim.Wiki().Delete(host, title, 4242, deleted)
-	produce(fmt.Sprintf(`{"$schema":"/mediawiki/recentchange/1.0.0","meta":{"id":"delete-1","dt":%q,"stream":"mediawiki.recentchange"},"type":"log","namespace":0,"title":%q,"wiki":"enwiki","server_url":"%s/%s","server_script_path":"/w","log_id":4242,"log_type":"delete","log_action":"delete"}`,
-		deleted.Format(time.RFC3339), title, hs.URL, host), 2)
+	produce(fmt.Sprintf(`{"$schema":"/mediawiki/recentchange/1.0.0","meta":{"id":"delete-1","dt":%q,"stream":"mediawiki.recentchange"},"type":"log","namespace":0,"title":%q,"wiki":"enwiki","server_url":"%s/%s","server_script_path":"/w","log_id":4242,"log_type":"delete","log_action":"delete","timestamp":%d}`,
+		deleted.Format(time.RFC3339), title, hs.URL, host, deleted.Unix()), 2)
 
 	ctx := context.Background()
 	v, err := n.Tables.Get(ctx, "page_images", key, deleted.Add(-time.Second))

@@ -139,7 +139,7 @@ func (f *pageImages) Call(ctx context.Context, events []json.RawMessage) []funct
 	for _, i := range deletions {
 		wg.Go(func() {
 			j := jobs[i]
-			res[i].Outputs, res[i].Err = emit(j, f.deletedPage(ctx, f.wikiFor(j), j.ev.Title, *j.ev.LogID))
+			res[i].Outputs, res[i].Err = emit(j, f.deletedPage(ctx, f.wikiFor(j), j))
 		})
 	}
 	for k, idx := range revs {

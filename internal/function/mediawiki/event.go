@@ -20,14 +20,15 @@ type change struct {
 		ID string `json:"id"`
 		DT string `json:"dt"`
 	} `json:"meta"`
-	Type             string `json:"type"`
-	Title            string `json:"title"`
-	Wiki             string `json:"wiki"`
-	ServerURL        string `json:"server_url"`
-	ServerScriptPath string `json:"server_script_path"`
-	LogID            *int64 `json:"log_id"`
-	LogType          string `json:"log_type"`
-	LogAction        string `json:"log_action"`
+	Type             string          `json:"type"`
+	Title            string          `json:"title"`
+	Wiki             string          `json:"wiki"`
+	ServerURL        string          `json:"server_url"`
+	ServerScriptPath string          `json:"server_script_path"`
+	Timestamp        json.RawMessage `json:"timestamp"` // unix seconds; a log event's is its log entry's (read only for deletions)
+	LogID            *int64          `json:"log_id"`
+	LogType          string          `json:"log_type"`
+	LogAction        string          `json:"log_action"`
 	Revision         *struct {
 		New *int64 `json:"new"`
 	} `json:"revision"`
@@ -82,6 +83,12 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 		return j, errors.New("server_url: required: the event names no wiki to ask")
 	}
 	api, err := f.hosts.endpoint(e.ServerURL, e.ServerScriptPath)
+	if err != nil && j.deleted { // the log cannot be asked: missing, without an id
+		if u, perr := url.Parse(e.ServerURL); perr == nil {
+			j.domain = u.Hostname()
+		}
+		return j, nil
+	}
 	if err != nil {
 		return j, err
 	}

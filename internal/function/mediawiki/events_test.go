@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +26,7 @@ func TestLogDeleteWithoutLogID(t *testing.T) {
 			f := newFunc(t, e, map[string]any{"mode": mode})
 			var events []map[string]any
 			for _, action := range []string{"delete", "delete_redir"} {
-				events = append(events, deletionEvent(e, en, "Deleted "+action, action, 0))
+				events = append(events, deletionEvent(e, en, "Deleted "+action, action, 0, time.Time{}))
 			}
 			for i, o := range outputs(t, call(t, context.Background(), f, events)) {
 				if !o.Missing || o.PageID != "" || o.ImageList == nil || len(o.ImageList) != 0 || o.RevID != nil ||
@@ -40,33 +42,39 @@ func TestLogDeleteWithoutLogID(t *testing.T) {
 }
 
 // A page deletion with a log id gets, from the deletion log, the id the
-// page had, in both modes; a log id the log does not list gives no id.
+// page had, in both modes; a log id the log does not list near the event's
+// time gives no id.
 func TestLogDeleteFindsThePageID(t *testing.T) {
 	for _, mode := range []string{"current", "revision"} {
 		t.Run(mode, func(t *testing.T) {
 			e := start(t, sim.Options{})
 			f := newFunc(t, e, map[string]any{"mode": mode})
 			at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-			// The same title deleted twice, recreated in between (the
-			// simulator gives it the same id again), and a redirect deleted
-			// to make way for a move.
+			// The same title deleted twice, created again in between (a new
+			// page, with a new id), and a redirect deleted to make way for a
+			// move.
 			w := e.sim.Wiki()
 			first := w.Delete(en, "Twice deleted", 501, at)
 			w.SetMissing(en, "Twice deleted", false)
-			second := w.Delete(en, "Twice_deleted", 502, at.Add(time.Minute))
+			second := w.Delete(en, "Twice_deleted", 502, at.Add(time.Hour))
 			redirect := w.Delete(en, "Old redirect", 503, at)
 			w.AddRevisions(en, "Still here", 7)
 			events := []map[string]any{
-				deletionEvent(e, en, "Twice deleted", "delete", 501),
-				deletionEvent(e, en, "Twice deleted", "delete", 502),
-				deletionEvent(e, en, "Old redirect", "delete_redir", 503),
-				deletionEvent(e, en, "Twice deleted", "delete", 999), // not in the log: no id
+				deletionEvent(e, en, "Twice deleted", "delete", 501, at),
+				deletionEvent(e, en, "Twice deleted", "delete", 502, at.Add(time.Hour)),
+				deletionEvent(e, en, "Old redirect", "delete_redir", 503, at),
+				deletionEvent(e, en, "Twice deleted", "delete", 502, time.Time{}),         // no time: the newest deletions
+				deletionEvent(e, en, "Twice deleted", "delete", 999, at),                  // not in the log
+				deletionEvent(e, en, "Twice deleted", "delete", 501, at.Add(3*time.Hour)), // not near its time
 				edit(e, en, "Still here", 7),
 			}
 			id := func(n int64) string { return strconv.FormatInt(n, 10) }
-			want := []string{id(first), id(second), id(redirect), "", id(sim.PageID(en, "Still here"))}
+			want := []string{id(first), id(second), id(redirect), id(second), "", "", id(sim.PageID(en, "Still here"))}
+			if first == second {
+				t.Fatal("the page created again has the deleted one's id")
+			}
 			for i, o := range outputs(t, call(t, context.Background(), f, events)) {
-				deleted := i < 4
+				deleted := i < len(events)-1
 				if o.PageID != want[i] || o.Missing != deleted || deleted && len(o.ImageList) != 0 {
 					t.Errorf("event %d: %+v, want page_id %q", i, o, want[i])
 				}
@@ -80,10 +88,39 @@ func TestLogDeleteFindsThePageID(t *testing.T) {
 					}
 				}
 			}
-			if asked != 4 {
-				t.Errorf("%d log requests, want 4 (one per deletion)", asked)
+			if asked != 6 {
+				t.Errorf("%d log requests, want 6 (one per deletion)", asked)
 			}
 		})
+	}
+}
+
+// When the log cannot say, a deletion is missing without an id, as it was
+// before the log was asked, not an error: an API error answer, or a wiki
+// outside allowed_hosts (then without a request).
+func TestLogDeleteFallsBack(t *testing.T) {
+	e := start(t, sim.Options{})
+	f := newFunc(t, e, nil)
+	var asked atomic.Int64
+	e.answerWith(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Query().Get("list") != "logevents" {
+			return false
+		}
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"error":{"code":"readapidenied","info":"You need read permission to use this module."}}`)
+		return true
+	})
+	elsewhere := deletionEvent(e, en, "Gone", "delete", 78, time.Time{})
+	elsewhere["server_url"] = "https://wiki.invalid" // not allowed (and never resolvable)
+	events := []map[string]any{deletionEvent(e, en, "Gone", "delete", 77, time.Time{}), elsewhere}
+	for i, o := range outputs(t, call(t, context.Background(), f, events)) {
+		if !o.Missing || o.PageID != "" {
+			t.Errorf("event %d: %+v", i, o)
+		}
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("%d log requests, want 1 (none for the wiki not allowed)", n)
 	}
 }
 
@@ -95,27 +132,30 @@ func TestLogDeleteRetriesAndFails(t *testing.T) {
 	f := newFunc(t, e, map[string]any{"max_attempts": 2})
 	e.sim.Wiki().Delete(en, "Gone", 77, time.Now())
 	e.sim.SetStatus5xxEvery(1)
-	res := call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77)})
+	res := call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77, time.Time{})})
 	var ce *function.CallError
 	if !errors.As(res[0].Err, &ce) || ce.Status != 503 || ce.Attempts != 2 || len(res[0].Outputs) != 0 {
 		t.Fatalf("%+v", res[0])
 	}
 	e.sim.SetStatus5xxEvery(0)
-	o := outputs(t, call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77)}))
+	o := outputs(t, call(t, context.Background(), f, []map[string]any{deletionEvent(e, en, "Gone", "delete", 77, time.Time{})}))
 	if o[0].PageID != strconv.FormatInt(sim.PageID(en, "Gone"), 10) || !o[0].Missing {
 		t.Fatalf("%+v", o[0])
 	}
 }
 
 // deletionEvent is a synthetic deletion of title on host, as log entry
-// logID (none if 0).
-func deletionEvent(e *env, host, title, action string, logID int64) map[string]any {
+// logID (none if 0) at time at (no timestamp if zero).
+func deletionEvent(e *env, host, title, action string, logID int64, at time.Time) map[string]any {
 	ev := edit(e, host, title, 1)
 	ev["type"], ev["log_type"], ev["log_action"] = "log", "delete", action
 	if logID != 0 {
 		ev["log_id"] = logID
 	}
-	ev["meta"].(map[string]any)["id"] = fmt.Sprintf("del-%s-%s-%d", host, title, logID)
+	if !at.IsZero() {
+		ev["timestamp"] = at.Unix()
+	}
+	ev["meta"].(map[string]any)["id"] = fmt.Sprintf("del-%s-%s-%d-%d", host, title, logID, at.Unix())
 	delete(ev, "revision")
 	return ev
 }

@@ -15,7 +15,9 @@ import (
 // none) and logpage (the id of the page the entry is about: for a deletion,
 // the deleted page's), then type and action, then timestamp, newest first.
 // No recording of a live answer exists in the fixtures; only letype=delete,
-// letitle, leprop=ids|title|type|timestamp and lelimit are simulated.
+// letitle, leprop=ids|title|type|timestamp, lelimit, and lestart/leend
+// (newest first, so lestart is the later bound; RFC 3339 or unix seconds)
+// are simulated.
 
 // deletion is one entry of a wiki's deletion log.
 type deletion struct {
@@ -27,7 +29,8 @@ type deletion struct {
 }
 
 // Delete deletes the page title of host at time at, as log entry logID: the
-// page is missing from then on, and the log keeps the id it had, which
+// page is missing from then on (until SetMissing(host, title, false)
+// creates it again, with a new id), and the log keeps the id it had, which
 // Delete returns.
 func (w *Wiki) Delete(host, title string, logID int64, at time.Time) int64 {
 	w.mu.Lock()
@@ -35,6 +38,7 @@ func (w *Wiki) Delete(host, title string, logID int64, at time.Time) int64 {
 	p := ref(host, title)
 	id := w.remember(p)
 	w.missing[p] = true
+	w.recreated[p]++ // the next page at this title is another page
 	_, ns, _ := normalize(p.Title)
 	w.deletions[p.Host] = append(w.deletions[p.Host], deletion{logID: logID, title: p.Title, ns: ns, page: id, at: at.UTC()})
 	return id
@@ -56,7 +60,7 @@ func (w *Wiki) deletionsOf(host, title string) ([]deletion, int64) {
 	})
 	var now int64
 	if p := (PageRef{Host: host, Title: title}); w.exists(p) {
-		now = pageID(host, title)
+		now = w.idOf(p)
 	}
 	return out, now
 }
@@ -90,7 +94,7 @@ type (
 func (s *Server) logEvents(host string, f url.Values) (any, error) {
 	for name := range f {
 		switch name {
-		case "action", "list", "letype", "letitle", "leprop", "lelimit", "format", "formatversion", "maxlag":
+		case "action", "list", "letype", "letitle", "leprop", "lelimit", "lestart", "leend", "format", "formatversion", "maxlag":
 		default:
 			return nil, unsupported(name + "= is not simulated with list=logevents")
 		}
@@ -118,7 +122,18 @@ func (s *Server) logEvents(host string, f url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	start, err := timeParam(f, "lestart")
+	if err != nil {
+		return nil, err
+	}
+	end, err := timeParam(f, "leend")
+	if err != nil {
+		return nil, err
+	}
 	ds, now := s.wiki.deletionsOf(host, title)
+	ds = slices.DeleteFunc(ds, func(d deletion) bool {
+		return !start.IsZero() && d.at.After(start) || !end.IsZero() && d.at.Before(end)
+	})
 	resp := &logEventsResponse{BatchComplete: true, Query: logEventsQueryOut{LogEvents: []logEventOut{}}}
 	if len(ds) > n {
 		next := ds[n]
@@ -143,4 +158,21 @@ func (s *Server) logEvents(host string, f url.Values) (any, error) {
 		resp.Query.LogEvents = append(resp.Query.LogEvents, e)
 	}
 	return resp, nil
+}
+
+// timeParam reads a timestamp parameter, RFC 3339 or unix seconds; zero if
+// absent.
+func timeParam(f url.Values, name string) (time.Time, error) {
+	v := f.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Time{}, &apiError{Code: "badtimestamp_" + name,
+		Info: `Invalid value "` + v + `" for timestamp parameter "` + name + `".`}
 }

@@ -44,6 +44,7 @@ func hash(parts ...string) uint64 {
 
 // PageID is the page id of title (normalized first) on the wiki host: a
 // stable hash of both, in 1..2^31. Distinct titles can share an id, rarely.
+// A page deleted and created again (Wiki.Delete) has another id.
 func PageID(host, title string) int64 { return pageID(norm(host, title)) }
 
 // DefaultLatestRevision is the latest revision id of a page whose latest

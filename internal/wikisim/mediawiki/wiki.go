@@ -2,6 +2,7 @@ package mediawiki
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -34,7 +35,8 @@ const redirectPrefix = "Redirect to "
 //     latest revision); an unregistered positive id N belongs to the page
 //     "Revision N", and ids <= 0 or set missing do not exist.
 //   - A page id (for pageids=) is known once the page was named by title
-//     (in a request or a method here); an unknown id is a missing page.
+//     (in a request or a method here); an unknown id is a missing page. A
+//     page deleted (Delete) and created again has a new id.
 //
 // The registries grow with every page named, a few dozen bytes each.
 type Wiki struct {
@@ -46,6 +48,7 @@ type Wiki struct {
 	ids         map[string]map[int64]string // host → page id → title
 	missingRevs map[int64]bool
 	deletions   map[string][]deletion // host → its deletion log (logevents.go)
+	recreated   map[PageRef]int       // deletions of a page: each recreation has a new id
 }
 
 // NewWiki returns a Wiki with only the default rules.
@@ -58,6 +61,7 @@ func NewWiki() *Wiki {
 		ids:         map[string]map[int64]string{},
 		missingRevs: map[int64]bool{},
 		deletions:   map[string][]deletion{},
+		recreated:   map[PageRef]int{},
 	}
 }
 
@@ -185,7 +189,7 @@ func (w *Wiki) lookup(host, title string, ns int) pageInfo {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p := PageRef{Host: host, Title: title}
-	info := pageInfo{title: title, ns: ns, id: pageID(host, title), exists: w.exists(p)}
+	info := pageInfo{title: title, ns: ns, id: w.idOf(p), exists: w.exists(p)}
 	if !info.exists {
 		return info
 	}
@@ -205,7 +209,7 @@ func (w *Wiki) pageByID(host string, id int64) (string, bool) {
 
 // remember makes the page's id known, for pageids=.
 func (w *Wiki) remember(p PageRef) int64 {
-	id := pageID(p.Host, p.Title)
+	id := w.idOf(p)
 	if w.ids[p.Host] == nil {
 		w.ids[p.Host] = map[int64]string{}
 	}
@@ -251,4 +255,14 @@ func (w *Wiki) target(p PageRef) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// idOf is the id of the page now at p: PageID, or after p was deleted n
+// times (Delete), the id of its n-th recreation.
+func (w *Wiki) idOf(p PageRef) int64 {
+	n := w.recreated[p]
+	if n == 0 {
+		return pageID(p.Host, p.Title)
+	}
+	return int64(hash("pageid", p.Host, p.Title, strconv.Itoa(n))%(1<<31)) + 1
 }
