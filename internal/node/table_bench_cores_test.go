@@ -18,13 +18,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sluice-dev/sluice/internal/node"
-	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // The "Cores" part of the table benchmark gives the server the same CPU as
@@ -67,22 +67,31 @@ func tbCPUs() ([2]int, error) {
 }
 
 // tbPin holds every thread of this process to set; threads started later
-// inherit it from the thread that starts them.
+// inherit it from the thread that starts them. It goes over the threads
+// until a pass finds none it has not held, so that a thread started by one
+// not yet held during a pass is held too.
 func tbPin(set *unix.CPUSet) error {
-	tids, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tids {
-		tid, err := strconv.Atoi(t.Name())
+	held := map[int]bool{}
+	for {
+		tids, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			continue
+			return err
 		}
-		if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("sched_setaffinity(%d): %w", tid, err)
+		fresh := false
+		for _, t := range tids {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil || held[tid] {
+				continue
+			}
+			fresh, held[tid] = true, true
+			if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("sched_setaffinity(%d): %w", tid, err)
+			}
+		}
+		if !fresh {
+			return nil
 		}
 	}
-	return nil
 }
 
 // tbPinTo holds this process to cpu until the returned function restores
@@ -105,9 +114,11 @@ func tbPinTo(b *testing.B, cpu int) func() {
 }
 
 // tbStartChild starts this test binary as a child in mode on cpu, with the
-// node's data in dir, and returns it with its output. The child exits when
-// its standard input closes.
-func tbStartChild(b *testing.B, mode string, cpu int, dir string, extra ...string) (*exec.Cmd, *bufio.Reader, io.WriteCloser) {
+// node's data in dir, and returns it with its output and a function that
+// stops it: it closes the child's standard input, on which a serving child
+// exits, and kills a child still running 10 s later. The benchmark's
+// cleanup stops it too.
+func tbStartChild(b *testing.B, mode string, cpu int, dir string, extra ...string) (*exec.Cmd, *bufio.Reader, func()) {
 	b.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -129,11 +140,19 @@ func tbStartChild(b *testing.B, mode string, cpu int, dir string, extra ...strin
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		in.Close()
-		cmd.Wait()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	})
-	return cmd, bufio.NewReader(out), in
+	b.Cleanup(stop)
+	return cmd, bufio.NewReader(out), stop
 }
 
 // tbCPUTime returns the CPU time process pid has used.
@@ -166,7 +185,7 @@ func tbRunCores(b *testing.B, d *tbData, dir string, body []byte) {
 	n := b.N * tbQueries
 
 	// Direct: the child looks up and reports; its one CPU is busy throughout.
-	cmd, out, _ := tbStartChild(b, "direct", cpus[0], dir, "SLUICE_TB_QUERIES="+strconv.Itoa(n))
+	_, out, stop := tbStartChild(b, "direct", cpus[0], dir, "SLUICE_TB_QUERIES="+strconv.Itoa(n))
 	line, err := out.ReadBytes('\n')
 	if err != nil {
 		b.Fatalf("direct child: %v", err)
@@ -175,7 +194,7 @@ func tbRunCores(b *testing.B, d *tbData, dir string, body []byte) {
 	if err := json.Unmarshal(line, &direct); err != nil || direct.Err != "" {
 		b.Fatalf("direct child: %s %v", line, err)
 	}
-	cmd.Wait()
+	stop()
 	b.Logf("direct, one CPU: %d queries, %d clients: %.0f queries/s (%.1f µs each), p50 %v, p99 %v",
 		n, tbClients, direct.QPS, 1e6/direct.QPS, direct.P50, direct.P99)
 
@@ -183,7 +202,8 @@ func tbRunCores(b *testing.B, d *tbData, dir string, body []byte) {
 	unpin := tbPinTo(b, cpus[1])
 	defer unpin()
 	served := func(what, mode string, extra ...string) tbServed {
-		cmd, out, _ := tbStartChild(b, mode, cpus[0], dir, extra...)
+		cmd, out, stop := tbStartChild(b, mode, cpus[0], dir, extra...)
+		defer stop() // before the next child starts on the same CPU
 		line, err := out.ReadString('\n')
 		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
 		if err != nil || !ok {
@@ -277,10 +297,7 @@ func tbChildRun(mode string) error {
 	}
 	if mode == "fixed" {
 		body := []byte(os.Getenv("SLUICE_TB_BODY"))
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(body)
-		}), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: tbFixedHandler(body), ReadHeaderTimeout: 10 * time.Second}
 		return tbChildServe(srv)
 	}
 	cfg, err := tbConfig(os.Getenv("SLUICE_TB_DATA"))
@@ -304,13 +321,7 @@ func tbChildRun(mode string) error {
 			return err
 		}
 		d, _ := tbLoadKeys()
-		get := func(_ int, q tbQuery) error {
-			_, err := n.Tables.Get(ctx, tbTable, q.key, q.at)
-			if errors.Is(err, table.ErrNotFound) {
-				return fmt.Errorf("%s at %s: %w", q.key, q.at, err)
-			}
-			return err
-		}
+		get := tbDirect(ctx, n.Tables)
 		var res tbChildResult
 		if _, _, err := tbIssue(d.queries(102, tbQueries), get); err != nil { // warm-up
 			res.Err = err.Error()
