@@ -81,9 +81,9 @@ pipelines:
 		if n > 0 && n < total {
 			midBatch++
 		}
-		last = n
 		cmd, base = run()
 		waitReady(t, base)
+		last = countLines(t, base, "out") // what was written before the kill, and since the restart
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 	if midBatch < 3 {
