@@ -1,10 +1,9 @@
 package httpapi
 
 import (
-	"github.com/sluice-dev/sluice/internal/history"
-
 	"net/http"
 
+	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/source"
 )
 

@@ -67,13 +67,13 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 		j.rev = *e.Revision.New
 	}
 	if e.Type == "log" && e.LogType == "delete" && (e.LogAction == "delete" || e.LogAction == "delete_redir") {
+		// Missing in any case; the domain from server_url unless the log is asked below.
 		j.deleted = true
+		if u, err := url.Parse(e.ServerURL); err == nil {
+			j.domain = u.Hostname()
+		}
 		if e.LogID == nil || *e.LogID <= 0 || e.Title == "" || e.ServerURL == "" {
-			// Nothing to ask the log: missing, without an id.
-			if u, err := url.Parse(e.ServerURL); err == nil {
-				j.domain = u.Hostname()
-			}
-			return j, nil
+			return j, nil // nothing to ask the log: missing, without an id
 		}
 	}
 	if e.Title == "" {
@@ -83,11 +83,8 @@ func (f *pageImages) prepare(raw json.RawMessage) (job, error) {
 		return j, errors.New("server_url: required: the event names no wiki to ask")
 	}
 	api, err := f.hosts.endpoint(e.ServerURL, e.ServerScriptPath)
-	if err != nil && j.deleted { // the log cannot be asked: missing, without an id
-		if u, perr := url.Parse(e.ServerURL); perr == nil {
-			j.domain = u.Hostname()
-		}
-		return j, nil
+	if err != nil && j.deleted {
+		return j, nil // the log cannot be asked: missing, without an id
 	}
 	if err != nil {
 		return j, err

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -109,8 +108,12 @@ func (s *Server) logEvents(host string, f url.Values) (any, error) {
 	if bad != "" {
 		return nil, &apiError{Code: "invalidtitle", Info: `Bad title "` + f.Get("letitle") + `".`}
 	}
+	asked := split(f, "leprop")
+	if asked == nil {
+		asked = []string{"ids", "title", "type", "timestamp"}
+	}
 	props := map[string]bool{}
-	for _, p := range strings.Split(cmp.Or(f.Get("leprop"), "ids|title|type|timestamp"), "|") {
+	for _, p := range asked {
 		switch p {
 		case "ids", "title", "type", "timestamp":
 			props[p] = true
