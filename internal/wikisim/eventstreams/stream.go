@@ -79,11 +79,14 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, streams str
 		// knows the connection has gone quiet, whatever it sets next.
 		lastBeforeSilence := q > 0 && sent+1 >= q
 		buf = s.appendEvent(buf[:0], n, ndjson)
+		// Counted before the write, so a client that has read the event
+		// also sees it in Sent; taken back if the write fails.
+		s.sent.Add(1)
 		if !s.write(w, rc, buf) {
+			s.sent.Add(-1)
 			return
 		}
 		sent++
-		s.sent.Add(1)
 		if d := s.dropEvery.Load(); d > 0 && sent >= d {
 			// Abort: the connection closes without the end of the response,
 			// as when a network path or a proxy fails.
