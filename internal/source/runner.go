@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,8 +45,9 @@ type runner struct {
 	// process the source resumes there, rather than after whatever message
 	// landed last, so a publish that failed in the middle of a batch is
 	// read again instead of skipped.
-	confirmed  string
-	confirmedN uint64
+	confirmed     string
+	confirmedN    uint64
+	confirmedData []byte // the data of the event at confirmed (see Resume.Last)
 }
 
 // run keeps the source going until ctx ends.
@@ -182,31 +184,48 @@ func (r *runner) session(ctx context.Context, paused *bool) error {
 }
 
 // resume finds the position stored with the last event this source wrote,
-// in the stream or its dead letters, whichever it wrote later.
-func (r *runner) resume(ctx context.Context) (string, error) {
+// in the stream or its dead letters, whichever it wrote later, and that
+// event's data as the feed sent it.
+func (r *runner) resume(ctx context.Context) (Resume, error) {
 	if r.confirmed != "" {
 		r.n = r.confirmedN
 		r.status.update(func(v *StatusView) { v.Position = r.confirmed })
-		return r.confirmed, nil
+		return Resume{Position: r.confirmed, Last: r.confirmedData}, nil
 	}
-	var best string
+	var best Resume
 	var bestN uint64
 	for _, s := range []string{r.spec.To, r.dlq} {
-		pos, _, err := r.svc.LastPosition(ctx, s, r.spec.Name)
+		e, ok, err := r.svc.LastFrom(ctx, s, r.spec.Name)
 		if err != nil {
-			return "", err
+			return Resume{}, err
 		}
-		n, feedPos := splitPosition(pos)
-		if n > bestN || best == "" && feedPos != "" {
-			best, bestN = feedPos, n
+		if !ok {
+			continue
+		}
+		n, feedPos := splitPosition(e.Position)
+		if n > bestN || best.Position == "" && feedPos != "" {
+			best, bestN = Resume{Position: feedPos, Last: e.Data}, n
+			if s == r.dlq {
+				best.Last = deadRaw(e.Data)
+			}
 		}
 	}
 	r.n = bestN
-	r.status.update(func(v *StatusView) { v.Position = best })
-	if best != "" {
-		r.log.Info("source resuming", "source", r.spec.Name, "after", best)
+	r.status.update(func(v *StatusView) { v.Position = best.Position })
+	if best.Position != "" {
+		r.log.Info("source resuming", "source", r.spec.Name, "after", best.Position)
 	}
 	return best, nil
+}
+
+// deadRaw is the event a dead letter holds as it was received, nil when
+// it was cut.
+func deadRaw(data []byte) []byte {
+	var d stream.DeadLetter
+	if json.Unmarshal(data, &d) != nil || len(d.Raw) != d.RawBytes {
+		return nil
+	}
+	return []byte(d.Raw)
 }
 
 func splitPosition(p string) (uint64, string) {
@@ -325,7 +344,7 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 		i = j
 	}
 	last := batch[len(batch)-1].Position
-	r.confirmed, r.confirmedN = last, r.n
+	r.confirmed, r.confirmedN, r.confirmedData = last, r.n, batch[len(batch)-1].Data
 	r.status.update(func(v *StatusView) {
 		v.EventsIn += uint64(len(batch))
 		v.Stored += stored

@@ -24,10 +24,21 @@ type Item struct {
 }
 
 // Feed reads an external feed. Run delivers items in feed order until ctx
-// ends (nil error) or the feed is exhausted (ErrFinished). from is the
-// position to resume after, "" to start where the feed's config says.
+// ends (nil error) or the feed is exhausted (ErrFinished), resuming after
+// from.
 type Feed interface {
-	Run(ctx context.Context, from string, out chan<- Item, st *Status) error
+	Run(ctx context.Context, from Resume, out chan<- Item, st *Status) error
+}
+
+// Resume is where a feed starts: after Position, the position of the last
+// event handled (stored, dead-lettered or dropped); "" starts where the
+// feed's config says. Last is that event's data when known: a feed whose
+// positions are not exact (EventStreams' timestamp ids, shared by the
+// events of one millisecond) resumes a little before Position and skips
+// what it sends again up to the event whose data is Last.
+type Resume struct {
+	Position string
+	Last     []byte
 }
 
 // ErrFinished ends a one-shot feed (a file import) that read everything.

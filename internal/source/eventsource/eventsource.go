@@ -102,8 +102,11 @@ func New(name string, cfg Config, log *slog.Logger) *Feed {
 	return &Feed{cfg: cfg, name: name, log: log, client: &http.Client{Transport: tr}}
 }
 
-// Run connects, reads and reconnects until ctx ends.
-func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st *source.Status) error {
+// Run connects, reads and reconnects until ctx ends. Every connection
+// resumes after the last event delivered (from's at first): with a
+// timestamp id it asks for a millisecond earlier and skips what it had
+// (see resume.go).
+func (f *Feed) Run(ctx context.Context, from source.Resume, out chan<- source.Item, st *source.Status) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, 0.5
 	last := from
@@ -113,7 +116,7 @@ func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st 
 		}
 		st.Set(source.Connecting)
 		got, wait, err := f.session(ctx, last, out, st)
-		if got != "" {
+		if got.Position != "" {
 			last = got
 		}
 		if ctx.Err() != nil {
@@ -121,9 +124,9 @@ func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st 
 		}
 		if err != nil {
 			st.Error(err)
-			f.log.Warn("feed interrupted", "source", f.name, "err", err, "last_id", last)
+			f.log.Warn("feed interrupted", "source", f.name, "err", err, "last_id", last.Position)
 		}
-		if got != "" {
+		if got.Position != "" {
 			b.Reset() // the connection delivered: start the backoff over
 		}
 		if wait == 0 {
@@ -152,8 +155,11 @@ func retryAfter(h string, fallback time.Duration) time.Duration {
 }
 
 // session makes one connection and reads until it fails. It returns the
-// last id delivered and, when the server said so, how long to wait.
-func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Item, st *source.Status) (string, time.Duration, error) {
+// last event delivered (its id and data) and, when the server said so, how
+// long to wait.
+func (f *Feed) session(ctx context.Context, from source.Resume, out chan<- source.Item, st *source.Status) (source.Resume, time.Duration, error) {
+	var none source.Resume
+	lastID := from.Position
 	u, _ := url.Parse(f.cfg.URL)
 	if lastID == "" && f.cfg.Since != "" && f.cfg.Since != "latest" {
 		q := u.Query()
@@ -165,37 +171,46 @@ func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Ite
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", 0, err
+		return none, 0, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	ov := newOverlap(resumeFrom{}, nil)
 	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
+		rf := earlier(lastID)
+		req.Header.Set("Last-Event-ID", rf.header)
+		ov = newOverlap(rf, from.Last)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return "", 0, fmt.Errorf("connect: %w", err)
+		return none, 0, fmt.Errorf("connect: %w", err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return "", retryAfter(resp.Header.Get("Retry-After"), 5*time.Second), fmt.Errorf("429 too many requests")
+		return none, retryAfter(resp.Header.Get("Retry-After"), 5*time.Second), fmt.Errorf("429 too many requests")
 	case resp.StatusCode >= 500:
-		return "", retryAfter(resp.Header.Get("Retry-After"), 0), fmt.Errorf("server error %s", resp.Status)
+		return none, retryAfter(resp.Header.Get("Retry-After"), 0), fmt.Errorf("server error %s", resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
 		// A client error will not go away by itself: report it and retry slowly.
-		return "", f.cfg.MaxBackoff, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return none, f.cfg.MaxBackoff, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	st.Set(source.Streaming)
 	body := newIdleReader(resp.Body, f.cfg.IdleTimeout, cancel)
 	defer body.stop()
 	r := sse.NewReader(body, f.cfg.MaxEventBytes)
-	delivered := ""
+	var delivered source.Resume
+	defer func() {
+		if ov.skipped > 0 {
+			f.log.Info("feed resumed a millisecond early; skipped what it had", "source", f.name, "skipped", ov.skipped)
+		}
+	}()
 	for {
 		e, err := r.Next()
 		if errors.Is(err, sse.ErrTooLarge) {
-			if !deliver(ctx, out, source.Item{Position: r.LastID(), Err: fmt.Errorf("event after %s: %w", delivered, err)}, body) {
+			it := source.Item{Position: r.LastID(), Err: fmt.Errorf("event after %s: %w", delivered.Position, err)}
+			if !deliver(ctx, out, it, body) {
 				return delivered, 0, nil
 			}
 			continue
@@ -211,10 +226,12 @@ func (f *Feed) session(ctx context.Context, lastID string, out chan<- source.Ite
 			if e.ID == "" {
 				e.ID = lastID // a feed without ids: resume is best effort
 			}
-			if !deliver(ctx, out, source.Item{Data: e.Data, Position: e.ID}, body) {
-				return delivered, 0, nil
+			for _, ev := range ov.next(e.ID, e.Data) {
+				if !deliver(ctx, out, source.Item{Data: []byte(ev[1]), Position: ev[0]}, body) {
+					return delivered, 0, nil
+				}
+				delivered = source.Resume{Position: ev[0], Last: []byte(ev[1])}
 			}
-			delivered = e.ID
 		case "error":
 			err := fmt.Errorf("feed sent an error event: %.500s", e.Data)
 			st.Error(err)

@@ -72,7 +72,7 @@ func TestProtocol(t *testing.T) {
 	st := &source.Status{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx, "", out, st) }()
+	go func() { done <- f.Run(ctx, source.Resume{}, out, st) }()
 	var got []string
 	for len(got) < 3 {
 		select {

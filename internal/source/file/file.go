@@ -39,9 +39,9 @@ type Feed struct{ cfg Config }
 func New(cfg Config) *Feed { return &Feed{cfg: cfg} }
 
 // Run delivers every event after position from, then returns source.ErrFinished.
-func (f *Feed) Run(ctx context.Context, from string, out chan<- source.Item, st *source.Status) error {
+func (f *Feed) Run(ctx context.Context, resume source.Resume, out chan<- source.Item, st *source.Status) error {
 	startFile, startEvent := 0, 0
-	if from != "" {
+	if from := resume.Position; from != "" {
 		a, b, ok := strings.Cut(from, ":")
 		fi, err1 := strconv.Atoi(a)
 		ei, err2 := strconv.Atoi(b)

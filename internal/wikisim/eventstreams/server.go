@@ -29,6 +29,9 @@ import (
 // Topic is the Kafka topic named in the ids this server sends.
 const Topic = "eqiad.mediawiki.recentchange"
 
+// OtherTopic is the other datacenter's topic, at offset -1 in timestamp ids.
+const OtherTopic = "codfw.mediawiki.recentchange"
+
 // maxRequests bounds the record of requests kept for Requests.
 const maxRequests = 1000
 
@@ -55,6 +58,12 @@ type Options struct {
 	// timestamp positions seek by it. Clock must not decrease as n grows.
 	// It takes precedence over Rate and Realtime.
 	Clock func(n int64) time.Time
+	// TimestampIDs sends ids the way EventStreams mostly does: the event's
+	// time in milliseconds + 1 for this server's topic (and offset -1 for
+	// the other datacenter's), instead of its offset. Events that share a
+	// millisecond then share an id, and resuming with one skips the events
+	// of that millisecond that came after it, as the real feed does.
+	TimestampIDs bool
 
 	// Faults, for testing clients; each can be changed while running with
 	// the Set methods.

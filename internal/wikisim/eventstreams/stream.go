@@ -118,7 +118,13 @@ func (s *Server) write(w http.ResponseWriter, rc *http.ResponseController, b []b
 
 // appendEvent appends replay offset n in the wire format.
 func (s *Server) appendEvent(buf []byte, n int64, ndjson bool) []byte {
-	if !ndjson {
+	switch {
+	case ndjson:
+	case s.opts.TimestampIDs:
+		buf = append(buf, "event: message\nid: [{\"topic\":\""+Topic+"\",\"partition\":0,\"timestamp\":"...)
+		buf = strconv.AppendInt(buf, s.timeOf(n)+1, 10)
+		buf = append(buf, "},{\"topic\":\""+OtherTopic+"\",\"partition\":0,\"offset\":-1}]\ndata: "...)
+	default:
 		buf = append(buf, "event: message\nid: [{\"topic\":\""+Topic+"\",\"partition\":0,\"offset\":"...)
 		buf = strconv.AppendInt(buf, n, 10)
 		buf = append(buf, "}]\ndata: "...)

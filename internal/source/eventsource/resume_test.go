@@ -1,0 +1,77 @@
+package eventsource
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+)
+
+func tsID(ms int64) string {
+	return fmt.Sprintf(`[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":%d},{"topic":"codfw.mediawiki.recentchange","partition":0,"offset":-1}]`, ms)
+}
+
+func TestEarlier(t *testing.T) {
+	rf := earlier(tsID(1001))
+	var es []map[string]any
+	if err := json.Unmarshal([]byte(rf.header), &es); err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0]["timestamp"] != 1000.0 || es[1]["offset"] != -1.0 || es[1]["topic"] != "codfw.mediawiki.recentchange" {
+		t.Fatalf("header %s", rf.header)
+	}
+	for id, want := range map[string]bool{tsID(1001): true, tsID(1000): true, tsID(5): true, tsID(1002): false, `[]`: false, `x`: false,
+		`[{"topic":"other","partition":0,"timestamp":1}]`: false} {
+		if got := rf.again(id); got != want {
+			t.Errorf("again(%s) = %v, want %v", id, got, want)
+		}
+	}
+	// Offsets are exact, and ids of other shapes are sent as they are.
+	for _, id := range []string{`[{"topic":"t","partition":0,"offset":41}]`, `42`, `not json`, `[{"topic":"t","partition":0,"timestamp":"x"}]`} {
+		if rf := earlier(id); rf.header != id || rf.bound != nil {
+			t.Errorf("earlier(%s) = %+v", id, rf)
+		}
+	}
+}
+
+// Events a, b, c share a millisecond; the last read was b: a and b come
+// again and are skipped, c and what follows are delivered.
+func TestOverlapSkipsUpToTheLastRead(t *testing.T) {
+	ov := newOverlap(earlier(tsID(11)), []byte(`{"n":"b"}`))
+	var got []string
+	for _, e := range [][2]string{{tsID(11), `{"n":"a"}`}, {tsID(11), `{"n":"b"}`}, {tsID(11), `{"n":"c"}`}, {tsID(12), `{"n":"d"}`}} {
+		for _, d := range ov.next(e[0], []byte(e[1])) {
+			got = append(got, d[1])
+		}
+	}
+	if fmt.Sprint(got) != `[{"n":"c"} {"n":"d"}]` || ov.skipped != 2 {
+		t.Fatalf("delivered %v, skipped %d", got, ov.skipped)
+	}
+}
+
+// If the last event read never comes again, nothing held back is lost.
+func TestOverlapWithoutTheLastRead(t *testing.T) {
+	ov := newOverlap(earlier(tsID(11)), []byte(`{"n":"gone"}`))
+	var got []string
+	for _, e := range [][2]string{{tsID(10), `{"n":"a"}`}, {tsID(11), `{"n":"b"}`}, {tsID(12), `{"n":"c"}`}} {
+		for _, d := range ov.next(e[0], []byte(e[1])) {
+			got = append(got, d[1])
+		}
+	}
+	if fmt.Sprint(got) != `[{"n":"a"} {"n":"b"} {"n":"c"}]` || ov.skipped != 0 {
+		t.Fatalf("delivered %v, skipped %d", got, ov.skipped)
+	}
+	// Held back without bound: no.
+	ov = newOverlap(earlier(tsID(11)), []byte(`{"n":"gone"}`))
+	n := 0
+	for i := range maxHeld + 1 {
+		n += len(ov.next(tsID(11), fmt.Appendf(nil, `{"i":%d}`, i)))
+	}
+	if n != maxHeld+1 || !ov.done {
+		t.Fatalf("delivered %d of %d held", n, maxHeld+1)
+	}
+	// A multi-line event is compared as stored: compacted.
+	ov = newOverlap(earlier(tsID(11)), []byte(`{"a":1,"b":2}`))
+	if d := ov.next(tsID(11), []byte("{\"a\": 1,\n\"b\": 2}")); d != nil || !ov.done || ov.skipped != 1 {
+		t.Fatalf("multi-line: %v %+v", d, ov)
+	}
+}
