@@ -92,6 +92,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		if err != nil {
 			return fail(fmt.Errorf("streams.%s: %w", d.Def.Name, err))
 		}
+		if a.Behind > 0 {
+			log.Warn("the config's schema is an earlier version of the stream's; the stream keeps its current schema",
+				"stream", d.Def.Name, "config_version", a.Behind, "current_version", a.Version,
+				"hint", "update the schema file to the current version (GET /v1/streams/"+d.Def.Name+")")
+		}
 		if a.Created || a.SchemaChanged || a.SettingsChanged {
 			log.Info("stream applied", "stream", d.Def.Name, "created", a.Created, "schema_changed", a.SchemaChanged,
 				"settings_changed", a.SettingsChanged, "version", a.Version)

@@ -102,11 +102,17 @@ func (s *Service) Create(ctx context.Context, def catalog.Stream, sch schema.Bun
 type Applied struct {
 	Created, SchemaChanged, SettingsChanged bool
 	Version                                 int
+	// Behind is set when the declared schema equals an earlier version
+	// than the stream's current one (Version): the stream evolved since
+	// the declaration was written, and was left as it is.
+	Behind int
 }
 
 // Apply makes a stream match a declared definition: it creates it, or adds a
 // schema version (only a compatible one) and updates its settings. Applying
-// the same definition twice changes nothing.
+// the same definition twice changes nothing, and neither does a declared
+// schema equal to an earlier version of the stream's (a config file that
+// is behind what was changed at run time): see Applied.Behind.
 func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bundle) (Applied, error) {
 	def.Defaults()
 	if err := def.Validate(); err != nil {
@@ -118,9 +124,15 @@ func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bund
 	} else if err != nil {
 		return Applied{}, err
 	}
-	v, schemaChanged, err := s.cat.SetSchema(ctx, def.Name, sch, false)
+	behind, current, err := s.earlierVersion(ctx, def.Name, sch)
 	if err != nil {
 		return Applied{}, err
+	}
+	v, schemaChanged := catalog.Version{Version: current}, false
+	if behind == 0 {
+		if v, schemaChanged, err = s.cat.SetSchema(ctx, def.Name, sch, false); err != nil {
+			return Applied{}, err
+		}
 	}
 	updated, settingsChanged, err := s.cat.UpdateSettings(ctx, def)
 	if err != nil {
@@ -129,7 +141,30 @@ func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bund
 	if err := s.eng.EnsureStream(ctx, updated.EngineConfig()); err != nil {
 		return Applied{}, err
 	}
-	return Applied{SchemaChanged: schemaChanged, SettingsChanged: settingsChanged, Version: v.Version}, nil
+	return Applied{SchemaChanged: schemaChanged, SettingsChanged: settingsChanged, Version: v.Version, Behind: behind}, nil
+}
+
+// earlierVersion finds a version before the current one whose schema is
+// sch, and returns its number (0: none) and the current version's.
+func (s *Service) earlierVersion(ctx context.Context, name string, sch schema.Bundle) (int, int, error) {
+	def, _, err := s.cat.Get(ctx, name)
+	if err != nil {
+		return 0, 0, err
+	}
+	versions, err := s.cat.Versions(ctx, name)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		v := versions[i]
+		if v.Version == def.Version && v.Schema.Equal(sch) {
+			return 0, def.Version, nil // the current one: nothing to do
+		}
+		if v.Version < def.Version && v.Schema.Equal(sch) {
+			return v.Version, def.Version, nil
+		}
+	}
+	return 0, def.Version, nil
 }
 
 // SetSchema adds a schema version (see catalog.SetSchema).
