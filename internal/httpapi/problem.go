@@ -59,6 +59,7 @@ func toProblem(err error) *Problem {
 	var incompatible *catalog.IncompatibleError
 	var tooLarge *stream.TooLargeError
 	var maxBytes *http.MaxBytesError
+	var tooMany *stream.TooManyEventsError
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -69,6 +70,10 @@ func toProblem(err error) *Problem {
 	case errors.As(err, &tooLarge):
 		p = problem(http.StatusRequestEntityTooLarge, "Event too large", err.Error())
 		p.Ext = map[string]any{"index": tooLarge.Index, "limit": tooLarge.Limit}
+		return p
+	case errors.As(err, &tooMany):
+		p = problem(http.StatusRequestEntityTooLarge, "Too many events", err.Error())
+		p.Ext = map[string]any{"limit": tooMany.Limit}
 		return p
 	case errors.As(err, &maxBytes):
 		return problem(http.StatusRequestEntityTooLarge, "Request too large",
