@@ -28,12 +28,14 @@ const (
 func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	lim := a.svc.Limits
+	ndjson, err := bodyType(r, true)
+	if err != nil {
+		return err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxRequestBytes)))
 	if err != nil {
 		return err
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/json-seq"
 	raws, err := stream.SplitBody(body, ndjson, lim)
 	if err != nil {
 		return err
