@@ -291,25 +291,37 @@ func (s *Service) append(ctx context.Context, name string, created time.Time, ms
 	return pending.Wait(ctx)
 }
 
-// loadMark reads the running maximum from the stream's last event, so a
-// restarted node (or another node) carries on where the stream is.
+// markLookback bounds how far loadMark looks back for a message with a mark.
+const markLookback = 1000
+
+// loadMark reads the running maximum from the stream's last event that has
+// one, so a restarted node (or another node) carries on where the stream
+// is. Messages without a mark (deleted ones, or published straight into the
+// stream's NATS subject: no Sluice-Mark, maybe not JSON) are passed over:
+// starting again from 0 would break the monotonic mark time seeks rely on.
 func (s *Service) loadMark(ctx context.Context, name string, mk *mark) error {
 	st, err := s.eng.State(ctx, name)
 	if err != nil {
 		return err
 	}
-	// The newest message holds the running maximum; if it was deleted,
-	// look back (Get returns the first message at or after a sequence).
-	for seq, tries := st.LastSeq, 0; st.Messages > 0 && seq >= st.FirstSeq && seq > 0 && tries < 1000; seq, tries = seq-1, tries+1 {
-		m, err := s.eng.Get(ctx, name, seq)
-		if errors.Is(err, engine.ErrNotFound) {
-			continue
+	looked := 0
+	for seq := st.LastSeq; st.Messages > 0 && seq >= st.FirstSeq && seq > 0 && looked < markLookback; seq, looked = seq-1, looked+1 {
+		m, err := s.eng.Get(ctx, name, seq) // the first message at or after seq
+		if errors.Is(err, engine.ErrNotFound) || (err == nil && m.Seq != seq) {
+			continue // deleted: what comes after it was looked at already
 		}
 		if err != nil {
 			return err
 		}
-		mk.max, _ = strconv.ParseInt(m.Header[hdrMark], 10, 64)
-		break
+		if v, err := strconv.ParseInt(m.Header[hdrMark], 10, 64); err == nil {
+			mk.max = v
+			mk.loaded = true
+			return nil
+		}
+	}
+	if st.Messages > 0 {
+		s.log.Warn("no time mark in the stream's last messages; the mark starts again from the events to come",
+			"stream", name, "looked_back", looked, "last_seq", st.LastSeq)
 	}
 	mk.loaded = true
 	return nil
