@@ -69,3 +69,24 @@ func FuzzSplitBody(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitBodyCountsEvents(t *testing.T) {
+	lim := Limits{MaxEventsPerRequest: 3}
+	for _, c := range []struct {
+		body   string
+		ndjson bool
+		ok     bool
+	}{
+		{"{}\n{}\n\n{}\n", true, true},
+		{"{}\n{}\n{}\n{}", true, false},
+		{"[{},{},{}]", false, true},
+		{"[{},{},{},{}]", false, false},
+		{"[{},{},{},", false, false}, // past the limit before the syntax error
+	} {
+		_, err := SplitBody([]byte(c.body), c.ndjson, lim)
+		var tm *TooManyEventsError
+		if c.ok != (err == nil) || (!c.ok && (!errors.As(err, &tm) || tm.Limit != 3)) {
+			t.Errorf("%q: %v", c.body, err)
+		}
+	}
+}
