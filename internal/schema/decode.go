@@ -61,7 +61,8 @@ func DecodeEvent(raw []byte, lim DecodeLimits) (any, error) {
 	if lim.MaxNumberLength <= 0 {
 		lim.MaxNumberLength = DefaultMaxNumberLength
 	}
-	d := decoder{dec: jsontext.NewDecoder(bytes.NewReader(raw)), lim: lim}
+	// A bytes.Buffer is parsed in place, without copying into a buffer of the decoder.
+	d := decoder{dec: jsontext.NewDecoder(bytes.NewBuffer(raw)), lim: lim}
 	v, err := d.value()
 	if err != nil {
 		return nil, d.wrap(err)

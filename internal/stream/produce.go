@@ -87,10 +87,12 @@ func (s *Service) produce(ctx context.Context, name string, o Origin, raws [][]b
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Events: make([]Written, 0, len(raws))}
-	msgs := make([]engine.Msg, 0, len(raws))
-	times := make([]int64, 0, len(raws))
-	index := make([]int, 0, len(raws))
+	// Nothing is sized by the number of events up front: a body of a
+	// million invalid events holds no slot for a valid one.
+	res := Result{Events: []Written{}}
+	var msgs []engine.Msg
+	var times []int64
+	var index []int
 	version := strconv.Itoa(c.def.Version)
 	for i, raw := range raws {
 		// A client that left stops the work: nothing of it is stored.
