@@ -32,10 +32,15 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 )
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$`)
 
-// ValidName reports whether s can name a stream.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// NameRule says what ValidName accepts, for error messages.
+const NameRule = "1 to 128 of [a-z0-9._-], starting with a letter or digit, with no dot at the end or beside another"
+
+// ValidName reports whether s can name a stream. The name becomes a NATS
+// subject token sequence and a key of the catalog bucket: a dot at the
+// end or two in a row would make an empty token, which NATS refuses.
+func ValidName(s string) bool { return len(s) <= 128 && nameRE.MatchString(s) }
 
 // Stream is a stream's definition.
 type Stream struct {
@@ -87,7 +92,7 @@ func (s *Stream) Defaults() {
 func (s *Stream) Validate() error {
 	var errs []string
 	if !ValidName(s.Name) {
-		errs = append(errs, fmt.Sprintf("name %q: want [a-z0-9][a-z0-9._-]{0,127}", s.Name))
+		errs = append(errs, fmt.Sprintf("name %q: want %s", s.Name, NameRule))
 	}
 	for field, p := range map[string]string{"id": s.ID, "time": s.Time} {
 		if !schema.ValidPointer(p) || p == "" {

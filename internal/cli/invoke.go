@@ -36,7 +36,7 @@ func newInvoke(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			raws, err := stream.SplitBody(body, !json.Valid(body), 0)
+			raws, err := stream.SplitBody(body, !json.Valid(body), stream.Limits{})
 			if err != nil {
 				return err
 			}

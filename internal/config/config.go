@@ -66,6 +66,8 @@ type NATS struct {
 type Limits struct {
 	MaxEventBytes   Size `yaml:"max_event_bytes"`
 	MaxRequestBytes Size `yaml:"max_request_bytes"`
+
+	ProduceLimits `yaml:",inline"` // limits.go
 }
 
 // Stream declares a stream.
@@ -266,6 +268,7 @@ func (c *Config) defaults() {
 	if c.Limits.MaxRequestBytes == 0 {
 		c.Limits.MaxRequestBytes = 32 << 20
 	}
+	c.Limits.ProduceLimits.defaults()
 }
 
 // kinds counts the kinds an output gives.
@@ -304,11 +307,12 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxEventBytes > 8<<20 {
 		add("limits.max_event_bytes", "at most 8MiB (the engine's message limit)")
 	}
+	c.Limits.ProduceLimits.validate(add)
 	for _, name := range c.streamNames() {
 		s := c.Streams[name]
 		p := "streams." + name
 		if !catalog.ValidName(name) {
-			add(p, "stream names are [a-z0-9][a-z0-9._-]{0,127}")
+			add(p, "stream names are %s", catalog.NameRule)
 		}
 		if s.Schema == "" {
 			add(p+".schema", "required: every stream has a JSON Schema (a path relative to this file)")

@@ -168,11 +168,11 @@ func TestProduceValidatesAndDeduplicates(t *testing.T) {
 		t.Fatalf("all invalid: %d %s", status, body)
 	}
 	// Missing id and time are the stream's rules.
-	status, _, body = c.call("POST", path, "", []byte(`{"$schema":"x","meta":{"stream":"s","dt":"yesterday"}}`))
+	status, _, body = c.call("POST", path, "application/json", []byte(`{"$schema":"x","meta":{"stream":"s","dt":"yesterday"}}`))
 	if status != 400 || !strings.Contains(string(body), `"/meta/dt"`) {
 		t.Fatalf("bad time: %d %s", status, body)
 	}
-	status, _, body = c.call("POST", path, "", []byte(`{"$schema":"x","meta":{"stream":"s","dt":"2023-07-29T07:51:39Z"}}`))
+	status, _, body = c.call("POST", path, "application/json", []byte(`{"$schema":"x","meta":{"stream":"s","dt":"2023-07-29T07:51:39Z"}}`))
 	if status != 400 || !strings.Contains(string(body), `sluice.id`) {
 		t.Fatalf("no id: %d %s", status, body)
 	}
@@ -190,7 +190,7 @@ func TestProduceValidatesAndDeduplicates(t *testing.T) {
 	if status, _, body = c.call("POST", path, "application/json", []byte(`[{"a":1},`)); status != 400 || !strings.Contains(string(body), "array element 1") {
 		t.Fatalf("unparseable: %d %s", status, body)
 	}
-	if status, _, _ = c.call("POST", "/v1/streams/nope/events", "", []byte(`{}`)); status != 404 {
+	if status, _, _ = c.call("POST", "/v1/streams/nope/events", "application/json", []byte(`{}`)); status != 404 {
 		t.Fatalf("unknown stream: %d", status)
 	}
 	// After all that, the stream holds exactly the 101 valid events.
@@ -496,8 +496,8 @@ func TestOperations(t *testing.T) {
 			t.Fatalf("%s: %d %s", p, status, body)
 		}
 	}
-	c.call("POST", "/v1/streams/"+rcStream+"/events", "", recorded(t)[0])
-	c.call("POST", "/v1/streams/"+rcStream+"/events", "", []byte(`{"meta":{}}`))
+	c.call("POST", "/v1/streams/"+rcStream+"/events", "application/json", recorded(t)[0])
+	c.call("POST", "/v1/streams/"+rcStream+"/events", "application/json", []byte(`{"meta":{}}`))
 	_, _, body := c.call("GET", "/metrics", "", nil)
 	for _, want := range []string{
 		`sluice_events_produced_total{stream="wikimedia.recentchange"} 1`,

@@ -23,7 +23,7 @@ const components = `{
 "Duration": {"type":"string","description":"a Go duration such as 168h or 90s"},
 "Retention": {"type":"object","properties":{"max_age":{"$ref":"#/components/schemas/Duration"},"max_bytes":{"type":"integer"}}},
 "Stream": {"type":"object","required":["name","id","time","version","created"],"properties":{
-  "name":{"type":"string","pattern":"^[a-z0-9][a-z0-9._-]{0,127}$"},
+  "name":{"type":"string","pattern":"^[a-z0-9][a-z0-9_-]*(\\.[a-z0-9_-]+)*$","maxLength":128},
   "id":{"type":"string","description":"JSON pointer to the event id"},
   "time":{"type":"string","description":"JSON pointer to the event time"},
   "key":{"type":"array","items":{"type":"string"}},

@@ -28,13 +28,15 @@ const (
 func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	lim := a.svc.Limits
+	ndjson, err := bodyType(r, true)
+	if err != nil {
+		return err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(lim.MaxRequestBytes)))
 	if err != nil {
 		return err
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl" || mt == "application/json-seq"
-	raws, err := stream.SplitBody(body, ndjson, lim.MaxEventBytes)
+	raws, err := stream.SplitBody(body, ndjson, lim)
 	if err != nil {
 		return err
 	}
@@ -43,7 +45,7 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch {
-	case len(res.Invalid) == 0:
+	case res.InvalidCount == 0:
 		return writeJSON(w, http.StatusOK, res)
 	case res.Accepted > 0:
 		return writeJSON(w, http.StatusMultiStatus, res)
@@ -51,8 +53,8 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
 	first := res.Invalid[0]
 	e := first.Errors[0]
 	p := problem(http.StatusBadRequest, "No valid events",
-		fmt.Sprintf("%d event(s) refused, none stored; event %d: %s: %s: %s", len(res.Invalid), first.Index, orRoot(e.Pointer), e.Keyword, e.Message))
-	p.Ext = map[string]any{"accepted": 0, "events": []any{}, "invalid": res.Invalid}
+		fmt.Sprintf("%d event(s) refused, none stored; event %d: %s: %s: %s", res.InvalidCount, first.Index, orRoot(e.Pointer), e.Keyword, e.Message))
+	p.Ext = map[string]any{"accepted": 0, "events": []any{}, "invalid": res.Invalid, "invalid_count": res.InvalidCount}
 	return p
 }
 

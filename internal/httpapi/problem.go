@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +28,8 @@ type Problem struct {
 	Detail   string         `json:"detail,omitempty"`
 	Instance string         `json:"instance,omitempty"`
 	Ext      map[string]any `json:"-"`
+	header   http.Header    // set on the answer beside Content-Type
+	internal bool           // an unexpected error: the detail is only an id of the log line
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
@@ -53,12 +58,16 @@ func badRequest(format string, args ...any) *Problem {
 	return problem(http.StatusBadRequest, "Bad request", fmt.Sprintf(format, args...))
 }
 
+// statusClientClosed is nginx's code for a request its client gave up.
+const statusClientClosed = 499
+
 // toProblem maps an error from the layers below to its HTTP form.
 func toProblem(err error) *Problem {
 	var p *Problem
 	var incompatible *catalog.IncompatibleError
 	var tooLarge *stream.TooLargeError
 	var maxBytes *http.MaxBytesError
+	var tooMany *stream.TooManyEventsError
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -70,12 +79,19 @@ func toProblem(err error) *Problem {
 		p = problem(http.StatusRequestEntityTooLarge, "Event too large", err.Error())
 		p.Ext = map[string]any{"index": tooLarge.Index, "limit": tooLarge.Limit}
 		return p
+	case errors.As(err, &tooMany):
+		p = problem(http.StatusRequestEntityTooLarge, "Too many events", err.Error())
+		p.Ext = map[string]any{"limit": tooMany.Limit}
+		return p
 	case errors.As(err, &maxBytes):
 		return problem(http.StatusRequestEntityTooLarge, "Request too large",
 			fmt.Sprintf("the request body is over the limit of %d bytes; split it into smaller requests", maxBytes.Limit))
 	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, source.ErrNotFound),
 		errors.Is(err, pipeline.ErrNotFound):
 		return problem(http.StatusNotFound, "Not found", err.Error())
+	case errors.Is(err, context.Canceled):
+		// The client left (or the node is stopping): nobody reads this answer.
+		return problem(statusClientClosed, "Client closed request", "the request was cancelled before it was done")
 	case errors.Is(err, catalog.ErrExists):
 		return problem(http.StatusConflict, "Already exists", err.Error())
 	case errors.Is(err, table.ErrNoTable):
@@ -88,7 +104,9 @@ func toProblem(err error) *Problem {
 		errors.Is(err, function.ErrConfig):
 		return problem(http.StatusBadRequest, "Bad request", err.Error())
 	}
-	return problem(http.StatusInternalServerError, "Internal error", err.Error())
+	// Anything else is the node's own failure: its text (NATS, SQL, file
+	// paths) stays in the log; writeProblem gives the answer an id to find it.
+	return &Problem{Type: "about:blank", Title: "Internal error", Status: http.StatusInternalServerError, internal: true}
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
@@ -97,7 +115,15 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 		p.Instance = r.URL.Path
 	}
 	if p.Status >= 500 {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		id := newErrorID()
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error_id", id, "err", err)
+		if p.internal {
+			p.Detail = "internal error " + id + " (the node's log has the cause under error_id=" + id + ")"
+		}
+		p.Ext = withExt(p.Ext, "error_id", id)
+	}
+	for k, v := range p.header {
+		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
@@ -108,4 +134,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// withExt adds one extension member, copying so a shared problem is not changed.
+func withExt(ext map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(ext)+1)
+	for k, v := range ext {
+		out[k] = v
+	}
+	out[k] = v
+	return out
+}
+
+// newErrorID names one internal error: the answer carries it, and so does
+// the node's log line with the error itself.
+func newErrorID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

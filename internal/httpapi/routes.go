@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/sluice-dev/sluice/internal/catalog"
+
 // route is one operation: the mux and the OpenAPI document both come from these.
 type route struct {
 	method, path string
@@ -14,6 +16,7 @@ type route struct {
 type param struct {
 	name, in, desc, typ string
 	required            bool
+	check               func(string) error // a path parameter's rule (names.go); nil: any
 }
 
 type body struct {
@@ -30,10 +33,10 @@ type response struct {
 }
 
 var (
-	streamName   = param{name: "name", in: "path", desc: "stream name, [a-z0-9][a-z0-9._-]{0,127}", typ: "string", required: true}
-	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true}
-	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true}
-	tableName    = param{name: "name", in: "path", desc: "table name", typ: "string", required: true}
+	streamName   = param{name: "name", in: "path", desc: "stream name: " + catalog.NameRule, typ: "string", required: true, check: checkStream}
+	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true, check: checkPipeline}
+	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true, check: checkSource}
+	tableName    = param{name: "name", in: "path", desc: "table name", typ: "string", required: true, check: checkTable}
 	atParam      = param{name: "at", in: "query", desc: "RFC 3339 time or unix ms (default: now)", typ: "string"}
 	problemResp  = func(desc string) response {
 		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
@@ -76,7 +79,7 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("every event stored (or a duplicate)", "ProduceResult"),
 				207: jsonResp("some events invalid; the valid ones are stored", "ProduceResult"),
 				400: problemResp("no valid event, or an unreadable body; names the index, pointer and rule"),
-				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit")},
+				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit, or the body holds more events than limits.max_events_per_request")},
 			h: a.produce},
 		{method: "GET", path: "/v1/streams/{name}/events", id: "read", tag: "events",
 			summary: "Read a range as NDJSON pages, or subscribe with Server-Sent Events (Accept: text/event-stream)",

@@ -79,7 +79,7 @@ func New(svc *stream.Service, opts Options) *API {
 	}
 	a := &API{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
 	a.closing, a.close = context.WithCancel(context.Background())
-	a.routes = a.table()
+	a.routes = standard(a.table())
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.path, a.adapt(rt.h))
 	}

@@ -38,7 +38,12 @@ type SchemaVersionResult struct {
 	catalog.Version
 }
 
+// decodeStrict reads a JSON request body (application/json only) into v,
+// refusing unknown fields.
 func decodeStrict(r *http.Request, v any) error {
+	if _, err := bodyType(r, false); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -86,7 +86,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Streams = stream.New(eng, cat, log, stream.NewMetrics(n.Registry))
-	n.Streams.Limits = stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxRequestBytes: int(cfg.Limits.MaxRequestBytes)}
+	n.Streams.Limits = stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxRequestBytes: int(cfg.Limits.MaxRequestBytes),
+		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest, MaxNumberLength: cfg.Limits.MaxNumberLength, MaxInvalidListed: cfg.Limits.MaxInvalidListed}
 	for _, d := range declared {
 		a, err := n.Streams.Apply(ctx, d.Def, d.Schema)
 		if err != nil {

@@ -174,6 +174,7 @@ func TestBadInput(t *testing.T) {
 	t.Cleanup(ts.Close)
 	t.Cleanup(replay.Close)
 	cfg := projectConfig(t, ts.URL+"/v2/stream/recentchange", "")
+	cfg.Limits.MaxInvalidListed = 1000 // batches of 200 bad events: each refusal listed, so each is checked
 	node, base := startNode(t, cfg)
 
 	// Valid traffic all along, one event every 20 ms, and health checks.

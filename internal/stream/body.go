@@ -27,8 +27,11 @@ func (e *TooLargeError) Error() string {
 // JSON value: an array of events or a single event. Events keep pointing
 // into body. A line of NDJSON that is not JSON is still returned, and fails
 // later as that event's own error; a JSON body that cannot be parsed fails
-// as a whole, naming where.
-func SplitBody(body []byte, ndjson bool, maxEvent int) ([][]byte, error) {
+// as a whole, naming where. Of lim, MaxEventBytes (TooLargeError) and
+// MaxEventsPerRequest (TooManyEventsError, found before the rest of the
+// body is split) apply; zero is no limit.
+func SplitBody(body []byte, ndjson bool, lim Limits) ([][]byte, error) {
+	maxEvent, maxEvents := lim.MaxEventBytes, lim.MaxEventsPerRequest
 	var events [][]byte
 	if ndjson {
 		for len(body) > 0 {
@@ -42,6 +45,9 @@ func SplitBody(body []byte, ndjson bool, maxEvent int) ([][]byte, error) {
 			if len(line) == 0 {
 				continue
 			}
+			if maxEvents > 0 && len(events) == maxEvents {
+				return nil, &TooManyEventsError{Limit: maxEvents}
+			}
 			events = append(events, line)
 		}
 	} else {
@@ -51,7 +57,7 @@ func SplitBody(body []byte, ndjson bool, maxEvent int) ([][]byte, error) {
 			return nil, fmt.Errorf("%w: empty body (send a JSON object, an array of them, or NDJSON)", ErrBody)
 		case trimmed[0] == '[':
 			var err error
-			if events, err = splitArray(trimmed); err != nil {
+			if events, err = splitArray(trimmed, maxEvents); err != nil {
 				return nil, err
 			}
 		default:
@@ -72,13 +78,16 @@ func SplitBody(body []byte, ndjson bool, maxEvent int) ([][]byte, error) {
 	return events, nil
 }
 
-func splitArray(body []byte) ([][]byte, error) {
+func splitArray(body []byte, maxEvents int) ([][]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // '['
 		return nil, fmt.Errorf("%w: %v", ErrBody, err)
 	}
 	var out [][]byte
 	for dec.More() {
+		if maxEvents > 0 && len(out) == maxEvents {
+			return nil, &TooManyEventsError{Limit: maxEvents}
+		}
 		start := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {

@@ -17,7 +17,7 @@ func TestSplitBody(t *testing.T) {
 		{"{\"a\":1}\n\n{\"b\":2}\r\n  \nnot json\n", true, []string{`{"a":1}`, `{"b":2}`, `not json`}},
 	}
 	for _, c := range cases {
-		got, err := SplitBody([]byte(c.body), c.ndjson, 0)
+		got, err := SplitBody([]byte(c.body), c.ndjson, Limits{})
 		if err != nil {
 			t.Fatalf("%q: %v", c.body, err)
 		}
@@ -31,12 +31,12 @@ func TestSplitBody(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{``, `  `, `[`, `[{"a":1},`, `[{"a":1}] x`, `{"a":`, `[]`, `{"a":1} {"b":2}`} {
-		if _, err := SplitBody([]byte(bad), false, 0); !errors.Is(err, ErrBody) {
+		if _, err := SplitBody([]byte(bad), false, Limits{}); !errors.Is(err, ErrBody) {
 			t.Errorf("%q: err = %v, want ErrBody", bad, err)
 		}
 	}
 	var tl *TooLargeError
-	if _, err := SplitBody([]byte(`[{"a":1},{"a":"0123456789"}]`), false, 10); !errors.As(err, &tl) || tl.Index != 1 {
+	if _, err := SplitBody([]byte(`[{"a":1},{"a":"0123456789"}]`), false, Limits{MaxEventBytes: 10}); !errors.As(err, &tl) || tl.Index != 1 {
 		t.Fatalf("too large: %v", err)
 	}
 }
@@ -47,7 +47,7 @@ func FuzzSplitBody(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
-		events, err := SplitBody(body, ndjson, 1<<20)
+		events, err := SplitBody(body, ndjson, Limits{MaxEventBytes: 1 << 20})
 		if err != nil {
 			var tl *TooLargeError
 			if !errors.Is(err, ErrBody) && !errors.As(err, &tl) {
@@ -68,4 +68,25 @@ func FuzzSplitBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSplitBodyCountsEvents(t *testing.T) {
+	lim := Limits{MaxEventsPerRequest: 3}
+	for _, c := range []struct {
+		body   string
+		ndjson bool
+		ok     bool
+	}{
+		{"{}\n{}\n\n{}\n", true, true},
+		{"{}\n{}\n{}\n{}", true, false},
+		{"[{},{},{}]", false, true},
+		{"[{},{},{},{}]", false, false},
+		{"[{},{},{},", false, false}, // past the limit before the syntax error
+	} {
+		_, err := SplitBody([]byte(c.body), c.ndjson, lim)
+		var tm *TooManyEventsError
+		if c.ok != (err == nil) || (!c.ok && (!errors.As(err, &tm) || tm.Limit != 3)) {
+			t.Errorf("%q: %v", c.body, err)
+		}
+	}
 }

@@ -7,6 +7,7 @@ type Metrics struct {
 	Produced    *prometheus.CounterVec
 	Duplicates  *prometheus.CounterVec
 	Rejected    *prometheus.CounterVec
+	Validated   *prometheus.CounterVec
 	Latency     *prometheus.HistogramVec
 	Subscribers *prometheus.GaugeVec
 }
@@ -23,6 +24,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_events_rejected_total", Help: "Events refused, by stream and reason (json, schema, id, time).",
 		}, []string{"stream", "reason"}),
+		Validated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_events_validated_total", Help: "Events checked against their stream's schema (by produce, check or a source), valid or not.",
+		}, []string{"stream"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "sluice_produce_seconds", Help: "Time to validate and durably store one produce call.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
@@ -32,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"stream"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Produced, m.Duplicates, m.Rejected, m.Latency, m.Subscribers)
+		reg.MustRegister(m.Produced, m.Duplicates, m.Rejected, m.Validated, m.Latency, m.Subscribers)
 	}
 	return m
 }

@@ -21,7 +21,11 @@ type Result struct {
 	Accepted   int       `json:"accepted"`   // valid events, stored now or before (duplicates)
 	Duplicates int       `json:"duplicates"` // of those, the ones whose id was already stored
 	Events     []Written `json:"events"`
-	Invalid    []Invalid `json:"invalid,omitempty"`
+	// Invalid lists refused events, in order: all of them for ProduceFrom,
+	// the first Limits.MaxInvalidListed for Produce.
+	Invalid []Invalid `json:"invalid,omitempty"`
+	// InvalidCount is the number of refused events, listed or not.
+	InvalidCount int `json:"invalid_count"`
 }
 
 // Written is where a valid event is.
@@ -34,12 +38,14 @@ type Written struct {
 // Invalid is an event that was refused, and why.
 type Invalid struct {
 	Index  int                `json:"index"`
-	Errors []schema.Violation `json:"errors"`
+	Errors []schema.Violation `json:"errors"` // the first maxViolations
+	// OmittedErrors counts the violations past the first maxViolations.
+	OmittedErrors int `json:"omitted_errors,omitempty"`
 }
 
 // Rule names for checks that are the stream's, not the schema's.
 const (
-	RuleJSON   = "json"
+	RuleJSON   = schema.RuleJSON
 	RuleObject = "object"
 	RuleID     = "sluice.id"
 	RuleTime   = "sluice.time"
@@ -48,9 +54,12 @@ const (
 
 // Produce validates raw events against the stream's schema and stores the
 // valid ones, in order, durably; it returns once they are stored. Invalid
-// events are reported by index and cost nothing else.
+// events are reported by index and cost nothing else; the answer lists at
+// most Limits.MaxInvalidListed of them (InvalidCount counts them all), so
+// its size is bounded by the number of events, not of errors. Work stops
+// when ctx ends, before anything is stored.
 func (s *Service) Produce(ctx context.Context, name string, raws [][]byte) (Result, error) {
-	return s.ProduceFrom(ctx, name, Origin{}, raws)
+	return s.produce(ctx, name, Origin{}, raws, s.Limits.MaxInvalidListed)
 }
 
 // Origin says who produces: a source or a pipeline ([a-z0-9_-]).
@@ -65,22 +74,38 @@ type Origin struct {
 	IDs []string
 }
 
-// ProduceFrom is Produce for an origin.
+// ProduceFrom is Produce for an origin; it lists every invalid event (an
+// origin dead-letters each one, and bounds its own batches).
 func (s *Service) ProduceFrom(ctx context.Context, name string, o Origin, raws [][]byte) (Result, error) {
+	return s.produce(ctx, name, o, raws, 0)
+}
+
+// produce lists at most listed invalid events (0: all).
+func (s *Service) produce(ctx context.Context, name string, o Origin, raws [][]byte, listed int) (Result, error) {
 	start := time.Now()
 	c, err := s.schema(ctx, name)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Events: make([]Written, 0, len(raws))}
-	msgs := make([]engine.Msg, 0, len(raws))
-	times := make([]int64, 0, len(raws))
-	index := make([]int, 0, len(raws))
+	// Nothing is sized by the number of events up front: a body of a
+	// million invalid events holds no slot for a valid one.
+	res := Result{Events: []Written{}}
+	var msgs []engine.Msg
+	var times []int64
+	var index []int
 	version := strconv.Itoa(c.def.Version)
 	for i, raw := range raws {
-		m, t, vs := prepare(c, raw, s.Limits.MaxEventBytes)
+		// A client that left stops the work: nothing of it is stored.
+		if err := ctx.Err(); err != nil {
+			return Result{}, fmt.Errorf("produce to %q: stopped before event %d of %d: %w", name, i, len(raws), context.Cause(ctx))
+		}
+		m, t, vs := prepare(c, raw, s.Limits)
+		s.metrics.Validated.WithLabelValues(name).Inc()
 		if vs != nil {
-			res.Invalid = append(res.Invalid, Invalid{Index: i, Errors: vs})
+			res.InvalidCount++
+			if listed <= 0 || len(res.Invalid) < listed {
+				res.Invalid = append(res.Invalid, newInvalid(i, vs))
+			}
 			s.metrics.Rejected.WithLabelValues(name, reason(vs)).Inc()
 			continue
 		}
@@ -131,8 +156,10 @@ func (s *Service) LastPosition(ctx context.Context, name, origin string) (string
 
 func reason(vs []schema.Violation) string {
 	switch vs[0].Keyword {
-	case RuleJSON, RuleObject:
+	case RuleJSON, RuleObject, schema.RuleDuplicateKey:
 		return "json"
+	case schema.RuleNumber:
+		return "number"
 	case RuleID:
 		return "id"
 	case RuleTime:
@@ -151,16 +178,21 @@ func (s *Service) Check(ctx context.Context, name string, raws [][]byte) ([]Inva
 	}
 	var out []Invalid
 	for i, raw := range raws {
-		if _, _, vs := prepare(c, raw, s.Limits.MaxEventBytes); vs != nil {
-			out = append(out, Invalid{Index: i, Errors: vs})
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("check for %q: stopped before event %d of %d: %w", name, i, len(raws), context.Cause(ctx))
+		}
+		_, _, vs := prepare(c, raw, s.Limits)
+		s.metrics.Validated.WithLabelValues(name).Inc()
+		if vs != nil {
+			out = append(out, newInvalid(i, vs))
 		}
 	}
 	return out, nil
 }
 
 // prepare decodes and checks one event and builds its message.
-func prepare(c cachedSchema, raw []byte, maxBytes int) (engine.Msg, int64, []schema.Violation) {
-	if maxBytes > 0 && len(raw) > maxBytes {
+func prepare(c cachedSchema, raw []byte, lim Limits) (engine.Msg, int64, []schema.Violation) {
+	if maxBytes := lim.MaxEventBytes; maxBytes > 0 && len(raw) > maxBytes {
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleSize,
 			Message: fmt.Sprintf("the event is %d bytes, over the limit of %d bytes per event", len(raw), maxBytes)}}
 	}
@@ -168,8 +200,12 @@ func prepare(c cachedSchema, raw []byte, maxBytes int) (engine.Msg, int64, []sch
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON,
 			Message: fmt.Sprintf("not valid JSON: invalid UTF-8 at byte %d", invalidUTF8At(raw))}}
 	}
-	doc, err := schema.Decode(raw)
+	doc, err := schema.DecodeEvent(raw, schema.DecodeLimits{MaxNumberLength: lim.MaxNumberLength})
 	if err != nil {
+		var de *schema.DecodeError
+		if errors.As(err, &de) {
+			return engine.Msg{}, 0, []schema.Violation{de.Violation()}
+		}
 		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON, Message: "not valid JSON: " + err.Error()}}
 	}
 	if _, ok := doc.(map[string]any); !ok {
@@ -257,25 +293,37 @@ func (s *Service) append(ctx context.Context, name string, created time.Time, ms
 	return pending.Wait(ctx)
 }
 
-// loadMark reads the running maximum from the stream's last event, so a
-// restarted node (or another node) carries on where the stream is.
+// markLookback bounds how far loadMark looks back for a message with a mark.
+const markLookback = 1000
+
+// loadMark reads the running maximum from the stream's last event that has
+// one, so a restarted node (or another node) carries on where the stream
+// is. Messages without a mark (deleted ones, or published straight into the
+// stream's NATS subject: no Sluice-Mark, maybe not JSON) are passed over:
+// starting again from 0 would break the monotonic mark time seeks rely on.
 func (s *Service) loadMark(ctx context.Context, name string, mk *mark) error {
 	st, err := s.eng.State(ctx, name)
 	if err != nil {
 		return err
 	}
-	// The newest message holds the running maximum; if it was deleted,
-	// look back (Get returns the first message at or after a sequence).
-	for seq, tries := st.LastSeq, 0; st.Messages > 0 && seq >= st.FirstSeq && seq > 0 && tries < 1000; seq, tries = seq-1, tries+1 {
-		m, err := s.eng.Get(ctx, name, seq)
-		if errors.Is(err, engine.ErrNotFound) {
-			continue
+	looked := 0
+	for seq := st.LastSeq; st.Messages > 0 && seq >= st.FirstSeq && seq > 0 && looked < markLookback; seq, looked = seq-1, looked+1 {
+		m, err := s.eng.Get(ctx, name, seq) // the first message at or after seq
+		if errors.Is(err, engine.ErrNotFound) || (err == nil && m.Seq != seq) {
+			continue // deleted: what comes after it was looked at already
 		}
 		if err != nil {
 			return err
 		}
-		mk.max, _ = strconv.ParseInt(m.Header[hdrMark], 10, 64)
-		break
+		if v, err := strconv.ParseInt(m.Header[hdrMark], 10, 64); err == nil {
+			mk.max = v
+			mk.loaded = true
+			return nil
+		}
+	}
+	if st.Messages > 0 {
+		s.log.Warn("no time mark in the stream's last messages; the mark starts again from the events to come",
+			"stream", name, "looked_back", looked, "last_seq", st.LastSeq)
 	}
 	mk.loaded = true
 	return nil

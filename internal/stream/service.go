@@ -30,15 +30,6 @@ const (
 	hdrOrigin   = "Sluice-Origin"   // the source or pipeline that wrote it
 )
 
-// Limits bound what one produce call may carry.
-type Limits struct {
-	MaxEventBytes   int // default 1 MiB
-	MaxRequestBytes int // default 32 MiB
-}
-
-// DefaultLimits are the limits when none are configured.
-var DefaultLimits = Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: 32 << 20}
-
 // Service runs the streams. Safe for concurrent use.
 type Service struct {
 	eng     engine.Engine

@@ -210,7 +210,7 @@ func TestProduceReportsEachInvalidEvent(t *testing.T) {
 	want := []struct {
 		index            int
 		pointer, keyword string
-	}{{1, "/n", "type"}, {2, "", RuleJSON}, {3, "", RuleObject}, {4, "/dt", RuleTime}, {5, "/id", "type"}}
+	}{{1, "/n", "type"}, {2, "/id", RuleJSON}, {3, "", RuleObject}, {4, "/dt", RuleTime}, {5, "/id", "type"}}
 	for i, w := range want {
 		got := res.Invalid[i]
 		if got.Index != w.index || got.Errors[0].Pointer != w.pointer || got.Errors[0].Keyword != w.keyword {

@@ -24,6 +24,7 @@ func name(prefix string) string {
 func Run(t *testing.T, e engine.Engine) {
 	t.Run("EnsureStreamIsIdempotent", func(t *testing.T) { ensureIdempotent(t, e) })
 	t.Run("AppendDeduplicates", func(t *testing.T) { appendDedupe(t, e) })
+	t.Run("IDsAreExact", func(t *testing.T) { exactIDs(t, e) })
 	t.Run("GetAtOrAfter", func(t *testing.T) { getAtOrAfter(t, e) })
 	t.Run("ReadFollows", func(t *testing.T) { readFollows(t, e) })
 	t.Run("DeleteStream", func(t *testing.T) { deleteStream(t, e) })
@@ -268,6 +269,42 @@ func appendDedupe(t *testing.T, e engine.Engine) {
 	for i, a := range got {
 		if a.Seq != uint64(5+i) || a.Duplicate {
 			t.Fatalf("bulk %d: %+v", i, a)
+		}
+	}
+}
+
+// exactIDs: ids are compared byte for byte (no trimming, no folding of
+// line breaks), and header values come back as they were written.
+func exactIDs(t *testing.T, e engine.Engine) {
+	n := name("exact")
+	mustEnsure(t, e, n)
+	ids := []string{"w1", "w1 ", " w1", "w1\t", "x", "x\n", "x\r\n", "x x", "  ", " ", "%", "%25", "%w1", "a%20b", "a b",
+		"\x00", "\x7f", "é", "e\u0301", "ü\u3000"}
+	first, err := engine.Append(ctx(t), e, n, msgs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range first {
+		if a.Duplicate || a.Seq != uint64(i+1) {
+			t.Fatalf("id %q: %+v, want stored at %d (ids differ byte-wise)", ids[i], a, i+1)
+		}
+	}
+	again, err := engine.Append(ctx(t), e, n, msgs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range again {
+		if !a.Duplicate || a.Seq != uint64(i+1) {
+			t.Fatalf("id %q sent again: %+v, want a duplicate of %d", ids[i], a, i+1)
+		}
+	}
+	for i, id := range ids {
+		m, err := e.Get(ctx(t), n, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header["Sluice-Test"]; got != "h-"+id {
+			t.Fatalf("header of %d: %q, want %q", i+1, got, "h-"+id)
 		}
 	}
 }

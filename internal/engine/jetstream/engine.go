@@ -297,7 +297,7 @@ func flatten(h nats.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		if len(v) > 0 && !strings.HasPrefix(k, "Nats-") {
-			out[k] = v[0]
+			out[k] = unescapeHeader(v[0])
 		}
 	}
 	return out

@@ -21,10 +21,11 @@ func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (e
 		nm := nats.NewMsg(originSubject(name, m.Origin))
 		nm.Data = m.Data
 		for k, v := range m.Header {
-			nm.Header.Set(k, v)
+			nm.Header.Set(k, escapeHeader(v))
 		}
 		if m.ID != "" {
-			nm.Header.Set(jetstream.MsgIDHeader, m.ID)
+			// Exact, not as the client would trim it (header.go).
+			nm.Header.Set(jetstream.MsgIDHeader, escapeHeader(m.ID))
 		}
 		p.msgs[i] = nm
 		f, err := e.publishAsync(ctx, name, nm)
