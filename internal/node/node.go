@@ -113,6 +113,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Functions = Functions()
+	n.Functions.SetOperatorValues(functionUses(cfg))
 	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams, n.Tables)
 	if err != nil {
 		return fail(err)
