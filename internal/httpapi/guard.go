@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// GuardOptions configure Guard.
+type GuardOptions struct {
+	Access
+	// Listen is the node's listen address: if it names a host, that name is
+	// served as well.
+	Listen string
+	// BodyTimeout bounds the reading of a request body (default 60 s).
+	BodyTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// DefaultBodyTimeout is the default of GuardOptions.BodyTimeout: a body of
+// 32 MiB (the default request limit) needs about 0.5 MB/s.
+const DefaultBodyTimeout = 60 * time.Second
+
+// Guard wraps the node's whole handler (the API and the UI) in the checks
+// every request passes before it is served, outermost first:
+//
+//   - the body's read deadline (408 when it passes), set before anything
+//     else so that even a refused request's body, which the server drains
+//     after the answer, cannot be trickled forever;
+//   - the Host allow-list (421), against DNS rebinding;
+//   - CORS for the API, so the configured origins' pages can read it;
+//   - cross-origin protection (403): a browser request that changes state
+//     must come from the node's own pages or a trusted origin.
+func Guard(next http.Handler, o GuardOptions) (http.Handler, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if err := o.Access.Validate(); err != nil {
+		return nil, err
+	}
+	rules, _ := hostRules(o.Hosts)
+	if host, _, err := net.SplitHostPort(o.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
+		rules = append(rules, hostRule{name: strings.TrimSuffix(strings.ToLower(host), ".")})
+	}
+	trusted, _ := parseOrigins(o.TrustedOrigins)
+	readers, _ := parseOrigins(o.CORSOrigins)
+	g := &guard{log: o.Logger, hosts: rules, bodyTimeout: o.BodyTimeout, csrf: http.NewCrossOriginProtection()}
+	for _, t := range trusted {
+		if err := g.csrf.AddTrustedOrigin(t); err != nil {
+			return nil, fmt.Errorf("trusted_origins: %w", err)
+		}
+	}
+	h := g.crossOrigin(next)
+	h = withCORS(h, trusted, readers)
+	h = g.host(h)
+	return g.bodyDeadline(h), nil
+}
+
+type guard struct {
+	log         *slog.Logger
+	hosts       []hostRule
+	bodyTimeout time.Duration
+	csrf        *http.CrossOriginProtection
+}
+
+// host refuses requests whose Host the node does not answer to.
+func (g *guard) host(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hostAllowed(g.hosts, r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		g.log.Debug("request refused: host not served", "host", r.Host, "method", r.Method, "path", r.URL.Path)
+		// 421 rather than 403: the request is not forbidden to its sender,
+		// it is addressed to a name this server does not serve, which is
+		// what 421 means (RFC 9110 15.5.20); it also tells the two
+		// refusals apart in logs and clients.
+		p := problem(http.StatusMisdirectedRequest, "Host not served",
+			fmt.Sprintf("this node does not answer to the host %q; add the name to http.hosts in the config "+
+				"(localhost and IP addresses are always served)", clip(r.Host)))
+		p.Ext = map[string]any{"host": clip(r.Host), "config": "http.hosts"}
+		refuse(w, r, g.log, p)
+	})
+}
+
+// crossOrigin refuses state-changing requests that a browser sends on
+// behalf of another site's page (CSRF). The check is net/http's
+// CrossOriginProtection: Sec-Fetch-Site where browsers send it, else
+// Origin against Host; safe methods and requests without either header
+// (the CLI, curl) pass.
+func (g *guard) crossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.csrf.Check(r) == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
+		var from []string
+		if origin != "" {
+			from = append(from, fmt.Sprintf("Origin %q", clip(origin)))
+		}
+		if site != "" {
+			from = append(from, fmt.Sprintf("Sec-Fetch-Site %q", clip(site)))
+		}
+		g.log.Debug("request refused: cross-origin", "origin", origin, "sec_fetch_site", site, "method", r.Method, "path", r.URL.Path)
+		p := problem(http.StatusForbidden, "Cross-origin request refused",
+			fmt.Sprintf("%s %s would change state on behalf of another site's page (%s); only the node's own pages, "+
+				"clients that send no Origin (the CLI, curl) and the origins in http.trusted_origins may do that",
+				r.Method, clip(r.URL.Path), strings.Join(from, ", ")))
+		p.Ext = map[string]any{"origin": clip(origin), "config": "http.trusted_origins"}
+		if site != "" {
+			p.Ext["sec_fetch_site"] = clip(site)
+		}
+		refuse(w, r, g.log, p)
+	})
+}
+
+// refuse answers a problem before the request is served; the body, if
+// any, is never read, so the connection is not kept for another request.
+func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, p *Problem) {
+	if r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
+	writeProblem(w, r, log, p)
+}
+
+// clip keeps what a request said short in an answer.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
