@@ -515,15 +515,35 @@ func TestCORS(t *testing.T) {
 			!strings.Contains(a.Header.Get("Access-Control-Expose-Headers"), "Sluice-Next") {
 			t.Fatalf("GET %s from the reader origin: %d %v", path, a.Status, a.Header)
 		}
-		a = send(t, "GET", n.URL+path, "", "", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
-		if a.Status != http.StatusOK || a.Header.Get("Access-Control-Allow-Origin") != "" {
-			t.Fatalf("GET %s from another origin: %d %v", path, a.Status, a.Header)
+		// Another origin's page gets no CORS headers, and no work is done
+		// for it: the browser would not show it the answer anyway.
+		for _, h := range [][]string{
+			{"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors"},
+			{"Origin", "http://evil.example"}, // an older browser
+			{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "no-cors", "Sec-Fetch-Dest", "image"}, // <img src=...>
+		} {
+			a = send(t, "GET", n.URL+path, "", "", h...)
+			if a.Status != http.StatusForbidden || a.Header.Get("Access-Control-Allow-Origin") != "" || a.JSON(t)["config"] != "http.cors_origins" {
+				t.Fatalf("GET %s with %v: %d %v %s", path, h, a.Status, a.Header, a.Body)
+			}
 		}
+		// A link followed from another site is a navigation: served.
+		a = send(t, "GET", n.URL+path, "", "", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document")
+		if a.Status != http.StatusOK {
+			t.Fatalf("GET %s as a navigation from another site: %d %s", path, a.Status, a.Body)
+		}
+	}
+	// The UI's files are the UI's: any page may link to them.
+	if a := send(t, "GET", n.URL+"/ui/streams", "", "", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); a.Status != http.StatusOK {
+		t.Fatalf("the UI from a link: %d", a.Status)
 	}
 	req, _ := http.NewRequest("GET", n.URL+"/v1/streams/s/events?since=earliest", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Origin", "https://dash.example")
 	req.Header.Set("Last-Event-ID", "1")
+	if a := send(t, "GET", req.URL.String(), "", "", "Accept", "text/event-stream", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); a.Status != http.StatusForbidden {
+		t.Fatalf("SSE from another origin: %d", a.Status)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

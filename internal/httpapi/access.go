@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -107,7 +108,7 @@ func hostAllowed(rules []hostRule, host string) bool {
 		name = h
 	}
 	name = strings.TrimSuffix(strings.ToLower(strings.Trim(name, "[]")), ".")
-	if name == "localhost" || net.ParseIP(name) != nil {
+	if _, err := netip.ParseAddr(name); err == nil || name == "localhost" {
 		return true
 	}
 	for _, r := range rules {

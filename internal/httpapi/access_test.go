@@ -15,7 +15,7 @@ func TestHostAllowed(t *testing.T) {
 	for host, want := range map[string]bool{
 		"": true, "localhost": true, "localhost:8080": true, "LOCALHOST.": true,
 		"127.0.0.1": true, "127.0.0.1:8080": true, "127.9.9.9:1": true, "[::1]:8080": true, "[::1]": true,
-		"10.1.2.3:8080": true, "[2001:db8::1]:443": true, // IP addresses cannot be rebound
+		"10.1.2.3:8080": true, "[2001:db8::1]:443": true, "[fe80::1%25eth0]:80": true, // IP addresses cannot be rebound
 		"sluice.example.org": true, "sluice.example.org:8080": true, "SLUICE.example.org.": true,
 		"corp.example": true, "a.corp.example": true, "a.b.corp.example:1": true, "mixed.example": true,
 		"evil.example": false, "sluice.example.org.evil.example": false, "xsluice.example.org": false,
@@ -108,4 +108,39 @@ func FuzzHostAllowed(f *testing.F) {
 			t.Fatalf("%q allowed", host)
 		}
 	})
+}
+
+// TestCrossSiteReads: without configured origins, only the node's own
+// pages, links followed and clients without fetch metadata read the API.
+func TestCrossSiteReads(t *testing.T) {
+	h, err := Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }), GuardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path   string
+		want   int
+		header []string
+	}{
+		{"/v1/streams", 200, nil},
+		{"/v1/streams", 200, []string{"Sec-Fetch-Site", "same-origin", "Origin", "http://localhost"}},
+		{"/v1/streams", 200, []string{"Origin", "http://localhost"}},
+		{"/v1/streams", 200, []string{"Sec-Fetch-Site", "none"}},
+		{"/v1/streams", 200, []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"}},
+		{"/v1/streams", 403, []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "iframe"}},
+		{"/v1/streams", 403, []string{"Sec-Fetch-Site", "same-site", "Origin", "http://a.localhost"}},
+		{"/v1/streams", 403, []string{"Origin", "http://evil.example"}},
+		{"/metrics", 403, []string{"Sec-Fetch-Site", "cross-site"}},
+		{"/ui/streams", 200, []string{"Sec-Fetch-Site", "cross-site", "Origin", "http://evil.example"}},
+	} {
+		r := httptest.NewRequest("GET", "http://localhost"+c.path, nil)
+		for i := 0; i+1 < len(c.header); i += 2 {
+			r.Header.Set(c.header[i], c.header[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("GET %s %v: %d, want %d", c.path, c.header, w.Code, c.want)
+		}
+	}
 }

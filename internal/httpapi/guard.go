@@ -33,7 +33,9 @@ const DefaultBodyTimeout = 60 * time.Second
 //   - the Host allow-list (421), against DNS rebinding;
 //   - CORS for the API, so the configured origins' pages can read it;
 //   - cross-origin protection (403): a browser request that changes state
-//     must come from the node's own pages or a trusted origin.
+//     must come from the node's own pages or a trusted origin, and one that
+//     reads the API from another site's page must come from an origin
+//     allowed to read.
 func Guard(next http.Handler, o GuardOptions) (http.Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -50,7 +52,11 @@ func Guard(next http.Handler, o GuardOptions) (http.Handler, error) {
 	}
 	trusted, _ := parseOrigins(o.TrustedOrigins)
 	readers, _ := parseOrigins(o.CORSOrigins)
-	g := &guard{log: o.Logger, hosts: rules, bodyTimeout: o.BodyTimeout, csrf: http.NewCrossOriginProtection()}
+	g := &guard{log: o.Logger, hosts: rules, bodyTimeout: o.BodyTimeout, csrf: http.NewCrossOriginProtection(),
+		readers: map[string]bool{}}
+	for _, o := range append(trusted, readers...) {
+		g.readers[o] = true
+	}
 	for _, t := range trusted {
 		if err := g.csrf.AddTrustedOrigin(t); err != nil {
 			return nil, fmt.Errorf("trusted_origins: %w", err)
@@ -67,6 +73,7 @@ type guard struct {
 	hosts       []hostRule
 	bodyTimeout time.Duration
 	csrf        *http.CrossOriginProtection
+	readers     map[string]bool // origins that may read the API ("*": any)
 }
 
 // host refuses requests whose Host the node does not answer to.
@@ -85,38 +92,6 @@ func (g *guard) host(next http.Handler) http.Handler {
 			fmt.Sprintf("this node does not answer to the host %q; add the name to http.hosts in the config "+
 				"(localhost and IP addresses are always served)", clip(r.Host)))
 		p.Ext = map[string]any{"host": clip(r.Host), "config": "http.hosts"}
-		refuse(w, r, g.log, p)
-	})
-}
-
-// crossOrigin refuses state-changing requests that a browser sends on
-// behalf of another site's page (CSRF). The check is net/http's
-// CrossOriginProtection: Sec-Fetch-Site where browsers send it, else
-// Origin against Host; safe methods and requests without either header
-// (the CLI, curl) pass.
-func (g *guard) crossOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if g.csrf.Check(r) == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
-		var from []string
-		if origin != "" {
-			from = append(from, fmt.Sprintf("Origin %q", clip(origin)))
-		}
-		if site != "" {
-			from = append(from, fmt.Sprintf("Sec-Fetch-Site %q", clip(site)))
-		}
-		g.log.Debug("request refused: cross-origin", "origin", origin, "sec_fetch_site", site, "method", r.Method, "path", r.URL.Path)
-		p := problem(http.StatusForbidden, "Cross-origin request refused",
-			fmt.Sprintf("%s %s would change state on behalf of another site's page (%s); only the node's own pages, "+
-				"clients that send no Origin (the CLI, curl) and the origins in http.trusted_origins may do that",
-				r.Method, clip(r.URL.Path), strings.Join(from, ", ")))
-		p.Ext = map[string]any{"origin": clip(origin), "config": "http.trusted_origins"}
-		if site != "" {
-			p.Ext["sec_fetch_site"] = clip(site)
-		}
 		refuse(w, r, g.log, p)
 	})
 }
