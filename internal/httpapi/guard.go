@@ -54,11 +54,12 @@ func Guard(next http.Handler, o GuardOptions) (http.Handler, error) {
 	readers, _ := parseOrigins(o.CORSOrigins)
 	g := &guard{log: o.Logger, hosts: rules, bodyTimeout: o.BodyTimeout, csrf: http.NewCrossOriginProtection(),
 		readers: map[string]bool{}}
-	for _, o := range append(trusted, readers...) {
-		g.readers[o] = true
+	for _, origin := range readers {
+		g.readers[origin] = true
 	}
-	for _, t := range trusted {
-		if err := g.csrf.AddTrustedOrigin(t); err != nil {
+	for _, origin := range trusted {
+		g.readers[origin] = true
+		if err := g.csrf.AddTrustedOrigin(origin); err != nil {
 			return nil, fmt.Errorf("trusted_origins: %w", err)
 		}
 	}
