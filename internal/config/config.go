@@ -37,6 +37,8 @@ type Config struct {
 	Addr   string `yaml:"addr"`
 	NATS   NATS   `yaml:"nats"`
 	Limits Limits `yaml:"limits"`
+	// HTTP bounds the HTTP server and says which other origins' pages may use it.
+	HTTP HTTP `yaml:"http"`
 	// Streams are declared by name and applied at start-up.
 	Streams map[string]Stream `yaml:"streams"`
 	// Sources read external feeds into streams.
@@ -269,6 +271,7 @@ func (c *Config) defaults() {
 		c.Limits.MaxRequestBytes = 32 << 20
 	}
 	c.Limits.ProduceLimits.defaults()
+	c.HTTP.defaults()
 }
 
 // kinds counts the kinds an output gives.
@@ -301,6 +304,7 @@ func (c *Config) Validate() error {
 	if c.NATS.URL != "" && c.NATS.Listen != "" {
 		add("nats.listen", "only the embedded server listens; it cannot be set with nats.url")
 	}
+	c.HTTP.validate(add)
 	if c.Limits.MaxEventBytes > c.Limits.MaxRequestBytes {
 		add("limits.max_event_bytes", "is larger than limits.max_request_bytes")
 	}

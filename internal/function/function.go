@@ -35,6 +35,10 @@ type Field struct {
 	Default  any    `json:"default,omitempty"`
 	Required bool   `json:"required,omitempty"`
 	Doc      string `json:"doc"`
+	// Operator marks a network target (hosts that may be called, a base
+	// URL): only the node's config sets it, an invoke request never (see
+	// Registry.Invoke).
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Spec describes a function kind.
@@ -55,8 +59,9 @@ var ErrConfig = errors.New("invalid function config")
 
 // Registry holds the function kinds a node knows.
 type Registry struct {
-	mu    sync.RWMutex
-	specs map[string]Spec
+	mu       sync.RWMutex
+	specs    map[string]Spec
+	operator map[string]operatorValues // by kind: see SetOperatorValues
 }
 
 // NewRegistry makes a registry with the given specs.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/function"
@@ -38,7 +39,9 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"functions": specs})
 }
 
-// invokeFunction runs a function on the given events and writes nothing anywhere.
+// invokeFunction runs a function on the given events and writes nothing
+// anywhere. The request gives the config, except the function's operator
+// fields (network targets), which are the node's config's.
 func (a *API) invokeFunction(w http.ResponseWriter, r *http.Request) error {
 	if a.opts.Functions == nil {
 		return problem(http.StatusNotFound, "Not found", "this node has no functions")
@@ -50,8 +53,18 @@ func (a *API) invokeFunction(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Events) == 0 || len(req.Events) > maxInvokeEvents {
 		return badRequest("events: give 1 to %d events", maxInvokeEvents)
 	}
-	f, err := a.opts.Functions.New(r.PathValue("name"), req.Config)
-	if err != nil {
+	f, err := a.opts.Functions.Invoke(r.PathValue("name"), req.Config)
+	var opField *function.OperatorFieldError
+	switch {
+	case errors.As(err, &opField):
+		// Forbidden rather than invalid: the field is well-formed, the
+		// request is just not the one to set it.
+		p := problem(http.StatusForbidden, "Operator field", err.Error())
+		p.Ext = map[string]any{"field": opField.Field}
+		return p
+	case errors.Is(err, function.ErrOperatorConflict):
+		return problem(http.StatusConflict, "Operator fields disagree", err.Error())
+	case err != nil:
 		return err
 	}
 	return writeJSON(w, http.StatusOK, runInvoke(r, f, req.Events))

@@ -67,7 +67,9 @@ func (a *API) OpenAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "sluice API", "version": "1",
-			"description": "Schema-checked event streams: create streams, produce, read and subscribe. Errors are application/problem+json (RFC 9457)."},
+			"description": "Schema-checked event streams: create streams, produce, read and subscribe. Errors are application/problem+json (RFC 9457). " +
+				"Any request may also be refused before it is served: 421 for a Host the node does not serve, 403 for a request " +
+				"a browser sends for another site's page not allowed by http.trusted_origins or http.cors_origins, 408 for a body sent too slowly (docs/HTTP.md)."},
 		"tags":       tags,
 		"paths":      paths,
 		"components": map[string]any{"schemas": componentSchemas()},

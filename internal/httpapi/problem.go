@@ -111,6 +111,9 @@ func toProblem(err error) *Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := toProblem(err)
+	if tp := bodyTimedOut(w, r); tp != nil {
+		p = tp
+	}
 	if p.Instance == "" {
 		p.Instance = r.URL.Path
 	}

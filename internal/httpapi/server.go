@@ -2,7 +2,9 @@
 // subscribe (NDJSON and Server-Sent Events), health and metrics. Handlers
 // return errors; one adapter turns them into RFC 9457 problem documents.
 // The OpenAPI document is generated from the same route table that builds
-// the mux, so the two cannot drift.
+// the mux, so the two cannot drift. Guard wraps the node's handler in the
+// checks every request passes first: a body deadline, the Host allow-list,
+// CORS and cross-origin protection (docs/HTTP.md).
 package httpapi
 
 import (

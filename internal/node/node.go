@@ -119,6 +119,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Functions = Functions()
+	n.Functions.SetOperatorValues(functionUses(cfg))
 	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams, n.Tables)
 	if err != nil {
 		return fail(err)
@@ -137,11 +138,18 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
 		TableNames: sortedKeys(cfg.Tables), History: n.History, Files: n.Files})
+	hc := cfg.HTTP.WithDefaults()
+	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,
+		BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("http: %w", err))
+	}
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
 	}
-	n.srv = &http.Server{Handler: withUI(n.API), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: time.Duration(hc.HeaderTimeout),
+		IdleTimeout: time.Duration(hc.IdleTimeout), MaxHeaderBytes: int(hc.MaxHeaderBytes)}
 	go func() { n.done <- n.srv.Serve(n.ln) }()
 	n.Sources.Start(context.WithoutCancel(ctx))
 	n.Pipelines.Start(context.WithoutCancel(ctx))

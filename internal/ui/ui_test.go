@@ -390,6 +390,29 @@ func TestUI(t *testing.T) {
 		b.run("fill events", 5*time.Second, js(`document.querySelectorAll("#fn-identity textarea")[1].value = '{"title":"A"}'`),
 			chromedpClick(`#fn-identity form button[type=submit]`))
 		b.waitJS("the output", `document.querySelector("#fn-identity .invoke-result .json") !== null`, 5*time.Second)
+		// page_images' network targets are operator fields: left out of the
+		// config to edit, and taken from the pipeline's config (the simulated API).
+		pi := `document.getElementById("fn-mediawiki.page_images")`
+		var cfgText string
+		b.eval(pi+`.querySelectorAll("textarea")[0].value`, &cfgText)
+		if strings.Contains(cfgText, "api_base") || strings.Contains(cfgText, "allowed_hosts") || !strings.Contains(cfgText, "batch_size") {
+			t.Fatalf("page_images' config to edit: %s", cfgText)
+		}
+		b.run("try page_images", 10*time.Second, chromedpClick(`#fn-mediawiki\.page_images summary`),
+			js(pi+`.querySelectorAll("textarea")[0].value = '{"user_agent": "sluice-test (ops@example.org)", "max_attempts": 1}'`),
+			js(pi+`.querySelectorAll("textarea")[1].value = `+jsString(string(f.events[0]))),
+			chromedpClick(`#fn-mediawiki\.page_images form button[type=submit]`))
+		// An output (not an error) means the simulated API answered: without
+		// the pipeline's api_base the function would have asked the real wiki.
+		b.waitJS("its output", pi+`.querySelector(".invoke-result .json, .invoke-result .error-box") !== null`, 20*time.Second)
+		var res struct {
+			Note  bool   `json:"note"`
+			Error string `json:"error"`
+		}
+		b.eval(`({note: `+pi+`.querySelector(".operator-note") !== null, error: (`+pi+`.querySelector(".invoke-result .error-box") || {}).textContent || ""})`, &res)
+		if !res.Note || res.Error != "" {
+			t.Fatalf("page_images try it: %+v", res)
+		}
 		b.shot("functions")
 		b.open("/ui/api", `details#listStreams`)
 		b.run("try listStreams", 10*time.Second, chromedpClick(`details#listStreams summary`), chromedpClick(`details#listStreams form button[type=submit]`))

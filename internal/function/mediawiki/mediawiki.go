@@ -10,7 +10,8 @@
 // one request per revision.
 //
 // Only hosts in allowed_hosts are called, so an event cannot make sluice
-// call an arbitrary address. Requests carry the configured User-Agent and
+// call an arbitrary address; allowed_hosts and api_base are operator fields
+// (function.Field.Operator), so neither can an invoke request. Requests carry the configured User-Agent and
 // maxlag, wait out maxlag and 429 answers (Retry-After), back off on 5xx and
 // network errors, and are limited per wiki in concurrency and, optionally,
 // rate.
@@ -111,8 +112,8 @@ var Spec = function.Spec{
 			Doc: `"current": the page's images now (action=query&prop=images, batched); "revision": the images of the event's revision.new (action=parse&oldid=, one request each)`},
 		{Name: "user_agent", Type: "string", Required: true,
 			Doc: `sent with every request; Wikimedia blocks generic agents: give a name, version and contact, e.g. "sluice-wiki-images/1.0 (https://example.org/contact; ops@example.org)"`},
-		{Name: "allowed_hosts", Type: "[]string", Default: DefaultAllowedHosts,
-			Doc: `hosts that may be called: exact ("en.wikipedia.org", "127.0.0.1:8093") or "*.suffix" (the domain and its subdomains, no port); https for any, http only for exact entries`},
+		{Name: "allowed_hosts", Type: "[]string", Default: DefaultAllowedHosts, Operator: true,
+			Doc: `hosts that may be called: exact ("en.wikipedia.org", "127.0.0.1:8093") or "*.suffix" (the domain and its subdomains, no port); https for any, http only for exact entries. Operator only: set in the node's config (a pipeline's function config), never by an invoke request`},
 		{Name: "max_concurrency_per_wiki", Type: "int", Default: 2, Doc: "requests in flight to one wiki at most"},
 		{Name: "rate_per_wiki", Type: "float", Default: 0, Doc: "requests per second to one wiki at most; 0 is unlimited"},
 		{Name: "batch_size", Type: "int", Default: 50, Doc: "titles per request in mode current (1 to 50)"},
@@ -122,8 +123,8 @@ var Spec = function.Spec{
 			Doc: "attempts per request, across 5xx, network errors, timeouts, 429 and maxlag; then the event fails"},
 		{Name: "timeout", Type: "duration", Default: "30s", Doc: "bound on one HTTP request"},
 		{Name: "maxlag", Type: "int", Default: 5, Doc: "seconds of replica lag above which the API asks to come back later"},
-		{Name: "api_base", Type: "string", Default: "",
-			Doc: `send every wiki's requests to <api_base>/<wiki host><server_script_path>/api.php instead of the event's server_url (whose host must still be allowed), e.g. "http://127.0.0.1:8093" for sluice mediawiki-sim; http(s) on a loopback address or on a host listed exactly in allowed_hosts`},
+		{Name: "api_base", Type: "string", Default: "", Operator: true,
+			Doc: `send every wiki's requests to <api_base>/<wiki host><server_script_path>/api.php instead of the event's server_url (whose host must still be allowed), e.g. "http://127.0.0.1:8093" for sluice mediawiki-sim; http(s) on a loopback address or on a host listed exactly in allowed_hosts. Operator only, like allowed_hosts`},
 	},
 	New: func(config map[string]any) (function.Function, error) {
 		c := DefaultConfig()
