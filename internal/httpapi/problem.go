@@ -59,9 +59,15 @@ func toProblem(err error) *Problem {
 	var incompatible *catalog.IncompatibleError
 	var tooLarge *stream.TooLargeError
 	var maxBytes *http.MaxBytesError
+	var appendErr *stream.AppendError
+	var spaceErr *engine.SpaceError
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &appendErr):
+		return appendProblem(appendErr)
+	case errors.As(err, &spaceErr):
+		return spaceProblem(spaceErr)
 	case errors.As(err, &incompatible):
 		p = problem(http.StatusConflict, "Incompatible schema", err.Error())
 		p.Ext = map[string]any{"breaking": incompatible.Changes}

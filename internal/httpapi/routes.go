@@ -76,7 +76,9 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("every event stored (or a duplicate)", "ProduceResult"),
 				207: jsonResp("some events invalid; the valid ones are stored", "ProduceResult"),
 				400: problemResp("no valid event, or an unreadable body; names the index, pointer and rule"),
-				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit")},
+				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit"),
+				507: problemResp("out of storage space (cause: store_limit, disk_reserve or disk_full, with the figures); " +
+					"events lists exactly the events stored, not_stored the first one that was not")},
 			h: a.produce},
 		{method: "GET", path: "/v1/streams/{name}/events", id: "read", tag: "events",
 			summary: "Read a range as NDJSON pages, or subscribe with Server-Sent Events (Accept: text/event-stream)",
