@@ -26,7 +26,9 @@ func spaceExt(se *engine.SpaceError) map[string]any {
 	ext := map[string]any{"cause": se.Cause}
 	switch se.Cause {
 	case engine.StoreLimit:
-		ext["stored_bytes"], ext["max_store"] = se.Used, se.Limit
+		if se.Limit > 0 {
+			ext["stored_bytes"], ext["max_store"] = se.Used, se.Limit
+		}
 	case engine.DiskReserve:
 		ext["free_bytes"], ext["min_free_disk"] = se.Free, se.Reserve
 	case engine.DiskFull:
