@@ -102,7 +102,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	if p.Instance == "" {
 		p.Instance = r.URL.Path
 	}
-	if p.Status >= 500 {
+	switch {
+	case p.Status == http.StatusInsufficientStorage || p.Status == http.StatusServiceUnavailable:
+		// The node's state (out of space, not ready), not a fault: it clears by itself.
+		log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
+	case p.Status >= 500:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
