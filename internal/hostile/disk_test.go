@@ -32,7 +32,7 @@ func bigEvent(id string) string {
 
 func bigText(id string) string { return strings.Repeat(id+" ", 1000/(len(id)+1)+1)[:1000] }
 
-func ids(prefix string, from, n int) []string {
+func diskIDs(prefix string, from, n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = fmt.Sprintf("%s-%d", prefix, from+i)
@@ -91,8 +91,8 @@ func outOfSpace(t *testing.T, a answer, cause string) map[string]any {
 	return p
 }
 
-// notReady checks that /readyz answers 503 naming cause.
-func (n *testNode) notReady(t *testing.T, cause string) {
+// notReadyFor checks that /readyz answers 503 naming cause.
+func (n *testNode) notReadyFor(t *testing.T, cause string) {
 	t.Helper()
 	a := do(t, "GET", n.URL+"/readyz", "")
 	if a.Status != http.StatusServiceUnavailable || a.JSON(t)["cause"] != cause {
@@ -100,8 +100,8 @@ func (n *testNode) notReady(t *testing.T, cause string) {
 	}
 }
 
-// waitUntil polls cond for up to two minutes.
-func waitUntil(t *testing.T, what string, cond func() bool) time.Duration {
+// diskWait polls cond for up to two minutes.
+func diskWait(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for time.Since(start) < 2*time.Minute {
@@ -114,9 +114,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) time.Duration {
 	return 0
 }
 
-// readIDs reads a whole stream back over HTTP: its events' ids in stream
+// readBack reads a whole stream back over HTTP: its events' ids in stream
 // order; each event's text must be the one its id was sent with.
-func (n *testNode) readIDs(t *testing.T, stream string) []string {
+func (n *testNode) readBack(t *testing.T, stream string) []string {
 	t.Helper()
 	var out []string
 	for next := "earliest"; ; {
@@ -139,8 +139,8 @@ func (n *testNode) readIDs(t *testing.T, stream string) []string {
 	}
 }
 
-// sameSet checks that got holds exactly want, once each.
-func sameSet(t *testing.T, what string, got, want []string) {
+// sameIDs checks that got holds exactly want, once each.
+func sameIDs(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	seen := map[string]int{}
 	for _, id := range got {
@@ -167,10 +167,10 @@ func TestFullStoreLimit(t *testing.T) {
 	}
 	n := startConfig(t, dir, "nats: {max_store: 3MiB}\nstreams:\n"+
 		"  s: {schema: s.json, id: /id, time: /dt}\n  filler: {schema: s.json, id: /id, time: /dt}\n")
-	if a, _ := n.produceAll(t, "filler", ids("f", 0, 1000)); a.Status != http.StatusOK {
+	if a, _ := n.produceAll(t, "filler", diskIDs("f", 0, 1000)); a.Status != http.StatusOK {
 		t.Fatalf("filler: %d", a.Status)
 	}
-	batch := ids("e", 0, 3000) // 3 MB, more than is left
+	batch := diskIDs("e", 0, 3000) // 3 MB, more than is left
 	a, stored := n.produceAll(t, "s", batch)
 	p := outOfSpace(t, a, "store_limit")
 	if len(stored) == 0 || len(stored) == len(batch) || p["accepted"].(float64) != float64(len(stored)) {
@@ -182,27 +182,27 @@ func TestFullStoreLimit(t *testing.T) {
 	if first := p["not_stored"].(map[string]any)["index"].(float64); int(first) != len(stored) {
 		t.Fatalf("the first event not stored is %v; %d were stored", first, len(stored))
 	}
-	got := n.readIDs(t, "s")
-	sameSet(t, "stream s after a 507", got, stored)
+	got := n.readBack(t, "s")
+	sameIDs(t, "stream s after a 507", got, stored)
 	for i, id := range got {
 		if id != batch[i] {
 			t.Fatalf("event %d in the stream is %s, want %s: the stored ones are the batch's first", i, id, batch[i])
 		}
 	}
-	n.notReady(t, "store_limit")
-	if a, more := n.produceAll(t, "s", ids("x", 0, 5)); len(more) != 0 {
+	n.notReadyFor(t, "store_limit")
+	if a, more := n.produceAll(t, "s", diskIDs("x", 0, 5)); len(more) != 0 {
 		t.Fatalf("over the limit, %d stored: %d %s", len(more), a.Status, a.Body)
 	}
 
 	if a := do(t, "DELETE", n.URL+"/v1/streams/filler", ""); a.Status != http.StatusNoContent {
 		t.Fatalf("delete filler: %d %s", a.Status, a.Body)
 	}
-	took := waitUntil(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
+	took := diskWait(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
 	rest := batch[len(stored) : len(stored)+200]
 	if a, _ := n.produceAll(t, "s", rest); a.Status != http.StatusOK {
 		t.Fatalf("after space returned: %d %s", a.Status, a.Body)
 	}
-	sameSet(t, "stream s", n.readIDs(t, "s"), append(stored, rest...))
+	sameIDs(t, "stream s", n.readBack(t, "s"), append(stored, rest...))
 	n.serves(t)
 	t.Logf("%d of %d events stored before the limit; ready %v after a stream was deleted", len(stored), len(batch), took)
 }
@@ -215,7 +215,7 @@ func diskNode(t *testing.T, size int64, nats string, feed int) (n *testNode, dis
 	t.Helper()
 	disk = testenv.Tmpfs(t, size)
 	evs := make([][]byte, feed)
-	for i, id := range ids("f", 0, feed) {
+	for i, id := range diskIDs("f", 0, feed) {
 		evs[i] = []byte(bigEvent(id))
 	}
 	es := eventstreams.New(evs, eventstreams.Options{Rate: 1000})
@@ -252,8 +252,8 @@ pipelines:
 `, filepath.Join(disk, "data"), nats, ts.URL+"/v2/stream/test")), disk, func() { close(gate) }
 }
 
-// status is a source's or a pipeline's state and last error.
-func (n *testNode) status(t *testing.T, path string) (state, lastError string) {
+// diskStatus is a source's or a pipeline's state and last error.
+func (n *testNode) diskStatus(t *testing.T, path string) (state, lastError string) {
 	t.Helper()
 	a := do(t, "GET", n.URL+path, "")
 	if a.Status != http.StatusOK {
@@ -265,15 +265,15 @@ func (n *testNode) status(t *testing.T, path string) (state, lastError string) {
 	return s, e
 }
 
-// recovered waits until the feed is stored whole in s, in feed order, with
+// recoveredFromDisk waits until the feed is stored whole in s, in feed order, with
 // exactly the produced events the answers listed, and the pipeline has
 // copied all of s to out.
-func (n *testNode) recovered(t *testing.T, feed int, produced []string) {
+func (n *testNode) recoveredFromDisk(t *testing.T, feed int, produced []string) {
 	t.Helper()
 	want := len(produced) + feed
-	waitUntil(t, "all stored", func() bool { return n.count(t, "s") >= uint64(want) })
-	got := n.readIDs(t, "s")
-	sameSet(t, "stream s", got, append(ids("f", 0, feed), produced...))
+	diskWait(t, "all stored", func() bool { return n.count(t, "s") >= uint64(want) })
+	got := n.readBack(t, "s")
+	sameIDs(t, "stream s", got, append(diskIDs("f", 0, feed), produced...))
 	next := 0
 	for _, id := range got {
 		if strings.HasPrefix(id, "f-") {
@@ -283,8 +283,8 @@ func (n *testNode) recovered(t *testing.T, feed int, produced []string) {
 			next++
 		}
 	}
-	waitUntil(t, "copied", func() bool { return n.count(t, "out") >= uint64(want) })
-	sameSet(t, "stream out", n.readIDs(t, "out"), got)
+	diskWait(t, "copied", func() bool { return n.count(t, "out") >= uint64(want) })
+	sameIDs(t, "stream out", n.readBack(t, "out"), got)
 }
 
 // The disk reserve: when something else fills the disk, appends stop while
@@ -297,21 +297,21 @@ func TestFullDiskReserve(t *testing.T) {
 		t.Fatalf("pause: %d %s", a.Status, a.Body)
 	}
 	var produced []string
-	a, stored := n.produceAll(t, "s", ids("h", 0, 20))
+	a, stored := n.produceAll(t, "s", diskIDs("h", 0, 20))
 	if a.Status != http.StatusOK {
 		t.Fatalf("produce: %d", a.Status)
 	}
 	produced = append(produced, stored...)
 	fill := testenv.Fill(t, disk, "fill", 3<<20)
 
-	a, stored = n.produceAll(t, "s", ids("h", 20, 20))
+	a, stored = n.produceAll(t, "s", diskIDs("h", 20, 20))
 	p := outOfSpace(t, a, "disk_reserve")
 	if len(stored) != 0 || p["min_free_disk"].(float64) != 4<<20 || p["free_bytes"].(float64) > 3<<20 {
 		t.Fatalf("below the reserve: %d stored, figures %v free of %v kept: %s", len(stored), p["free_bytes"], p["min_free_disk"], a.Body)
 	}
-	n.notReady(t, "disk_reserve")
+	n.notReadyFor(t, "disk_reserve")
 	var out bytes.Buffer
-	if code := cli.Execute([]string{"--server", n.URL, "produce", "s", writeEvents(t, ids("c", 0, 3))}, &out, &out); code == 0 ||
+	if code := cli.Execute([]string{"--server", n.URL, "produce", "s", diskEventsFile(t, diskIDs("c", 0, 3))}, &out, &out); code == 0 ||
 		!strings.Contains(out.String(), "Insufficient storage (507)") {
 		t.Fatalf("sluice produce below the reserve: exit %d: %s", code, out.String())
 	}
@@ -322,8 +322,8 @@ func TestFullDiskReserve(t *testing.T) {
 		t.Fatalf("resume: %d %s", a.Status, a.Body)
 	}
 	for _, path := range []string{"/v1/sources/feed", "/v1/pipelines/copy"} {
-		waitUntil(t, path+" reporting the reserve", func() bool {
-			_, e := n.status(t, path)
+		diskWait(t, path+" reporting the reserve", func() bool {
+			_, e := n.diskStatus(t, path)
 			return strings.Contains(e, "below the reserve")
 		})
 	}
@@ -331,13 +331,13 @@ func TestFullDiskReserve(t *testing.T) {
 	if err := os.Remove(fill); err != nil {
 		t.Fatal(err)
 	}
-	took := waitUntil(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
-	a, stored = n.produceAll(t, "s", ids("h", 20, 20))
+	took := diskWait(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
+	a, stored = n.produceAll(t, "s", diskIDs("h", 20, 20))
 	if a.Status != http.StatusOK {
 		t.Fatalf("after the file was deleted: %d %s", a.Status, a.Body)
 	}
 	produced = append(produced, stored...)
-	n.recovered(t, feed, produced)
+	n.recoveredFromDisk(t, feed, produced)
 	t.Logf("ready %v after the file was deleted", took)
 }
 
@@ -355,7 +355,7 @@ func TestFullDiskENOSPC(t *testing.T) {
 	var answeredIn time.Duration
 	for i := 0; full.Status == 0; i += 20 {
 		start := time.Now()
-		a, stored := n.produceAll(t, "s", ids("h", i, 20))
+		a, stored := n.produceAll(t, "s", diskIDs("h", i, 20))
 		produced = append(produced, stored...)
 		if a.Status == http.StatusInsufficientStorage {
 			full, answeredIn = a, time.Since(start)
@@ -363,28 +363,28 @@ func TestFullDiskENOSPC(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	outOfSpace(t, full, "disk_full")
-	n.notReady(t, "disk_full")
-	a, stored := n.produceAll(t, "s", ids("late", 0, 5))
+	n.notReadyFor(t, "disk_full")
+	a, stored := n.produceAll(t, "s", diskIDs("late", 0, 5))
 	outOfSpace(t, a, "disk_full")
 	if len(stored) != 0 {
 		t.Fatalf("%d events stored on a full disk", len(stored))
 	}
-	waitUntil(t, "the source reporting the full disk", func() bool {
-		_, e := n.status(t, "/v1/sources/feed")
+	diskWait(t, "the source reporting the full disk", func() bool {
+		_, e := n.diskStatus(t, "/v1/sources/feed")
 		return strings.Contains(e, "out of storage space") && strings.Contains(e, "is full")
 	})
 
 	if err := os.Remove(fill); err != nil {
 		t.Fatal(err)
 	}
-	took := waitUntil(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
-	n.recovered(t, feed, produced)
+	took := diskWait(t, "ready", func() bool { return do(t, "GET", n.URL+"/readyz", "").Status == http.StatusOK })
+	n.recoveredFromDisk(t, feed, produced)
 	n.serves(t)
 	t.Logf("507 disk_full in %v, after %d produced events; ready %v after the file was deleted", answeredIn, len(produced), took)
 }
 
-// writeEvents writes events to a file for sluice produce.
-func writeEvents(t *testing.T, batch []string) string {
+// diskEventsFile writes events to a file for sluice produce.
+func diskEventsFile(t *testing.T, batch []string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, id := range batch {
