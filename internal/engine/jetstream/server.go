@@ -1,6 +1,8 @@
 // Package jetstream is the NATS JetStream engine: an embedded server with
 // file storage under the data directory, or an external server or cluster
-// reached by URL. Both use the same client code path.
+// reached by URL. Both use the same client code path. The embedded server's
+// storage limits are set in limits.go; guard.go keeps it off a full disk and
+// brings it back when space returns.
 package jetstream
 
 import (

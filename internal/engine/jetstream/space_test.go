@@ -229,6 +229,12 @@ func TestDiskFullAnswersAndRecovers(t *testing.T) {
 	if err := e.EnsureStream(ctx, engine.StreamConfig{Name: "full", DuplicateWindow: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
+	// A reader that follows the stream all along, across the restarts.
+	r, err := e.Read(ctx, "full", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	stored := map[uint64]engine.Msg{}
 	next := 0
 	for round := 0; round < 2; round++ {
@@ -267,5 +273,16 @@ func TestDiskFullAnswersAndRecovers(t *testing.T) {
 		}
 		record(t, stored, refused, got)
 		checkStored(t, e, "full", stored)
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for seq := uint64(1); seq <= uint64(len(stored)); seq++ {
+		m, err := r.Next(rctx)
+		if err != nil {
+			t.Fatalf("the reader, at %d of %d: %v", seq, len(stored), err)
+		}
+		if m.Seq != seq || m.Header["Sluice-Id"] != stored[seq].ID {
+			t.Fatalf("the reader got %d (%s), want %d (%s)", m.Seq, m.Header["Sluice-Id"], seq, stored[seq].ID)
+		}
 	}
 }
