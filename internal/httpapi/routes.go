@@ -168,8 +168,8 @@ func (a *API) table() []route {
 			h:         a.rebuildTable},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
-		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",
-			responses: map[int]response{200: jsonResp("ready", "Status"), 503: problemResp("not ready")}, h: a.readyz},
+		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable, the catalog loaded and there is room to store",
+			responses: map[int]response{200: jsonResp("ready", "Status"), 503: problemResp("not ready; out of space gives the cause (store_limit, disk_reserve, disk_full) and its figures")}, h: a.readyz},
 		{method: "GET", path: "/openapi.json", id: "openapi", tag: "operations", summary: "This document",
 			responses: map[int]response{200: {desc: "OpenAPI 3.1", types: []string{"application/json"}}}, h: a.openapi},
 	}
