@@ -234,6 +234,16 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
 		}
 	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStorageResources && c.MaxBytes > 0 {
+		// JetStream reserves each stream's max_bytes out of the store limit.
+		se := &engine.SpaceError{Cause: engine.StoreLimit}
+		if e.guard != nil {
+			se.Limit = e.guard.lim.MaxStore
+		}
+		return fmt.Errorf("ensure stream %q: its retention max_bytes (%d bytes) does not fit: JetStream reserves every "+
+			"stream's max_bytes out of the store limit: %w", c.Name, c.MaxBytes, se)
+	}
 	if err != nil {
 		return fmt.Errorf("ensure stream %q: %w", c.Name, mapErr(err))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +285,43 @@ func TestDiskFullAnswersAndRecovers(t *testing.T) {
 		if m.Seq != seq || m.Header["Sluice-Id"] != stored[seq].ID {
 			t.Fatalf("the reader got %d (%s), want %d (%s)", m.Seq, m.Header["Sluice-Id"], seq, stored[seq].ID)
 		}
+	}
+}
+
+// A stream whose max_bytes does not fit in the store limit is refused with
+// a reason, not a bare JetStream code.
+func TestMaxBytesOverStoreLimit(t *testing.T) {
+	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), MaxStore: 10 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	err = e.EnsureStream(context.Background(), engine.StreamConfig{Name: "big", MaxBytes: 1 << 30})
+	se := spaceErr(t, err, engine.StoreLimit)
+	if se.Limit != 10<<20 || !strings.Contains(err.Error(), "max_bytes") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Wait's bookkeeping: what is reported stored and what is retried.
+func TestWaitResult(t *testing.T) {
+	space := &engine.SpaceError{Cause: engine.DiskFull}
+	out := []engine.Appended{{Seq: 1}, {Seq: 2}, {}, {Seq: 3}, {}}
+	refused := map[int]error{2: space, 4: space}
+	if h := holes(out, refused); len(h) != 1 || h[0] != 2 || len(refused) != 1 {
+		t.Fatalf("holes: %v, refused left %v", h, refused)
+	}
+	p := &pending{e: &Engine{}, stream: "s"}
+	refused[2] = space
+	_, err := p.result(out, refused)
+	var partial *engine.PartialError
+	if !errors.As(err, &partial) || partial.First != 2 || partial.Stored() != 3 || !errors.Is(err, engine.ErrNoSpace) {
+		t.Fatalf("result: %v", err)
+	}
+	if _, err := p.result(make([]engine.Appended, 3), map[int]error{1: space}); errors.As(err, &partial) || !errors.Is(err, engine.ErrNoSpace) {
+		t.Fatalf("nothing stored: want a plain out-of-space error, got %v", err)
+	}
+	if got, err := p.result(out[:2], map[int]error{}); err != nil || len(got) != 2 {
+		t.Fatalf("all stored: %v %v", got, err)
 	}
 }
