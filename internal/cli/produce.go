@@ -16,7 +16,8 @@ func newProduce(g *globals) *cobra.Command {
 		Use:   "produce NAME [FILE|-]",
 		Short: "Produce events from a file or stdin (a JSON object, a JSON array, or NDJSON)",
 		Long: "Produce events. Every event is validated against the stream's schema; valid ones are stored,\n" +
-			"each invalid one is reported with its index, field (JSON pointer) and rule. Exits 1 if any was refused.",
+			"each invalid one is reported with its index, field (JSON pointer) and rule. Exits 1 if any was refused,\n" +
+			"or not stored (out of space: 507, which says which events were stored; sending them all again is safe).",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readInput(cmd, args, 1)
@@ -28,10 +29,14 @@ func newProduce(g *globals) *cobra.Command {
 				ct = "application/x-ndjson" // several objects, one per line
 			}
 			var res stream.Result
+			var notStored error // the answer to events not stored (507 out of space): it lists those that were
 			_, err = g.client().do(cmd.Context(), "POST", "/v1/streams/"+url.PathEscape(args[0])+"/events", ct, body, &res)
-			if ae, ok := err.(*apiError); ok && ae.Body["invalid"] != nil {
+			if ae, ok := err.(*apiError); ok && (ae.Body["invalid"] != nil || ae.Body["not_stored"] != nil) {
 				raw, _ := json.Marshal(ae.Body)
 				_ = json.Unmarshal(raw, &res)
+				if ae.Body["not_stored"] != nil {
+					notStored = err
+				}
 			} else if err != nil {
 				return err
 			}
@@ -50,6 +55,9 @@ func newProduce(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(g.errOut, "event %d: %s: %s: %s\n", inv.Index, ptr, e.Keyword, e.Message)
 				}
+			}
+			if notStored != nil {
+				return notStored
 			}
 			if len(res.Invalid) > 0 {
 				return fmt.Errorf("%d event(s) refused", len(res.Invalid))

@@ -62,6 +62,13 @@ type NATS struct {
 	Listen string `yaml:"listen"`
 	// Replicas per stream in a cluster (default 1).
 	Replicas int `yaml:"replicas"`
+	// MaxStore caps the embedded server's file store; unset: the size of the
+	// data directory's filesystem less min_free_disk (set by engine/jetstream).
+	MaxStore Size `yaml:"max_store"`
+	// MinFreeDisk is the free space the embedded server keeps on the data
+	// directory's filesystem: below it appends are refused (507) before the
+	// disk is full. Unset: 5% of the filesystem, at most 1GiB; 0: no reserve.
+	MinFreeDisk *Size `yaml:"min_free_disk"`
 }
 
 // Limits bound produce requests.
@@ -305,6 +312,7 @@ func (c *Config) Validate() error {
 		add("nats.listen", "only the embedded server listens; it cannot be set with nats.url")
 	}
 	c.HTTP.validate(add)
+	c.NATS.validate(add)
 	if c.Limits.MaxEventBytes > c.Limits.MaxRequestBytes {
 		add("limits.max_event_bytes", "is larger than limits.max_request_bytes")
 	}

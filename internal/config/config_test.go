@@ -93,3 +93,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestNATSStoreLimits(t *testing.T) {
+	for doc, want := range map[string][2]int64{
+		"":                                {0, 0},
+		"nats: {max_store: 2GiB}\n":       {2 << 30, 0},
+		"nats: {min_free_disk: 512MiB}\n": {0, 512 << 20},
+		"nats: {min_free_disk: 0}\n":      {0, -1},
+		"nats: {max_store: 1MiB, min_free_disk: 1}\n": {1 << 20, 1},
+	} {
+		c, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if ms, mf := c.NATS.StoreLimits(); ms != want[0] || mf != want[1] {
+			t.Errorf("%q: max_store %d, min_free_disk %d; want %v", doc, ms, mf, want)
+		}
+	}
+	for doc, msg := range map[string]string{
+		"nats: {max_store: 1000}\n":                                "nats.max_store: at least 1MiB",
+		"nats: {url: 'nats://127.0.0.1:4222', max_store: 1GiB}\n":  "nats.max_store: limits the embedded server",
+		"nats: {url: 'nats://127.0.0.1:4222', min_free_disk: 0}\n": "nats.min_free_disk: is kept on the embedded",
+		"nats: {min_free_disk: lots}\n":                            "size \"lots\"",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: got %v, want an error with %q", doc, err, msg)
+		}
+	}
+}

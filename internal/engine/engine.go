@@ -70,7 +70,10 @@ type Engine interface {
 	State(ctx context.Context, name string) (StreamState, error)
 
 	// Publish sends msgs in order and returns at once; Pending.Wait returns
-	// when every message is durably stored (or failed after retries).
+	// when every message is durably stored, or with an error: a
+	// *PartialError lists the messages stored, any other error means none
+	// was (except when ctx ended: then it is not known). Out of space is
+	// ErrNoSpace (a *SpaceError), returned at once, never waited out.
 	Publish(ctx context.Context, stream string, msgs []Msg) (Pending, error)
 	// Get returns the first message whose sequence is at or after seq,
 	// ErrNotFound when there is none.

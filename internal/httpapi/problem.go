@@ -68,9 +68,15 @@ func toProblem(err error) *Problem {
 	var tooLarge *stream.TooLargeError
 	var maxBytes *http.MaxBytesError
 	var tooMany *stream.TooManyEventsError
+	var appendErr *stream.AppendError
+	var spaceErr *engine.SpaceError
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &appendErr):
+		return appendProblem(appendErr)
+	case errors.As(err, &spaceErr):
+		return spaceProblem(spaceErr)
 	case errors.As(err, &incompatible):
 		p = problem(http.StatusConflict, "Incompatible schema", err.Error())
 		p.Ext = map[string]any{"breaking": incompatible.Changes}
@@ -119,7 +125,12 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	if p.Status >= 500 {
 		id := newErrorID()
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error_id", id, "err", err)
+		if p.Status == http.StatusInsufficientStorage || p.Status == http.StatusServiceUnavailable {
+			// The node's state (out of space, not ready), not a fault: it clears by itself.
+			log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error_id", id, "err", err)
+		} else {
+			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error_id", id, "err", err)
+		}
 		if p.internal {
 			p.Detail = "internal error " + id + " (the node's log has the cause under error_id=" + id + ")"
 		}

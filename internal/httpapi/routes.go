@@ -79,7 +79,9 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("every event stored (or a duplicate)", "ProduceResult"),
 				207: jsonResp("some events invalid; the valid ones are stored", "ProduceResult"),
 				400: problemResp("no valid event, or an unreadable body; names the index, pointer and rule"),
-				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit, or the body holds more events than limits.max_events_per_request")},
+				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit, or the body holds more events than limits.max_events_per_request"),
+				507: problemResp("out of storage space (cause: store_limit, disk_reserve or disk_full, with the figures); " +
+					"events lists exactly the events stored, not_stored the first one that was not")},
 			h: a.produce},
 		{method: "GET", path: "/v1/streams/{name}/events", id: "read", tag: "events",
 			summary: "Read a range as NDJSON pages, or subscribe with Server-Sent Events (Accept: text/event-stream)",
@@ -171,8 +173,8 @@ func (a *API) table() []route {
 			h:         a.rebuildTable},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
-		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable and the catalog loaded",
-			responses: map[int]response{200: jsonResp("ready", "Status"), 503: problemResp("not ready")}, h: a.readyz},
+		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable, the catalog loaded and there is room to store",
+			responses: map[int]response{200: jsonResp("ready", "Status"), 503: problemResp("not ready; out of space gives the cause (store_limit, disk_reserve, disk_full) and its figures")}, h: a.readyz},
 		{method: "GET", path: "/openapi.json", id: "openapi", tag: "operations", summary: "This document",
 			responses: map[int]response{200: {desc: "OpenAPI 3.1", types: []string{"application/json"}}}, h: a.openapi},
 	}

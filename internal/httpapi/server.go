@@ -112,7 +112,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := a.opts.Ready(r.Context()); err != nil {
-		return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+		return notReady(err)
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

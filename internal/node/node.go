@@ -64,8 +64,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if err != nil {
 		return nil, err
 	}
+	maxStore, minFree := cfg.NATS.StoreLimits()
 	eng, err := jetstream.Open(ctx, jetstream.Options{URL: cfg.NATS.URL, DataDir: cfg.Data, Listen: cfg.NATS.Listen,
-		Replicas: cfg.NATS.Replicas, Logger: log})
+		Replicas: cfg.NATS.Replicas, MaxStore: maxStore, MinFreeDisk: minFree, Logger: log})
 	if err != nil {
 		return nil, err
 	}

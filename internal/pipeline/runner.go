@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -17,8 +18,9 @@ import (
 )
 
 const (
-	fetchWait = 500 * time.Millisecond
-	ackWait   = 5 * time.Minute // a batch slower than this is delivered again
+	fetchWait  = 500 * time.Millisecond
+	ackWait    = 5 * time.Minute // a batch slower than this is delivered again
+	spaceRetry = 5 * time.Second // the longest wait after an output ran out of space
 )
 
 type runner struct {
@@ -47,6 +49,9 @@ func (r *runner) run(ctx context.Context) {
 		if err != nil {
 			r.fail(err)
 			wait := b.NextBackOff()
+			if errors.Is(err, engine.ErrNoSpace) {
+				wait = min(wait, spaceRetry) // refused at once, costs nothing: notice soon that space returned
+			}
 			r.log.Warn("pipeline failing; retrying", "pipeline", r.spec.Name, "err", err, "in", wait)
 			select {
 			case <-ctx.Done():

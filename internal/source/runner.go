@@ -12,6 +12,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -27,8 +28,9 @@ type Spec struct {
 }
 
 const (
-	queueSize = 1024 // items between the feed and the writer: bounds memory
-	maxBatch  = 500  // events per produce call
+	queueSize  = 1024            // items between the feed and the writer: bounds memory
+	maxBatch   = 500             // events per produce call
+	spaceRetry = 5 * time.Second // the longest wait after the stream ran out of space
 )
 
 type runner struct {
@@ -73,6 +75,9 @@ func (r *runner) run(ctx context.Context, paused bool) {
 		case err != nil:
 			r.status.Error(err)
 			wait := b.NextBackOff()
+			if errors.Is(err, engine.ErrNoSpace) {
+				wait = min(wait, spaceRetry) // refused at once, costs nothing: notice soon that space returned
+			}
 			r.status.BackOff(time.Now().Add(wait))
 			r.log.Warn("source failed; retrying", "source", r.spec.Name, "err", err, "in", wait)
 			select {

@@ -125,7 +125,7 @@ func (s *Service) produce(ctx context.Context, name string, o Origin, raws [][]b
 	if len(msgs) > 0 {
 		appended, err := s.append(ctx, name, c.def.Created, msgs, times)
 		if err != nil {
-			return Result{}, err
+			return Result{}, s.appendFailed(name, res, index, err)
 		}
 		for j, a := range appended {
 			res.Events = append(res.Events, Written{Index: index[j], Seq: a.Seq, Duplicate: a.Duplicate})

@@ -169,7 +169,17 @@ func (s *Service) SetSchema(ctx context.Context, name string, sch schema.Bundle,
 
 // Delete removes a stream and every event in it.
 func (s *Service) Delete(ctx context.Context, name string) error {
-	if err := s.cat.Delete(ctx, name); err != nil {
+	err := s.cat.Delete(ctx, name)
+	if errors.Is(err, engine.ErrNoSpace) {
+		// Out of space the catalog cannot record the deletion, while
+		// deleting is how space is freed: drop the events first, then record
+		// it (if that still fails, deleting again finishes the job).
+		if err := s.eng.DeleteStream(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+		err = s.cat.Delete(ctx, name)
+	}
+	if err != nil {
 		return err
 	}
 	if err := s.eng.DeleteStream(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -27,15 +28,22 @@ type Options struct {
 	Listen string
 	// Replicas is the default number of copies of each stream (external clusters).
 	Replicas int
-	Logger   *slog.Logger
+	// MaxStore caps the embedded server's file store; 0: the default (limits.go).
+	MaxStore int64
+	// MinFreeDisk is the free space kept on the embedded server's disk:
+	// appends that would go below it are refused (engine.ErrNoSpace).
+	// 0: the default (limits.go); negative: no reserve.
+	MinFreeDisk int64
+	Logger      *slog.Logger
 }
 
 // Engine is the JetStream implementation of engine.Engine.
 type Engine struct {
-	srv *server.Server // nil for an external server
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log *slog.Logger
+	srv   *server.Server // nil for an external server
+	guard *guard         // of the embedded server's disk; nil for an external server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	log   *slog.Logger
 
 	replicas int
 	mu       sync.Mutex
@@ -57,15 +65,24 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		if o.DataDir == "" {
 			return nil, errors.New("jetstream: a data directory or a NATS URL is needed")
 		}
-		srv, err := embedded(o.DataDir, o.Listen, log)
+		dir := filepath.Join(o.DataDir, "jetstream")
+		lim, err := resolveLimits(dir, o.MaxStore, o.MinFreeDisk)
+		if err != nil {
+			return nil, err
+		}
+		lim.log(log, dir)
+		e.guard = newGuard(dir, lim, log)
+		srv, sopts, err := embedded(dir, o.Listen, lim, log, e.guard.noticeLog)
 		if err != nil {
 			return nil, err
 		}
 		e.srv = srv
+		e.guard.start(srv, sopts)
 		opts = append(opts, nats.InProcessServer(srv))
 	}
 	nc, err := connect(ctx, url, opts, log)
 	if err != nil {
+		e.guard.close()
 		e.stopServer()
 		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
 	}
@@ -77,7 +94,9 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	e.js = js
-	if err := e.Ready(ctx); err != nil {
+	// Reachable is enough to start: a node whose disk is full starts, reads,
+	// reports not ready, and takes appends again once space returns.
+	if err := e.reachable(ctx); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -116,19 +135,37 @@ func (e *Engine) ClientURL() string {
 	return e.srv.ClientURL()
 }
 
-// Ready checks that JetStream answers.
+// Ready checks that JetStream answers and has room to store (see space.go).
 func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.guard.check(); err != nil {
+		return err
+	}
+	info, err := e.accountInfo(ctx)
+	if err != nil {
+		return err
+	}
+	return e.storeFull(info)
+}
+
+func (e *Engine) reachable(ctx context.Context) error {
+	_, err := e.accountInfo(ctx)
+	return err
+}
+
+func (e *Engine) accountInfo(ctx context.Context) (*jetstream.AccountInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := e.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("jetstream not ready: %w", err)
+	info, err := e.js.AccountInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream not ready: %w", err)
 	}
-	return nil
+	return info, nil
 }
 
 // Close drains the connection and stops an embedded server after it has
 // flushed its stores.
 func (e *Engine) Close() error {
+	e.guard.close() // it restarts JetStream: stop it before the server
 	var err error
 	if e.nc != nil {
 		err = e.nc.Drain()
@@ -197,8 +234,18 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
 		}
 	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStorageResources && c.MaxBytes > 0 {
+		// JetStream reserves each stream's max_bytes out of the store limit.
+		se := &engine.SpaceError{Cause: engine.StoreLimit}
+		if e.guard != nil {
+			se.Limit = e.guard.lim.MaxStore
+		}
+		return fmt.Errorf("ensure stream %q: its retention max_bytes (%d bytes) does not fit: JetStream reserves every "+
+			"stream's max_bytes out of the store limit: %w", c.Name, c.MaxBytes, se)
+	}
 	if err != nil {
-		return fmt.Errorf("ensure stream %q: %w", c.Name, err)
+		return fmt.Errorf("ensure stream %q: %w", c.Name, mapErr(err))
 	}
 	e.mu.Lock()
 	e.streams[c.Name] = s
@@ -310,6 +357,13 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %v", engine.ErrNotFound, err)
 	case errors.Is(err, nats.ErrConnectionClosed):
 		return fmt.Errorf("%w: %v", engine.ErrClosed, err)
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeAccountResources, errCodeInsufficient, errCodeStorageResources:
+			return fmt.Errorf("%w (%v)", &engine.SpaceError{Cause: engine.StoreLimit}, err)
+		}
 	}
 	return err
 }

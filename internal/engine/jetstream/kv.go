@@ -23,10 +23,20 @@ func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
 	}
-	return &kvBucket{kv: kv}, nil
+	return &kvBucket{kv: kv, guard: e.guard}, nil
 }
 
-type kvBucket struct{ kv jetstream.KeyValue }
+type kvBucket struct {
+	kv    jetstream.KeyValue
+	guard *guard // a write to a store that failed for lack of space is refused at once, not left to time out
+}
+
+func (b *kvBucket) writable() error {
+	if full, _ := b.guard.state(); full != nil {
+		return full
+	}
+	return nil
+}
 
 func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) {
 	en, err := b.kv.Get(ctx, key)
@@ -37,17 +47,23 @@ func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) 
 }
 
 func (b *kvBucket) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	if err := b.writable(); err != nil {
+		return 0, fmt.Errorf("kv create %q: %w", key, err)
+	}
 	rev, err := b.kv.Create(ctx, key, value)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("kv create %q: %w", key, engine.ErrExists)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("kv create %q: %w", key, err)
+		return 0, fmt.Errorf("kv create %q: %w", key, mapErr(err))
 	}
 	return rev, nil
 }
 
 func (b *kvBucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if err := b.writable(); err != nil {
+		return 0, fmt.Errorf("kv update %q: %w", key, err)
+	}
 	n, err := b.kv.Update(ctx, key, value, rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("kv update %q at revision %d: %w", key, rev, engine.ErrConflict)
@@ -59,6 +75,9 @@ func (b *kvBucket) Update(ctx context.Context, key string, value []byte, rev uin
 }
 
 func (b *kvBucket) Delete(ctx context.Context, key string) error {
+	if err := b.writable(); err != nil {
+		return fmt.Errorf("kv delete %q: %w", key, err)
+	}
 	if err := b.kv.Purge(ctx, key); err != nil {
 		return fmt.Errorf("kv delete %q: %w", key, mapErr(err))
 	}

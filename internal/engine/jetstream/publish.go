@@ -14,9 +14,15 @@ import (
 )
 
 // Publish sends every message asynchronously, in order, on one connection,
-// so the stream stores them in the order given.
+// so the stream stores them in the order given. On the embedded server a
+// batch that would take the disk's free space below the reserve is refused
+// whole first (engine.ErrNoSpace), and nothing is sent. Wait must be called.
 func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (engine.Pending, error) {
-	p := &pending{js: e.js, stream: name, msgs: make([]*nats.Msg, len(msgs)), futs: make([]jetstream.PubAckFuture, len(msgs))}
+	release, err := e.guard.admit(batchBytes(name, msgs))
+	if err != nil {
+		return nil, fmt.Errorf("append to %q: %w", name, err)
+	}
+	p := &pending{e: e, stream: name, msgs: make([]*nats.Msg, len(msgs)), release: release}
 	for i, m := range msgs {
 		nm := nats.NewMsg(originSubject(name, m.Origin))
 		nm.Data = m.Data
@@ -28,24 +34,46 @@ func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (e
 			nm.Header.Set(jetstream.MsgIDHeader, escapeHeader(m.ID))
 		}
 		p.msgs[i] = nm
-		f, err := e.publishAsync(ctx, name, nm)
-		if err != nil {
-			// The earlier messages are in flight: keep them, the caller
-			// waits for them and retries the rest by id.
-			p.failed = i
-			p.err = err
-			return p, nil
-		}
-		p.futs[i] = f
 	}
-	p.failed = len(msgs)
+	// The messages not sent now (ctx ended, the connection is down) are
+	// sent again by Wait, after the earlier ones in flight.
+	p.futs, _ = e.sendAll(ctx, name, p.msgs)
 	return p, nil
+}
+
+// batchBytes is about what msgs take in the store (a message record holds
+// its subject, headers, data and a 30-byte frame).
+func batchBytes(name string, msgs []engine.Msg) int64 {
+	var n int64
+	for _, m := range msgs {
+		n += int64(30 + len(originSubject(name, m.Origin)) + len(m.ID) + len(m.Data))
+		for k, v := range m.Header {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n
+}
+
+// sendAll publishes msgs in order; it stops at the first that cannot be
+// sent and returns the futures of those that were.
+func (e *Engine) sendAll(ctx context.Context, name string, msgs []*nats.Msg) ([]jetstream.PubAckFuture, error) {
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := e.publishAsync(ctx, name, m)
+		if err != nil {
+			return futs, err
+		}
+		futs = append(futs, f)
+	}
+	return futs, nil
 }
 
 // publishAsync waits while too many acks are outstanding instead of failing.
 func (e *Engine) publishAsync(ctx context.Context, name string, m *nats.Msg) (jetstream.PubAckFuture, error) {
 	for {
-		f, err := e.js.PublishMsgAsync(m, jetstream.WithExpectStream(streamName(name)))
+		// No retries by the client: its retry of a message nobody answered
+		// would come after later ones; Wait sends it again, in order.
+		f, err := e.js.PublishMsgAsync(m, jetstream.WithExpectStream(streamName(name)), jetstream.WithRetryAttempts(0))
 		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			return f, err
 		}
@@ -59,63 +87,146 @@ func (e *Engine) publishAsync(ctx context.Context, name string, m *nats.Msg) (je
 }
 
 type pending struct {
-	js     jetstream.JetStream
-	stream string
-	msgs   []*nats.Msg
-	futs   []jetstream.PubAckFuture
-	failed int   // index of the first message that was not sent
-	err    error // why it was not sent
+	e       *Engine
+	stream  string
+	msgs    []*nats.Msg
+	futs    []jetstream.PubAckFuture // of the first messages, those sent by Publish
+	release func()                   // gives back what admit took
 }
 
-// Wait collects every ack. A message whose publish failed (timeout, lost
-// connection, leader change) is sent again with the same Nats-Msg-Id, so a
-// copy that did land is dropped as a duplicate instead of stored twice.
-// Transient failures are retried until ctx ends; nothing is skipped.
+// Wait collects every ack. A message whose fate is unknown (no ack in time,
+// lost connection, leader change) is sent again with the same Nats-Msg-Id,
+// so a copy that did land is answered as a duplicate instead of stored
+// twice; that is retried until ctx ends, nothing is skipped. A message the
+// stream refused (out of space, or another permanent error) is not sent
+// again: Wait returns the error, and when some messages were stored an
+// *engine.PartialError that says which.
 func (p *pending) Wait(ctx context.Context) ([]engine.Appended, error) {
+	defer p.release()
 	out := make([]engine.Appended, len(p.msgs))
-	var failed []int
-	for i := range p.msgs {
-		if i >= p.failed {
-			failed = append(failed, i)
-			continue
-		}
-		select {
-		case ack := <-p.futs[i].Ok():
-			out[i] = engine.Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}
-		case <-p.futs[i].Err():
-			failed = append(failed, i)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	refused := map[int]error{}
+	all := make([]int, len(p.msgs))
+	for i := range all {
+		all[i] = i
 	}
-	for _, i := range failed {
-		ack, err := p.retry(ctx, p.msgs[i])
-		if err != nil {
-			return nil, fmt.Errorf("append to %q, message %d: %w", p.stream, i, err)
-		}
-		out[i] = engine.Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}
+	todo, err := p.settle(ctx, all[:len(p.futs)], p.futs, out, refused)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-func (p *pending) retry(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
+	todo = append(todo, all[len(p.futs):]...)
+	retried := false
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 2 * time.Second
-	return backoff.Retry(ctx, func() (*jetstream.PubAck, error) {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		ack, err := p.js.PublishMsg(actx, m)
-		switch {
-		case err == nil:
-			return ack, nil
-		case ctx.Err() != nil:
-			return nil, backoff.Permanent(ctx.Err())
-		case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrTimeout),
-			errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrDisconnected),
-			errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, jetstream.ErrAsyncPublishTimeout):
-			return nil, err // transient: try again
+	for {
+		if len(todo) == 0 && !retried {
+			// A message refused for space before one that was stored left a
+			// hole: space came back in between, so try the hole once more.
+			todo, retried = holes(out, refused), true
 		}
-		return nil, backoff.Permanent(mapErr(err))
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+		if len(todo) == 0 {
+			break
+		}
+		_, changed := p.e.guard.state()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(b.NextBackOff()):
+		case <-changed:
+		}
+		msgs := make([]*nats.Msg, len(todo))
+		for k, i := range todo {
+			msgs[k] = p.msgs[i]
+		}
+		futs, _ := p.e.sendAll(ctx, p.stream, msgs)
+		again, err := p.settle(ctx, todo[:len(futs)], futs, out, refused)
+		if err != nil {
+			return nil, err
+		}
+		todo = append(again, todo[len(futs):]...)
+	}
+	return p.result(out, refused)
+}
+
+// holes lists the messages refused for space before the last one stored,
+// and forgets they were refused.
+func holes(out []engine.Appended, refused map[int]error) []int {
+	last := -1
+	for i, a := range out {
+		if a.Seq != 0 {
+			last = i
+		}
+	}
+	var h []int
+	for i := 0; i < last; i++ {
+		if err, ok := refused[i]; ok && errors.Is(err, engine.ErrNoSpace) {
+			h = append(h, i)
+			delete(refused, i)
+		}
+	}
+	return h
+}
+
+// result is out, or the error of the first message refused.
+func (p *pending) result(out []engine.Appended, refused map[int]error) ([]engine.Appended, error) {
+	if len(refused) == 0 {
+		return out, nil
+	}
+	first := len(out)
+	for i := range refused {
+		first = min(first, i)
+	}
+	why := refused[first]
+	var se *engine.SpaceError
+	if errors.As(why, &se) && se.Cause == engine.StoreLimit {
+		why = p.e.storeLimitErr(context.Background())
+	}
+	err := fmt.Errorf("append to %q, message %d: %w", p.stream, first, why)
+	for _, a := range out {
+		if a.Seq != 0 {
+			return nil, &engine.PartialError{Appended: out, First: first, Err: err}
+		}
+	}
+	return nil, err
+}
+
+// transient errors leave a message's fate unknown: it is sent again.
+func transient(err error) bool {
+	var perm *backoff.PermanentError
+	if errors.As(err, &perm) {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == errCodeTooManyRequests
+	}
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
+// JetStream's error codes for a full store, and for a stream that sheds
+// load (a message it did not take: sent again).
+const (
+	errCodeAccountResources = 10002 // the account's limits are used up
+	errCodeInsufficient     = 10023 // the server's store limit is used up
+	errCodeStorageResources = 10047 // a stream's reservation does not fit
+	errCodeTooManyRequests  = 10167
+)
+
+// refusal turns a stream's permanent answer into the engine's error.
+func (e *Engine) refusal(err error) error {
+	var perm *backoff.PermanentError
+	if errors.As(err, &perm) {
+		err = perm.Err
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeAccountResources, errCodeInsufficient, errCodeStorageResources:
+			return &engine.SpaceError{Cause: engine.StoreLimit} // the numbers are added once, by result
+		}
+	}
+	return mapErr(err)
 }

@@ -1,62 +1,79 @@
 // Package jetstream is the NATS JetStream engine: an embedded server with
 // file storage under the data directory, or an external server or cluster
-// reached by URL. Both use the same client code path.
+// reached by URL. Both use the same client code path. The embedded server's
+// storage limits are set in limits.go; guard.go keeps it off a full disk and
+// brings it back when space returns.
 package jetstream
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// embedded starts an in-process NATS server with JetStream. It opens no
-// network port unless listen (host:port) is set.
-func embedded(dir, listen string, log *slog.Logger) (*server.Server, error) {
+// embedded starts an in-process NATS server with JetStream storing under
+// storeDir, within lim (see limits.go). It opens no network port unless
+// listen (host:port) is set. Every error and warning the server logs also
+// goes to notice.
+func embedded(storeDir, listen string, lim storeLimits, log *slog.Logger, notice func(string)) (*server.Server, *server.Options, error) {
 	opts := &server.Options{
 		ServerName:         "sluice",
 		JetStream:          true,
-		StoreDir:           filepath.Join(dir, "jetstream"),
+		StoreDir:           storeDir,
 		DontListen:         listen == "",
 		NoSigs:             true,
 		MaxPayload:         8 << 20, // events up to 1 MiB by default, up to 8 MiB if configured
-		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxMemory: maxMemory,
+		JetStreamMaxStore:  lim.MaxStore,
 	}
 	if listen != "" {
 		host, port, err := net.SplitHostPort(listen)
 		if err != nil {
-			return nil, fmt.Errorf("nats listen address %q: %w", listen, err)
+			return nil, nil, fmt.Errorf("nats listen address %q: %w", listen, err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("nats listen port %q: %w", port, err)
+			return nil, nil, fmt.Errorf("nats listen port %q: %w", port, err)
 		}
 		opts.Host, opts.Port = host, p
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	s.SetLoggerV2(serverLog{log.With("component", "nats")}, false, false, false)
+	s.SetLoggerV2(serverLog{log.With("component", "nats"), notice}, false, false, false)
 	s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
 		s.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after 30s (data dir %s)", opts.StoreDir)
+		return nil, nil, fmt.Errorf("embedded nats: not ready after 30s (data dir %s)", opts.StoreDir)
 	}
-	return s, nil
+	return s, opts, nil
 }
 
-// serverLog sends the embedded server's log lines to slog.
-type serverLog struct{ l *slog.Logger }
+// serverLog sends the embedded server's log lines to slog, and its errors
+// and warnings to notice too.
+type serverLog struct {
+	l      *slog.Logger
+	notice func(string)
+}
 
 func (s serverLog) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Warnf(format string, v ...any)   { s.report(slog.LevelWarn, format, v) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.report(slog.LevelError, format, v) }
+func (s serverLog) Errorf(format string, v ...any)  { s.report(slog.LevelError, format, v) }
 func (s serverLog) Debugf(format string, v ...any)  {}
 func (s serverLog) Tracef(format string, v ...any)  {}
+
+func (s serverLog) report(level slog.Level, format string, v []any) {
+	line := fmt.Sprintf(format, v...)
+	s.l.Log(context.Background(), level, line)
+	if s.notice != nil {
+		s.notice(line)
+	}
+}
