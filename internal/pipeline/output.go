@@ -60,6 +60,7 @@ func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.
 				again = map[string]int{}
 			}
 			again[out.Position] = i // written before a crash: a redelivery
+			outs[i].Stored = true
 			continue
 		}
 		raws, ids, poss, index = append(raws, out.Data), append(ids, out.ID), append(poss, out.Position), append(index, i)

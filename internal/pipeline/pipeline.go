@@ -54,6 +54,10 @@ type Out struct {
 	// Redrive marks an output of a redriven dead letter: written whatever
 	// the pipeline's position, without moving it.
 	Redrive bool
+	// Stored marks an output the stream output had stored before (a
+	// redelivery, or a reset to an earlier position): set by the stream
+	// output for the outputs written after it.
+	Stored bool
 }
 
 // Output stores output events. Write must be idempotent: writing the same
@@ -92,6 +96,9 @@ type Status struct {
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+	// Operation is the pipeline's running or last long operation (a
+	// redrive, or a rebuild of a table it writes); nil if none.
+	Operation *Operation `json:"operation,omitempty"`
 }
 
 // status is a pipeline's live status with a per-second rate window.
