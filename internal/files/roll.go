@@ -43,6 +43,7 @@ func (r *roller) add(ctx context.Context, d engine.Delivery) error {
 	r.high = d.Seq
 	e := stream.EventOf(d.Stored)
 	if d.Seq <= r.skipTo || !r.s.wanted(e) {
+		r.s.foreign(e)
 		r.last = &d
 		return nil
 	}

@@ -108,9 +108,27 @@ func (s *Sink) Close() error { return s.bucket.Close() }
 // Status reports what the sink did and is doing.
 func (s *Sink) Status() Status { return s.st.view() }
 
-// wanted reports whether an event of the stream goes to objects.
+// wanted reports whether an event of the stream goes to objects: the
+// pipeline's, and never a message sluice did not store (published straight
+// into the stream's NATS subject), which could be anything.
 func (s *Sink) wanted(e event.Event) bool {
-	return s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive"
+	return (s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive") &&
+		stream.Foreign(e) == nil
+}
+
+// foreign counts and reports a message of the stream that is not an event
+// sluice stored; it is passed over. The log says the first and then every
+// thousandth, so a flood of them does not flood the log.
+func (s *Sink) foreign(e event.Event) {
+	err := stream.Foreign(e)
+	if err == nil {
+		return
+	}
+	var n uint64
+	s.st.set(func(st *Status) { st.Foreign++; n = st.Foreign })
+	if n == 1 || n%1000 == 0 {
+		s.log.Warn("files output passes over a message that is not an event", "seq", e.Seq, "err", err, "so_far", n)
+	}
 }
 
 // Run writes objects until ctx ends; failures (the storage or the engine
