@@ -10,8 +10,12 @@ import (
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
-// rebuildBatch is how many outputs a rebuild writes per transaction.
-const rebuildBatch = 1000
+// A rebuild writes a transaction per rebuildBatch outputs, or sooner when
+// they reach rebuildBatchBytes: its memory is bounded whatever their size.
+const (
+	rebuildBatch      = 1000
+	rebuildBatchBytes = 8 << 20
+)
 
 // StartRebuild empties a table and writes it again from the stream output
 // of the pipeline that feeds it, as an operation of that pipeline: each
@@ -90,7 +94,7 @@ func (m *Manager) rebuild(ctx context.Context, r *runner, tout *TableOutput, sou
 	}
 	defer cur.Close()
 	var batch []Out
-	var read uint64
+	var read, size uint64
 	flush := func() error {
 		invalid, err := tout.Write(ctx, batch)
 		if err != nil {
@@ -99,7 +103,7 @@ func (m *Manager) rebuild(ctx context.Context, r *runner, tout *TableOutput, sou
 		n, bad := uint64(len(batch)), uint64(len(invalid))
 		o.progress(func(p *Progress) { p.Done += read; p.Succeeded += n - bad; p.Failed += bad })
 		m.ops.saveSoon(o)
-		batch, read = batch[:0], 0
+		batch, read, size = batch[:0], 0, 0
 		return nil
 	}
 	for {
@@ -115,11 +119,11 @@ func (m *Manager) rebuild(ctx context.Context, r *runner, tout *TableOutput, sou
 			return err
 		}
 		read++
-		if e.Origin != r.spec.Name && e.Origin != r.spec.Name+"-redrive" {
-			continue // written by someone else
+		if e.Origin != r.spec.Name && e.Origin != r.spec.Name+"-redrive" || stream.Foreign(e) != nil {
+			continue // written by someone else, or not through sluice at all
 		}
 		batch = append(batch, Out{Data: e.Data, Position: e.Position})
-		if len(batch) == rebuildBatch {
+		if size += uint64(len(e.Data)); len(batch) == rebuildBatch || size >= rebuildBatchBytes {
 			if err := flush(); err != nil {
 				return err
 			}
