@@ -108,22 +108,16 @@ func (s *Sink) Close() error { return s.bucket.Close() }
 // Status reports what the sink did and is doing.
 func (s *Sink) Status() Status { return s.st.view() }
 
-// wanted reports whether an event of the stream goes to objects: the
-// pipeline's, and never a message sluice did not store (published straight
-// into the stream's NATS subject), which could be anything.
-func (s *Sink) wanted(e event.Event) bool {
-	return (s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive") &&
-		stream.Foreign(e) == nil
+// ours reports whether an event of the stream is the pipeline's.
+func (s *Sink) ours(e event.Event) bool {
+	return s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive"
 }
 
 // foreign counts and reports a message of the stream that is not an event
-// sluice stored; it is passed over. The log says the first and then every
-// thousandth, so a flood of them does not flood the log.
-func (s *Sink) foreign(e event.Event) {
-	err := stream.Foreign(e)
-	if err == nil {
-		return
-	}
+// sluice stored (published straight into the stream's NATS subject, with
+// whatever headers and bytes): it is passed over, never written. The log
+// says the first and then every thousandth, so a flood does not flood it.
+func (s *Sink) foreign(e event.Event, err error) {
 	var n uint64
 	s.st.set(func(st *Status) { st.Foreign++; n = st.Foreign })
 	if n == 1 || n%1000 == 0 {

@@ -4,7 +4,13 @@
 // every output stored its results (at-least-once delivery), and outputs
 // carry ids derived from the input, so a redelivery adds nothing.
 // An event whose function call fails goes to "<pipeline>.errors" with the
-// whole error; the pipeline never stops for one bad event.
+// whole error; the pipeline never stops for one bad event, nor for a
+// message that is not an event at all (published straight to NATS).
+//
+// Long operations on a pipeline's outputs (a redrive of its dead letters,
+// a rebuild of a table it writes) run beside it, one at a time, followed
+// by id (operation.go); pause, resume and reset run in the pipeline's own
+// goroutine, between two batches.
 package pipeline
 
 import (

@@ -1,11 +1,14 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/schema"
 )
 
 func TestForeign(t *testing.T) {
@@ -29,4 +32,32 @@ func TestForeign(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
+}
+
+// BenchmarkForeign is the check a pipeline and a files output make on
+// every message, beside schema.Decode of the same event (what a where
+// clause costs) as the baseline.
+func BenchmarkForeign(b *testing.B) {
+	data, err := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	e := event.Event{Seq: 1, ID: "x", Time: time.Unix(1, 0), Data: line}
+	b.Run("foreign", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			if Foreign(e) != nil {
+				b.Fatal("foreign")
+			}
+		}
+	})
+	b.Run("decode-baseline", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			if _, err := schema.Decode(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
