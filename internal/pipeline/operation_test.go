@@ -128,6 +128,12 @@ func (e *opsEnv) manager(t *testing.T) *pipeline.Manager {
 // produce stores inputs e<from>..e<to-1>; with negative n if neg.
 func (e *opsEnv) produce(t *testing.T, from, to int, neg bool) {
 	t.Helper()
+	if err := e.inputs(from, to, neg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *opsEnv) inputs(from, to int, neg bool) error {
 	var raws [][]byte
 	for i := from; i < to; i++ {
 		n := i
@@ -137,9 +143,8 @@ func (e *opsEnv) produce(t *testing.T, from, to int, neg bool) {
 		dt := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second).Format(time.RFC3339)
 		raws = append(raws, fmt.Appendf(nil, `{"meta":{"id":"e%d","dt":%q},"n":%d}`, i, dt, n))
 	}
-	if _, err := e.n.Streams.Produce(context.Background(), "in", raws); err != nil {
-		t.Fatal(err)
-	}
+	_, err := e.n.Streams.Produce(context.Background(), "in", raws)
+	return err
 }
 
 // until waits for cond; the deadline only guards against a hang.
@@ -210,7 +215,18 @@ func TestRedriveRunsBesideThePipeline(t *testing.T) {
 	if _, err := m.StartRebuild("t1"); !errors.As(err, &busy) || busy.Running.ID != op.ID {
 		t.Fatalf("a rebuild of a table of the pipeline: %v", err)
 	}
-	// Batch by batch (50 dead letters each) to the end.
+	// Batch by batch (50 dead letters each) to the end, while the pipeline
+	// writes new inputs' outputs to the same outputs.
+	busyDone := make(chan struct{})
+	go func() {
+		defer close(busyDone)
+		for i := 135; i < 400; i += 5 {
+			if err := e.inputs(i, i+5, false); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
 	for _, want := range []uint64{50, 100, 120} {
 		e.fn.gate <- struct{}{}
 		until(t, fmt.Sprintf("%d dead letters done", want), func() bool {
@@ -225,6 +241,8 @@ func TestRedriveRunsBesideThePipeline(t *testing.T) {
 	if err != nil || op.State != pipeline.OpSucceeded || op.Progress.Succeeded != 120 || op.Progress.Failed != 0 || op.Finished == nil {
 		t.Fatalf("end: %+v %v", op, err)
 	}
+	<-busyDone
+	until(t, "the new inputs", caughtUp(m, 400))
 	if n := e.count(t, "ops.errors"); n != 0 {
 		t.Fatalf("%d dead letters left", n)
 	}
@@ -234,7 +252,7 @@ func TestRedriveRunsBesideThePipeline(t *testing.T) {
 		_ = json.Unmarshal(raw, &o)
 		ids[o.Meta.ID]++
 	}
-	for i := range 135 {
+	for i := range 400 {
 		if ids[fmt.Sprintf("e%d-o", i)] != 1 {
 			t.Fatalf("input e%d has %d outputs", i, ids[fmt.Sprintf("e%d-o", i)])
 		}

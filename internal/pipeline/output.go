@@ -46,6 +46,10 @@ func (o *StreamOutput) load(ctx context.Context) error {
 	return nil
 }
 
+// Write stores outs. A redrive calls it from its own goroutine while the
+// pipeline calls it from its own: outputs of a redrive (Redrive set, never
+// mixed with the pipeline's in one call) neither read nor change the
+// fields, so the two calls do not race.
 func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Violation, error) {
 	var raws [][]byte
 	var ids, poss []string
