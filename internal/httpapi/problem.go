@@ -80,6 +80,8 @@ func toProblem(err error) *Problem {
 		return p
 	case errors.Is(err, pipeline.ErrOperationEnded):
 		return problem(http.StatusConflict, "Operation ended", err.Error())
+	case errors.Is(err, pipeline.ErrCannotRebuild):
+		return problem(http.StatusConflict, "Cannot rebuild", err.Error())
 	case errors.Is(err, pipeline.ErrStopping):
 		return problem(http.StatusServiceUnavailable, "Stopping", err.Error())
 	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, source.ErrNotFound),

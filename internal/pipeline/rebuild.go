@@ -10,6 +10,10 @@ import (
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
+// ErrCannotRebuild is returned for a table whose pipeline has no stream
+// output to rebuild it from.
+var ErrCannotRebuild = errors.New("cannot rebuild")
+
 // A rebuild writes a transaction per rebuildBatch outputs, or sooner when
 // they reach rebuildBatchBytes: its memory is bounded whatever their size.
 const (
@@ -52,7 +56,7 @@ func (m *Manager) feeder(table string) (*runner, *TableOutput, *StreamOutput, er
 			continue
 		}
 		if s == nil {
-			return nil, nil, nil, fmt.Errorf("table %q: pipeline %q has no stream output to rebuild it from", table, pn)
+			return nil, nil, nil, fmt.Errorf("%w: table %q: pipeline %q has no stream output to rebuild it from", ErrCannotRebuild, table, pn)
 		}
 		return m.runners[pn], t, s, nil
 	}
