@@ -12,7 +12,7 @@ import (
 )
 
 func newPipeline(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "pipeline", Short: "See and steer pipelines: status, pause, resume, reset (backfill), redrive"}
+	cmd := &cobra.Command{Use: "pipeline", Short: "See and steer pipelines: status, pause, resume, reset (backfill), redrive, cancel"}
 	var to string
 	reset := &cobra.Command{Use: "reset NAME --to POS", Short: "Process again from a position (earliest, a time, a sequence); outputs are kept, not doubled",
 		Args: cobra.ExactArgs(1),
@@ -21,6 +21,17 @@ func newPipeline(g *globals) *cobra.Command {
 		}}
 	reset.Flags().StringVar(&to, "to", "", "position: earliest, latest, a sequence, an RFC 3339 time or unix ms (required)")
 	_ = reset.MarkFlagRequired("to")
+	var noWait bool
+	redrive := &cobra.Command{Use: "redrive NAME", Short: "Submit the pipeline's dead letters again (after a fix); follows the operation until it ends",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runOperation(g, cmd, "/v1/pipelines/"+url.PathEscape(args[0])+"/redrive", noWait, func(op pipeline.Operation) error {
+				p := op.Progress
+				_, err := fmt.Fprintf(g.out, "redrove %d dead letter(s): %d succeeded (removed), %d failed again (kept)\n", p.Succeeded+p.Failed, p.Succeeded, p.Failed)
+				return err
+			})
+		}}
+	redrive.Flags().BoolVar(&noWait, "no-wait", false, "print the operation and return at once (it runs on the server)")
 	cmd.AddCommand(
 		&cobra.Command{Use: "ls", Short: "List pipelines with position, lag, rate and counts", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,21 +65,9 @@ func newPipeline(g *globals) *cobra.Command {
 				return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/resume")
 			}},
 		reset,
-		&cobra.Command{Use: "redrive NAME", Short: "Submit the pipeline's dead letters again (after a fix)", Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				var r pipeline.Redriven
-				if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/redrive", nil, &r); err != nil {
-					return err
-				}
-				if g.json {
-					return printJSON(g, r)
-				}
-				fmt.Fprintf(g.out, "redrove %d dead letter(s): %d succeeded (removed), %d failed again (kept)\n", r.Tried, r.Succeeded, r.Failed)
-				if r.Failed > 0 {
-					return fmt.Errorf("%d dead letter(s) still fail; see the stream %s.errors", r.Failed, args[0])
-				}
-				return nil
-			}},
+		redrive,
+		&cobra.Command{Use: "cancel NAME", Short: "Cancel the operation (redrive, rebuild of a table) a pipeline runs; what it did stays done", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error { return cancelPipelineOperation(g, cmd, args[0]) }},
 	)
 	return cmd
 }
@@ -93,6 +92,9 @@ func pipelineCall(g *globals, cmd *cobra.Command, method, path string) error {
 	fmt.Fprintf(tw, "processed\t%d\nfiltered\t%d\nfailed\t%d\noutputs\t%d\n", s.Processed, s.Filtered, s.Failed, s.Outputs)
 	if s.LastError != "" {
 		fmt.Fprintf(tw, "last error\t%s (%s)\n", s.LastError, fmtTime(s.LastErrorTime))
+	}
+	if op := s.Operation; op != nil {
+		fmt.Fprintf(tw, "operation\t%s %s, %s (started %s)\n", op.ID, op.State, progressText(*op), op.Started.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

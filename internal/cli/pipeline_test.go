@@ -75,6 +75,26 @@ pipelines:
 	if out := mustRun(t, server, "pipeline", "redrive", "titles"); !strings.Contains(out, "redrove 0 dead letter(s)") {
 		t.Fatalf("redrive:\n%s", out)
 	}
+	var op pipeline.Operation
+	if out := mustRun(t, server, "pipeline", "redrive", "titles", "--no-wait", "--json"); json.Unmarshal([]byte(out), &op) != nil || op.Kind != "redrive" || op.ID == "" {
+		t.Fatalf("redrive --no-wait:\n%s", out)
+	}
+	var st pipeline.Status
+	for deadline := time.Now().Add(20 * time.Second); st.Operation == nil || st.Operation.Running(); time.Sleep(20 * time.Millisecond) {
+		json.Unmarshal([]byte(mustRun(t, server, "pipeline", "status", "titles", "--json")), &st)
+		if time.Now().After(deadline) {
+			t.Fatalf("the redrive does not end: %+v", st.Operation)
+		}
+	}
+	if st.Operation.ID != op.ID || st.Operation.State != pipeline.OpSucceeded {
+		t.Fatalf("status shows %+v", st.Operation)
+	}
+	if out := mustRun(t, server, "pipeline", "status", "titles"); !strings.Contains(out, op.ID+" succeeded") {
+		t.Fatalf("status:\n%s", out)
+	}
+	if code, _, errOut := run(t, server, "pipeline", "cancel", "titles"); code != 1 || !strings.Contains(errOut, "runs no operation") {
+		t.Fatalf("cancel with none running: %d %s", code, errOut)
+	}
 	lines := recorded(t)
 	file := filepath.Join(t.TempDir(), "in.ndjson")
 	os.WriteFile(file, []byte(lines[0]+"\n"), 0o644)

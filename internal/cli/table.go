@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
 func newTable(g *globals) *cobra.Command {
@@ -84,18 +85,16 @@ func newTable(g *globals) *cobra.Command {
 	ls.Flags().StringVar(&at, "at", "", "RFC 3339 time or unix ms (default now)")
 	ls.Flags().StringVar(&prefix, "prefix", "", "only keys that start with this")
 	ls.Flags().IntVarP(&limit, "n", "n", 0, "at most this many keys")
-	rebuild := &cobra.Command{Use: "rebuild NAME", Short: "Empty a table and write it again from its pipeline's output stream (the same versions)",
+	var noWait bool
+	rebuild := &cobra.Command{Use: "rebuild NAME", Short: "Empty a table and write it again from its pipeline's output stream (the same versions); follows the operation until it ends",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var res struct {
-				Outputs int `json:"outputs"`
-			}
-			if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/tables/"+url.PathEscape(args[0])+"/rebuild", nil, &res); err != nil {
+			return runOperation(g, cmd, "/v1/tables/"+url.PathEscape(args[0])+"/rebuild", noWait, func(op pipeline.Operation) error {
+				_, err := fmt.Fprintf(g.out, "rebuilt %s from %d output(s)\n", args[0], op.Progress.Succeeded)
 				return err
-			}
-			fmt.Fprintf(g.out, "rebuilt %s from %d output(s)\n", args[0], res.Outputs)
-			return nil
+			})
 		}}
+	rebuild.Flags().BoolVar(&noWait, "no-wait", false, "print the operation and return at once (it runs on the server)")
 	cmd.AddCommand(get, history, ls, rebuild)
 	return cmd
 }

@@ -16,6 +16,9 @@ type span struct {
 	events      int
 	bytes       int64 // the events as NDJSON
 	opened      time.Time
+	// foreign are the sequences in the span that are not events sluice
+	// stored (nil if none: they are rare), checked once, in roller.add.
+	foreign map[uint64]bool
 }
 
 // roller decides where objects end. It keeps no event, only counters, and
@@ -42,7 +45,18 @@ func (r *roller) add(ctx context.Context, d engine.Delivery) error {
 	}
 	r.high = d.Seq
 	e := stream.EventOf(d.Stored)
-	if d.Seq <= r.skipTo || !r.s.wanted(e) {
+	if d.Seq <= r.skipTo || !r.s.ours(e) {
+		r.last = &d
+		return nil
+	}
+	if err := stream.Foreign(e); err != nil {
+		r.s.foreign(e, err)
+		if r.open != nil { // the object's writer reads the span again: it skips this one
+			if r.open.foreign == nil {
+				r.open.foreign = map[uint64]bool{}
+			}
+			r.open.foreign[d.Seq] = true
+		}
 		r.last = &d
 		return nil
 	}

@@ -108,9 +108,21 @@ func (s *Sink) Close() error { return s.bucket.Close() }
 // Status reports what the sink did and is doing.
 func (s *Sink) Status() Status { return s.st.view() }
 
-// wanted reports whether an event of the stream goes to objects.
-func (s *Sink) wanted(e event.Event) bool {
+// ours reports whether an event of the stream is the pipeline's.
+func (s *Sink) ours(e event.Event) bool {
 	return s.opts.Pipeline == "" || e.Origin == s.opts.Pipeline || e.Origin == s.opts.Pipeline+"-redrive"
+}
+
+// foreign counts and reports a message of the stream that is not an event
+// sluice stored (published straight into the stream's NATS subject, with
+// whatever headers and bytes): it is passed over, never written. The log
+// says the first and then every thousandth, so a flood does not flood it.
+func (s *Sink) foreign(e event.Event, err error) {
+	var n uint64
+	s.st.set(func(st *Status) { st.Foreign++; n = st.Foreign })
+	if n == 1 || n%1000 == 0 {
+		s.log.Warn("files output passes over a message that is not an event", "seq", e.Seq, "err", err, "so_far", n)
+	}
 }
 
 // Run writes objects until ctx ends; failures (the storage or the engine

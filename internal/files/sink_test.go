@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -294,7 +295,8 @@ func TestSkipAcknowledgesOnlyPastTheObject(t *testing.T) {
 	r := &roller{s: s}
 	feed := func(from, to uint64) {
 		for seq := from; seq <= to; seq++ {
-			d := engine.NewDelivery(engine.Stored{Seq: seq, Header: map[string]string{"Sluice-Origin": "p"}, Data: []byte(`{}`)}, 1,
+			h := map[string]string{"Sluice-Origin": "p", "Sluice-Id": fmt.Sprint(seq), "Sluice-Time": "1"}
+			d := engine.NewDelivery(engine.Stored{Seq: seq, Header: h, Data: []byte(`{}`)}, 1,
 				func(context.Context) error { acked = append(acked, seq); return nil })
 			if err := r.add(context.Background(), d); err != nil {
 				t.Fatal(err)
@@ -316,5 +318,42 @@ func TestSkipAcknowledgesOnlyPastTheObject(t *testing.T) {
 	feed(3001, 3002)
 	if r.open == nil || r.open.first != 3001 || len(acked) != 1 {
 		t.Fatalf("after the object: open %+v, acknowledged %v", r.open, acked)
+	}
+}
+
+// TestForeignMessagesArePassedOver: messages published straight into the
+// stream's subject, even with a forged origin header, are never written
+// into objects (as garbage, or as a Parquet file that fails for good);
+// they are counted, and the events around them are written.
+func TestForeignMessagesArePassedOver(t *testing.T) {
+	for _, format := range []string{NDJSON, Parquet} {
+		t.Run(format, func(t *testing.T) {
+			svc := newService(t)
+			produce(t, svc, "p", ev(0, t0), ev(1, t0))
+			forged := map[string]string{"Sluice-Origin": "p"}
+			if _, err := engine.Append(context.Background(), svc.Engine(), "out", []engine.Msg{
+				{Origin: "p", Header: forged, Data: []byte("not json \xff")},
+				{Origin: "p", Header: forged, Data: ev(99, t0)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			produce(t, svc, "p", ev(2, t0))
+			dir := t.TempDir()
+			s, _ := start(t, svc, Config{URL: "file://" + dir, Format: format, MaxAge: 100 * time.Millisecond})
+			waitFor(t, "position 5", func() bool { return s.Status().Position == 5 })
+			var evs []event.Event
+			for _, e := range stored(t, svc) {
+				if stream.Foreign(e) == nil {
+					evs = append(evs, e)
+				}
+			}
+			if len(evs) != 3 {
+				t.Fatalf("%d events", len(evs))
+			}
+			union(t, dir, evs)
+			if st := s.Status(); st.Foreign != 2 || st.Events != 3 || st.Errors != 0 {
+				t.Fatalf("status: %+v", st)
+			}
+		})
 	}
 }

@@ -32,6 +32,9 @@ type Status struct {
 	Events  uint64 `json:"events"`
 	Bytes   uint64 `json:"bytes"`   // as stored (compressed, encoded)
 	Skipped uint64 `json:"skipped"` // objects found already committed (a replay after a crash)
+	// Foreign counts messages passed over that are not events sluice
+	// stored (published straight into the stream's NATS subject).
+	Foreign uint64 `json:"foreign"`
 	Errors  uint64 `json:"errors"`
 	// The last object committed (its key under the URL's prefix), and the last sequence it holds.
 	LastObject     string     `json:"last_object,omitempty"`

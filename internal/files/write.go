@@ -103,7 +103,7 @@ func (s *Sink) writeOnce(ctx context.Context, sp *span, key string) (events int,
 		if err != nil {
 			return abort(fmt.Errorf("read %s %d-%d: %w", s.opts.Stream, sp.first, sp.last, err))
 		}
-		if !s.wanted(e) {
+		if !s.ours(e) || sp.foreign[e.Seq] {
 			continue
 		}
 		if err := enc.add(e); err != nil {

@@ -80,10 +80,22 @@ const components = `{
   "position":{"type":"integer"},"lag_events":{"type":"integer"},"lag_seconds":{"type":["number","null"]},"rate":{"type":"number"},
   "processed":{"type":"integer"},"filtered":{"type":"integer"},"failed":{"type":"integer"},"outputs":{"type":"integer"},
   "last_error":{"type":"string"},"last_error_time":{"type":"string"},"last_event_time":{"type":"string"},
+  "operation":{"$ref":"#/components/schemas/Operation","description":"the running or last redrive or rebuild"},
   "files":{"type":"array","description":"the pipeline's files outputs: where they write, position, lag, objects, the open object, last error","items":{"type":"object","required":["url","format","state","position","lag_events","objects"]}},
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
 "PipelineList": {"type":"object","required":["pipelines"],"properties":{"pipelines":{"type":"array","items":{"$ref":"#/components/schemas/Pipeline"}}}},
-"Redriven": {"type":"object","required":["tried","succeeded","failed"],"properties":{"tried":{"type":"integer"},"succeeded":{"type":"integer"},"failed":{"type":"integer"}}},
+"Operation": {"type":"object","required":["id","kind","pipeline","state","started","progress"],"properties":{
+  "id":{"type":"string"},"kind":{"type":"string","enum":["redrive","rebuild"]},"pipeline":{"type":"string"},
+  "table":{"type":"string","description":"the table a rebuild writes"},
+  "state":{"type":"string","enum":["running","succeeded","failed","canceled","interrupted"],"description":"interrupted: the node stopped while it ran (an interrupted rebuild starts over when the node starts)"},
+  "started":{"type":"string","format":"date-time"},"finished":{"type":"string","format":"date-time"},
+  "progress":{"type":"object","required":["done","succeeded","failed"],"properties":{
+    "done":{"type":"integer","description":"messages read: dead letters (redrive) or output messages (rebuild)"},
+    "total":{"type":"integer","description":"messages there were when it started"},
+    "succeeded":{"type":"integer","description":"dead letters through and removed; outputs written into the table"},
+    "failed":{"type":"integer","description":"dead letters that failed again and stay; outputs the table refused"}}},
+  "error":{"type":"string"},"resumes":{"type":"string","description":"the interrupted rebuild this one started over"}}},
+"OperationList": {"type":"object","required":["operations"],"properties":{"operations":{"type":"array","items":{"$ref":"#/components/schemas/Operation"}}}},
 "PipelineInvoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{"events":{"type":"array","minItems":1,"maxItems":10000}}},
 "TableList": {"type":"object","required":["tables"],"properties":{"tables":{"type":"array","items":{"type":"string"}}}},
 "TableVersion": {"type":"object","required":["key","valid_from","valid_to","value","deleted","source"],"properties":{
@@ -93,7 +105,6 @@ const components = `{
 "TablePage": {"type":"object","required":["at","versions","next"],"properties":{"at":{"type":"string"},
   "versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}},"next":{"type":"string"}}},
 "TableHistory": {"type":"object","required":["versions"],"properties":{"versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}}}},
-"Rebuilt": {"type":"object","required":["table","outputs"],"properties":{"table":{"type":"string"},"outputs":{"type":"integer"}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{
   "pointer":{"type":"string","description":"JSON pointer of the offending value"},

@@ -102,11 +102,11 @@ func (a *API) redrivePipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := m.Redrive(r.Context(), r.PathValue("name"))
+	op, err := m.StartRedrive(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, res)
+	return accepted(w, op)
 }
 
 // PipelineInvoke is the body of POST /v1/pipelines/{name}/invoke.

@@ -70,6 +70,7 @@ func toProblem(err error) *Problem {
 	var tooMany *stream.TooManyEventsError
 	var appendErr *stream.AppendError
 	var spaceErr *engine.SpaceError
+	var busy *pipeline.BusyError
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -92,8 +93,18 @@ func toProblem(err error) *Problem {
 	case errors.As(err, &maxBytes):
 		return problem(http.StatusRequestEntityTooLarge, "Request too large",
 			fmt.Sprintf("the request body is over the limit of %d bytes; split it into smaller requests", maxBytes.Limit))
+	case errors.As(err, &busy):
+		p = problem(http.StatusConflict, "Operation running", err.Error())
+		p.Ext = map[string]any{"operation": busy.Running, "location": operationPath(busy.Running.ID)}
+		return p
+	case errors.Is(err, pipeline.ErrOperationEnded):
+		return problem(http.StatusConflict, "Operation ended", err.Error())
+	case errors.Is(err, pipeline.ErrCannotRebuild):
+		return problem(http.StatusConflict, "Cannot rebuild", err.Error())
+	case errors.Is(err, pipeline.ErrStopping):
+		return problem(http.StatusServiceUnavailable, "Stopping", err.Error())
 	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, source.ErrNotFound),
-		errors.Is(err, pipeline.ErrNotFound):
+		errors.Is(err, pipeline.ErrNotFound), errors.Is(err, pipeline.ErrNoOperation):
 		return problem(http.StatusNotFound, "Not found", err.Error())
 	case errors.Is(err, context.Canceled):
 		// The client left (or the node is stopping): nobody reads this answer.

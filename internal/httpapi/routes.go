@@ -37,6 +37,7 @@ var (
 	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true, check: checkPipeline}
 	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true, check: checkSource}
 	tableName    = param{name: "name", in: "path", desc: "table name", typ: "string", required: true, check: checkTable}
+	operationID  = param{name: "id", in: "path", desc: "operation id", typ: "string", required: true}
 	atParam      = param{name: "at", in: "query", desc: "RFC 3339 time or unix ms (default: now)", typ: "string"}
 	problemResp  = func(desc string) response {
 		return response{desc: desc, types: []string{"application/problem+json"}, schema: "Problem"}
@@ -137,8 +138,9 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("the pipeline", "Pipeline"), 400: problemResp("bad position"), 404: problemResp("no such pipeline")},
 			h:         a.resetPipeline},
 		{method: "POST", path: "/v1/pipelines/{name}/redrive", id: "redrivePipeline", tag: "pipelines",
-			summary: "Submit the pipeline's dead letters again; those that succeed leave <pipeline>.errors",
-			params:  []param{pipelineName}, responses: map[int]response{200: jsonResp("what happened", "Redriven"), 404: problemResp("no such pipeline")},
+			summary: "Start submitting the pipeline's dead letters again; those that succeed leave <pipeline>.errors. Answers at once; follow the operation (Location)",
+			params:  []param{pipelineName}, responses: map[int]response{202: jsonResp("started; Location: /v1/operations/{id}", "Operation"),
+				404: problemResp("no such pipeline"), 409: problemResp("the pipeline runs an operation already (in `operation`)")},
 			h: a.redrivePipeline},
 		{method: "POST", path: "/v1/pipelines/{name}/invoke", id: "invokePipeline", tag: "pipelines",
 			summary: "Run the pipeline's where and function on events; nothing is written",
@@ -167,10 +169,24 @@ func (a *API) table() []route {
 			responses: map[int]response{200: jsonResp("the versions", "TableHistory"), 400: problemResp("bad time"), 404: problemResp("no such table")},
 			h:         a.keyHistory},
 		{method: "POST", path: "/v1/tables/{name}/rebuild", id: "rebuildTable", tag: "tables",
-			summary:   "Empty a table and write it again from the stream output of the pipeline that feeds it (the same versions)",
-			params:    []param{tableName},
-			responses: map[int]response{200: jsonResp("outputs read", "Rebuilt"), 404: problemResp("no such table, or no pipeline writes it"), 409: problemResp("no pipeline")},
-			h:         a.rebuildTable},
+			summary: "Start emptying a table and writing it again from the stream output of the pipeline that feeds it (the same versions); the pipeline goes on. Answers at once; follow the operation (Location)",
+			params:  []param{tableName},
+			responses: map[int]response{202: jsonResp("started; Location: /v1/operations/{id}", "Operation"),
+				404: problemResp("no such table, or no pipeline writes it"),
+				409: problemResp("no pipeline, or the pipeline that writes the table runs an operation already (in `operation`)")},
+			h: a.rebuildTable},
+		{method: "GET", path: "/v1/operations", id: "listOperations", tag: "pipelines", summary: "Each pipeline's running or last long operation (redrive, rebuild)",
+			responses: map[int]response{200: jsonResp("the operations", "OperationList")}, h: a.listOperations},
+		{method: "GET", path: "/v1/operations/{id}", id: "getOperation", tag: "pipelines", summary: "An operation's state and progress",
+			params:    []param{operationID},
+			responses: map[int]response{200: jsonResp("the operation", "Operation"), 404: problemResp("no such operation (only each pipeline's last is kept)")},
+			h:         a.getOperation},
+		{method: "DELETE", path: "/v1/operations/{id}", id: "cancelOperation", tag: "pipelines",
+			summary: "Cancel a running operation; what it did stays done (a canceled rebuild leaves the table partial until the next)",
+			params:  []param{operationID},
+			responses: map[int]response{200: jsonResp("canceled", "Operation"), 202: jsonResp("still ending; follow it", "Operation"),
+				404: problemResp("no such operation"), 409: problemResp("the operation had ended")},
+			h: a.cancelOperation},
 		{method: "GET", path: "/healthz", id: "healthz", tag: "operations", summary: "The process is up",
 			responses: map[int]response{200: jsonResp("up", "Status")}, h: a.healthz},
 		{method: "GET", path: "/readyz", id: "readyz", tag: "operations", summary: "The engine is reachable, the catalog loaded and there is room to store",

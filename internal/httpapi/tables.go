@@ -172,9 +172,9 @@ func (a *API) rebuildTable(w http.ResponseWriter, r *http.Request) error {
 	if a.opts.Pipelines == nil {
 		return problem(http.StatusConflict, "Cannot rebuild", "no pipeline writes this table")
 	}
-	n, err := a.opts.Pipelines.RebuildTable(r.Context(), name)
+	op, err := a.opts.Pipelines.StartRebuild(name)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"table": name, "outputs": n})
+	return accepted(w, op)
 }

@@ -3,11 +3,14 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/function"
@@ -39,19 +42,42 @@ type FailureMeta struct {
 
 // FailureInput is the input event that failed.
 type FailureInput struct {
-	Stream string          `json:"stream"`
-	Seq    uint64          `json:"seq"`
-	ID     string          `json:"id"`
-	Event  json.RawMessage `json:"event"`
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
+	ID     string `json:"id"`
+	// Event is the input as stored: null when it is not JSON in UTF-8
+	// (then EventBase64 holds it) or was too large to keep (Truncated).
+	Event json.RawMessage `json:"event"`
+	// EventBase64 is input that is not JSON text, in base64 (standard
+	// alphabet, padded), cut at maxFailureRaw bytes.
+	EventBase64 string `json:"event_base64,omitempty"`
+	// Bytes is the input's size, set when Event does not hold all of it.
+	Bytes int `json:"event_bytes,omitempty"`
+	// Truncated says the dead letter keeps only part of the input, or none
+	// of it, to fit in a message; a redrive reads it from the input stream.
+	Truncated bool `json:"event_truncated,omitempty"`
+	// Foreign says the input is not an event sluice stored: it was
+	// published straight into the stream's NATS subject, unchecked. A
+	// redrive fails it again.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
-func newFailure(spec *Spec, seq uint64, id string, ev json.RawMessage, err error) Failure {
+// maxFailureRaw bounds the input bytes a dead letter keeps in base64.
+const maxFailureRaw = 64 << 10
+
+func newFailure(spec *Spec, seq uint64, id string, ev []byte, err error) Failure {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s", spec.Name, seq, id))
 	f := Failure{
 		Meta:     FailureMeta{ID: hex.EncodeToString(h[:16]), DT: time.Now().UTC()},
 		Pipeline: spec.Name, Function: spec.FunctionName,
 		Input: FailureInput{Stream: spec.From, Seq: seq, ID: id, Event: ev},
 		Error: err.Error(),
+	}
+	if !utf8.Valid(ev) || !json.Valid(ev) {
+		// A raw RawMessage would make the dead letter itself invalid JSON.
+		raw := ev[:min(len(ev), maxFailureRaw)]
+		f.Input.Event, f.Input.EventBase64 = json.RawMessage("null"), base64.StdEncoding.EncodeToString(raw)
+		f.Input.Bytes, f.Input.Truncated = len(ev), len(raw) < len(ev)
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		f.Chain = append(f.Chain, e.Error())
@@ -63,9 +89,47 @@ func newFailure(spec *Spec, seq uint64, id string, ev json.RawMessage, err error
 	return f
 }
 
+// marshal writes f as an event of at most limit bytes (0: no limit): a
+// dead letter too large for its stream would be refused, and the pipeline
+// would stop on it. It gives up the input first (the input stream still
+// has it, at Input.Seq), then cuts the error texts.
+func (f Failure) marshal(limit int) []byte {
+	b, _ := json.Marshal(f) // cannot fail: Event is valid JSON or null
+	if limit <= 0 || len(b) <= limit {
+		return b
+	}
+	if f.Input.Bytes == 0 {
+		f.Input.Bytes = len(f.Input.Event)
+	}
+	f.Input.Event, f.Input.EventBase64, f.Input.Truncated = json.RawMessage("null"), "", true
+	f.Error = cut(f.Error, 4<<10)
+	f.Chain = slices.Clone(f.Chain[:min(len(f.Chain), 8)]) // not the caller's arrays
+	f.Invalid = slices.Clone(f.Invalid[:min(len(f.Invalid), 8)])
+	for i := range f.Chain {
+		f.Chain[i] = cut(f.Chain[i], 1<<10)
+	}
+	for i := range f.Invalid {
+		f.Invalid[i].Message = cut(f.Invalid[i].Message, 1<<10)
+	}
+	b, _ = json.Marshal(f)
+	return b
+}
+
+// cut shortens s to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 const failureSchema = `{"type":"object","required":["meta","pipeline","function","input","error"],
 "properties":{"meta":{"type":"object","required":["id","dt"]},"pipeline":{"type":"string"},"function":{"type":"string"},
-"input":{"type":"object","required":["stream","seq","event"]},"error":{"type":"string"},"chain":{"type":"array","items":{"type":"string"}}}}`
+"input":{"type":"object","required":["stream","seq","event"],"properties":{"stream":{"type":"string"},"seq":{"type":"integer"},
+ "event_base64":{"type":"string","contentEncoding":"base64"},"event_bytes":{"type":"integer"},"event_truncated":{"type":"boolean"},"foreign":{"type":"boolean"}}},"error":{"type":"string"},"chain":{"type":"array","items":{"type":"string"}}}}`
 
 // ensureErrors creates "<pipeline>.errors" if it is missing.
 func ensureErrors(ctx context.Context, svc *stream.Service, pipeline string) (string, error) {

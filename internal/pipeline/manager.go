@@ -23,8 +23,10 @@ import (
 // ErrNotFound is returned for a pipeline that is not configured.
 var ErrNotFound = errors.New("pipeline not found")
 
-// Manager runs a node's pipelines. Pause state lives in the engine's KV
-// bucket "pipelines"; positions live in the engine's durable consumers.
+// Manager runs a node's pipelines and their long operations (redrive,
+// rebuild). Pause state and each pipeline's last operation live in the
+// engine's KV bucket "pipelines"; positions live in the engine's durable
+// consumers.
 type Manager struct {
 	svc     *stream.Service
 	cons    engine.Consumers
@@ -35,6 +37,11 @@ type Manager struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	pauseMu sync.Mutex
+	ops     *operations
+	// rebuildHook, if set, runs in a rebuild at its stages: "dropped"
+	// (between dropping and creating the table, holding its gate) and
+	// "created" (before reading the stream). Tests race the pipeline there.
+	rebuildHook func(stage string)
 }
 
 // NewManager makes a manager; it registers its metrics on reg if not nil.
@@ -50,7 +57,7 @@ func NewManager(ctx context.Context, svc *stream.Service, log *slog.Logger, reg 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{svc: svc, cons: cons, kv: kv, log: log, runners: map[string]*runner{}}
+	m := &Manager{svc: svc, cons: cons, kv: kv, log: log, runners: map[string]*runner{}, ops: newOperations(ctx, kv, log)}
 	if reg != nil {
 		reg.MustRegister(collector{m})
 	}
@@ -94,6 +101,25 @@ func (m *Manager) Start(ctx context.Context) {
 			r.run(ctx)
 		}()
 	}
+	for _, name := range m.order {
+		m.resume(ctx, m.ops.load(ctx, name))
+	}
+}
+
+// resume starts over a rebuild that a stop or a crash interrupted: the
+// table holds only part of its versions until a rebuild ends. A redrive
+// is not started over (it is shown interrupted): what it did stays done,
+// and running one again is the operator's choice.
+func (m *Manager) resume(ctx context.Context, v *Operation) {
+	if v == nil || v.Kind != KindRebuild || v.Table == "" {
+		return
+	}
+	nv, err := m.startRebuild(v.Table, v.ID)
+	if err != nil {
+		m.log.Warn("interrupted rebuild not started over", "table", v.Table, "operation", v.ID, "err", err)
+		return
+	}
+	m.log.Info("interrupted rebuild started over", "table", v.Table, "operation", nv.ID, "resumes", v.ID)
 }
 
 // Stop ends every pipeline, waits for them, and closes their functions
@@ -103,6 +129,7 @@ func (m *Manager) Stop() {
 	if m.cancel != nil {
 		m.cancel()
 	}
+	m.ops.close()
 	m.wg.Wait()
 	for _, r := range m.runners {
 		if c, ok := r.spec.Function.(io.Closer); ok {
@@ -122,7 +149,9 @@ func (m *Manager) Stop() {
 func (m *Manager) List() []Status {
 	out := make([]Status, 0, len(m.order))
 	for _, name := range m.order {
-		out = append(out, m.runners[name].st.view())
+		s := m.runners[name].st.view()
+		s.Operation = m.ops.of(name)
+		out = append(out, s)
 	}
 	return out
 }
@@ -141,7 +170,9 @@ func (m *Manager) Get(name string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return r.st.view(), nil
+	s := r.st.view()
+	s.Operation = m.ops.of(name)
+	return s, nil
 }
 
 // do runs f in the pipeline's own goroutine, between two batches.
@@ -186,7 +217,7 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Stat
 			s.State = Paused
 		}
 	})
-	return r.st.view(), nil
+	return m.Get(name)
 }
 
 // Reset moves a pipeline to a position: it processes again from there
@@ -213,7 +244,7 @@ func (m *Manager) Reset(ctx context.Context, name string, to event.Position) (St
 	if err != nil {
 		return Status{}, err
 	}
-	return r.st.view(), nil
+	return m.Get(name)
 }
 
 // Invoke runs the pipeline's where and function on events and writes nothing.

@@ -46,6 +46,10 @@ func (o *StreamOutput) load(ctx context.Context) error {
 	return nil
 }
 
+// Write stores outs. A redrive calls it from its own goroutine while the
+// pipeline calls it from its own: outputs of a redrive (Redrive set, never
+// mixed with the pipeline's in one call) neither read nor change the
+// fields, so the two calls do not race.
 func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Violation, error) {
 	var raws [][]byte
 	var ids, poss []string
@@ -60,6 +64,7 @@ func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.
 				again = map[string]int{}
 			}
 			again[out.Position] = i // written before a crash: a redelivery
+			outs[i].Stored = true
 			continue
 		}
 		raws, ids, poss, index = append(raws, out.Data), append(ids, out.ID), append(poss, out.Position), append(index, i)

@@ -4,7 +4,13 @@
 // every output stored its results (at-least-once delivery), and outputs
 // carry ids derived from the input, so a redelivery adds nothing.
 // An event whose function call fails goes to "<pipeline>.errors" with the
-// whole error; the pipeline never stops for one bad event.
+// whole error; the pipeline never stops for one bad event, nor for a
+// message that is not an event at all (published straight to NATS).
+//
+// Long operations on a pipeline's outputs (a redrive of its dead letters,
+// a rebuild of a table it writes) run beside it, one at a time, followed
+// by id (operation.go); pause, resume and reset run in the pipeline's own
+// goroutine, between two batches.
 package pipeline
 
 import (
@@ -54,6 +60,10 @@ type Out struct {
 	// Redrive marks an output of a redriven dead letter: written whatever
 	// the pipeline's position, without moving it.
 	Redrive bool
+	// Stored marks an output the stream output had stored before (a
+	// redelivery, or a reset to an earlier position): set by the stream
+	// output for the outputs written after it.
+	Stored bool
 }
 
 // Output stores output events. Write must be idempotent: writing the same
@@ -92,6 +102,9 @@ type Status struct {
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+	// Operation is the pipeline's running or last long operation (a
+	// redrive, or a rebuild of a table it writes); nil if none.
+	Operation *Operation `json:"operation,omitempty"`
 }
 
 // status is a pipeline's live status with a per-second rate window.

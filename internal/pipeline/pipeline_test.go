@@ -188,9 +188,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if _, _, err := n.Streams.SetSchema(context.Background(), "out", b, false); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := n.Pipelines.Redrive(context.Background(), "double")
-	if err != nil || rd.Tried != 2 || rd.Succeeded != 1 || rd.Failed != 1 {
-		t.Fatalf("redrive: %+v %v", rd, err)
+	if rd := redrive(t, n.Pipelines, "double"); rd.State != pipeline.OpSucceeded || rd.Progress.Done != 2 || rd.Progress.Succeeded != 1 || rd.Progress.Failed != 1 {
+		t.Fatalf("redrive: %+v", rd)
 	}
 	if dead := read(t, n, "double.errors"); len(dead) != 1 || !strings.Contains(string(dead[0]), `"bad1"`) {
 		t.Fatalf("dead letters after redrive: %s", dead)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -178,16 +177,23 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 	failedPass := 0 // inputs that passed where and then failed
 	var lastTime time.Time
 	for _, d := range batch {
-		id := d.Header["Sluice-Id"]
-		if n, err := strconv.ParseInt(d.Header["Sluice-Time"], 10, 64); err == nil {
-			if t := time.Unix(0, n).UTC(); t.After(lastTime) {
-				lastTime = t
-			}
+		e := stream.EventOf(d.Stored)
+		if err := stream.Foreign(e); err != nil {
+			// Published straight into the stream's subject: not an event,
+			// whatever the where clause. It becomes a dead letter (the
+			// bytes in base64 if they are not JSON) and the pipeline goes on.
+			f := newFailure(r.spec, d.Seq, e.ID, d.Data, err)
+			f.Input.Foreign = true
+			failures = append(failures, f)
+			continue
+		}
+		if e.Time.After(lastTime) {
+			lastTime = e.Time
 		}
 		if r.spec.Where != nil {
 			doc, err := schema.Decode(d.Data)
 			if err != nil {
-				failures = append(failures, newFailure(r.spec, d.Seq, id, d.Data, fmt.Errorf("input is not JSON: %w", err)))
+				failures = append(failures, newFailure(r.spec, d.Seq, e.ID, d.Data, fmt.Errorf("input is not JSON: %w", err)))
 				continue
 			}
 			ok, err := r.spec.Where.Match(doc)
@@ -201,7 +207,7 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 				continue
 			}
 		}
-		pass = append(pass, input{d, id})
+		pass = append(pass, input{d, e.ID})
 		events = append(events, d.Data)
 	}
 	var outs []Out
@@ -246,9 +252,13 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 	}
 	if len(failures) > 0 {
 		sort.Slice(failures, func(i, j int) bool { return failures[i].Input.Seq < failures[j].Input.Seq })
+		limit := r.svc.Limits.MaxEventBytes
+		if limit <= 0 {
+			limit = stream.DefaultLimits.MaxEventBytes
+		}
 		raws := make([][]byte, len(failures))
 		for i, f := range failures {
-			raws[i], _ = json.Marshal(f)
+			raws[i] = f.marshal(limit)
 		}
 		res, err := r.svc.ProduceFrom(ctx, r.errors, stream.Origin{Name: r.spec.Name}, raws)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/table"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
@@ -103,8 +104,8 @@ tables:
 	}
 	before := snapshot()
 	// A rebuild from the output stream gives the very same versions.
-	if written, err := n.Pipelines.RebuildTable(context.Background(), "page_images"); err != nil || written == 0 {
-		t.Fatalf("rebuild: %d %v", written, err)
+	if op := rebuild(t, n.Pipelines, "page_images"); op.State != pipeline.OpSucceeded || op.Progress.Succeeded == 0 {
+		t.Fatalf("rebuild: %+v", op)
 	}
 	if after := snapshot(); after != before {
 		t.Fatalf("the rebuilt table differs:\nbefore\n%s\nafter\n%s", before, after)

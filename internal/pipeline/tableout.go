@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/filter"
@@ -24,6 +26,12 @@ type TableOutput struct {
 	key        *filter.Expr
 	timePtr    string
 	deleteWhen *filter.Filter // nil: never
+	// gate is held shared by writes and exclusively by a rebuild while it
+	// drops and creates the table again.
+	gate sync.RWMutex
+	// rebuilding counts rebuilds running (0 or 1): meanwhile, outputs the
+	// stream output had stored before are left to the rebuild.
+	rebuilding atomic.Int32
 }
 
 // NewTableOutput makes an output to a table.
@@ -44,6 +52,9 @@ func NewTableOutput(store table.Store, name, from, key, timePtr, deleteWhen stri
 func (o *TableOutput) Name() string { return "table:" + o.name }
 
 func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Violation, error) {
+	o.gate.RLock()
+	defer o.gate.RUnlock()
+	rebuilding := o.rebuilding.Load() > 0
 	var ws []table.Write
 	var invalid map[int][]schema.Violation
 	refuse := func(i int, v schema.Violation) {
@@ -56,6 +67,9 @@ func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.V
 		seq, k, ok := splitOutPosition(out.Position)
 		if !ok || k > 0 {
 			continue // one version per input: its first output
+		}
+		if rebuilding && out.Stored {
+			continue // the rebuild writes it, as the stream holds it
 		}
 		doc, err := schema.Decode(out.Data)
 		if err != nil {
@@ -94,6 +108,27 @@ func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.V
 		return nil, fmt.Errorf("output %s: %w", o.Name(), err)
 	}
 	return invalid, nil
+}
+
+// recreate drops the table and creates it again, holding the gate, so that
+// no write meets the table missing. between, if set, runs in between. Once
+// dropped, the table is created even if ctx ends: a missing table would
+// fail every write of the pipeline.
+func (o *TableOutput) recreate(ctx context.Context, between func()) error {
+	o.gate.Lock()
+	defer o.gate.Unlock()
+	if err := o.store.Drop(ctx, o.name); err != nil {
+		return fmt.Errorf("output %s: %w", o.Name(), err)
+	}
+	if between != nil {
+		between()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := o.store.Create(cctx, o.name); err != nil {
+		return fmt.Errorf("output %s: %w", o.Name(), err)
+	}
+	return nil
 }
 
 func lookupString(doc any, ptr string) (string, bool) {

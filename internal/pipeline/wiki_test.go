@@ -114,8 +114,8 @@ func TestWikiImageListEndToEnd(t *testing.T) {
 	}
 	// The API recovers; a redrive brings the input through and empties the list.
 	sim.SetStatus5xxEvery(0)
-	if rd, err := n.Pipelines.Redrive(context.Background(), "wiki_image_list"); err != nil || rd.Succeeded != 1 {
-		t.Fatalf("redrive: %+v %v", rd, err)
+	if op := redrive(t, n.Pipelines, "wiki_image_list"); op.State != pipeline.OpSucceeded || op.Progress.Succeeded != 1 {
+		t.Fatalf("redrive: %+v", op)
 	}
 	if dead := read(t, n, "wiki_image_list.errors"); len(dead) != 0 {
 		t.Fatalf("dead letters after redrive: %s", dead)

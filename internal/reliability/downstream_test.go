@@ -125,9 +125,8 @@ func TestDownstreamFaults(t *testing.T) {
 	t.Logf("%d inputs, %d qualifying, %d API requests under faults (%d latency spikes): %d outputs and %d dead letters %v, each input once",
 		len(inputs), len(q), faultyRequests, spikes, len(outputs), len(dead), kinds)
 
-	var r pipeline.Redriven
-	post(t, base, "/v1/pipelines/"+pipeName+"/redrive", nil, &r)
-	if r.Tried != len(dead) || r.Succeeded != len(dead) || r.Failed != 0 {
+	r := operate(t, base, "/v1/pipelines/"+pipeName+"/redrive").Progress
+	if r.Done != uint64(len(dead)) || r.Succeeded != uint64(len(dead)) || r.Failed != 0 {
 		t.Fatalf("redrive %+v of %d dead letters", r, len(dead))
 	}
 	if n := infoOf(t, base, pipeName+".errors").Messages; n != 0 {
@@ -137,7 +136,7 @@ func TestDownstreamFaults(t *testing.T) {
 	keys := checkOutputs(t, q, outputs)
 	versions := checkTable(t, base, keys)
 	t.Logf("redrive: %d of %d dead letters through; %d outputs for %d qualifying inputs, %d table versions equal to their rebuild",
-		r.Succeeded, r.Tried, len(outputs), len(q), versions)
+		r.Succeeded, r.Done, len(outputs), len(q), versions)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/wikisim/eventstreams"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
@@ -52,7 +55,7 @@ pipelines:
     where: 'event.namespace == 0 && event.type in ["edit", "new"]'
     function:
       name: mediawiki.page_images
-      config: {user_agent: "sluice-test (ops@example.org)", api_base: "%[2]s", max_attempts: 1}
+      config: {user_agent: "sluice-test (ops@example.org)", api_base: "%[2]s", max_attempts: 1, timeout: 5m}
     to:
       - stream: wiki.page_images
       - table: page_images
@@ -66,6 +69,7 @@ tables:
 type fixture struct {
 	n      *node.Node
 	sim    *mediawiki.Server
+	held   *heldAPI // the simulated API as the pipeline calls it
 	base   string
 	events [][]byte // the recorded events, stored in wikimedia.recentchange as sequences 1..100
 }
@@ -79,7 +83,8 @@ func start(t *testing.T) *fixture {
 	}
 	events := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	sim := mediawiki.New(mediawiki.Options{})
-	api := httptest.NewServer(sim)
+	held := &heldAPI{h: sim}
+	api := httptest.NewServer(held)
 	feed := eventstreams.New(events[:20], eventstreams.Options{})
 	fs := httptest.NewServer(feed)
 	cfg, err := config.Parse([]byte(fmt.Sprintf(project, root, api.URL, fs.URL)))
@@ -102,7 +107,7 @@ func start(t *testing.T) *fixture {
 		sim.Close()
 		api.Close()
 	})
-	f := &fixture{n: n, sim: sim, base: "http://" + n.Addr(), events: events}
+	f := &fixture{n: n, sim: sim, held: held, base: "http://" + n.Addr(), events: events}
 	f.post(t, "/v1/streams/wikimedia.recentchange/events", "application/x-ndjson", bytes.Join(events, []byte("\n")), 200)
 	return f
 }
@@ -366,8 +371,77 @@ func TestUI(t *testing.T) {
 			t.Fatalf("the files output is not shown: %s", got)
 		}
 		b.shot("pipelines")
+		// The redrive waits in the function (the API holds its requests): the
+		// card shows it running, and pause and resume still work meanwhile.
+		f.held.hold()
 		b.run("redrive", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list button.redrive`))
+		card := `document.querySelector("#pipeline-wiki_image_list")`
+		b.waitJS("the running redrive", card+`.querySelector(".operation[data-state=running]") !== null && `+
+			card+`.querySelector(".operation .counts").textContent.includes("dead letters") && `+card+`.querySelector("button.redrive")?.disabled === true`, 10*time.Second)
+		b.shot("pipelines-redrive")
+		b.run("pause", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list .head button`))
+		b.waitJS("paused while the redrive runs", card+`.querySelector(".head .badge").textContent === "paused" && `+
+			card+`.querySelector(".operation[data-state=running]") !== null`, 10*time.Second)
+		b.run("resume", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list .head button`))
+		b.waitJS("resumed while the redrive runs", card+`.querySelector(".head .badge").textContent === "running" && `+
+			card+`.querySelector(".operation[data-state=running]") !== null`, 10*time.Second)
+		f.held.release()
+		b.waitJS("the redrive's end", card+`.querySelector(".operation[data-state=succeeded]") !== null && `+
+			card+`.querySelector(".operation .counts").textContent.includes("1 through") && `+card+`.querySelector("button.redrive")?.disabled === false`, 10*time.Second)
 		b.waitJS("an empty list", `document.querySelector("#pipeline-wiki_image_list .dead-list") === null && document.querySelector("#pipeline-wiki_image_list details.dead .empty") !== null`, 10*time.Second)
+	})
+
+	t.Run("a message published straight to NATS shows as a dead letter with its bytes", func(t *testing.T) {
+		b := b.on(t)
+		var before struct {
+			Failed uint64 `json:"failed"`
+		}
+		f.get(t, "/v1/pipelines/wiki_image_list", &before)
+		if _, err := engine.Append(context.Background(), f.n.Engine, "wikimedia.recentchange", []engine.Msg{{Data: []byte("raw \xff bytes")}}); err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Failed uint64 `json:"failed"`
+		}
+		waitFor(t, "the dead letter", 30*time.Second, func() bool {
+			f.get(t, "/v1/pipelines/wiki_image_list", &st)
+			return st.Failed > before.Failed
+		})
+		b.open("/ui/pipelines", `#pipeline-wiki_image_list details.dead summary`)
+		b.run("open the dead letters", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list details.dead summary`))
+		b.waitJS("the dead letter", `document.querySelectorAll("#pipeline-wiki_image_list li.dead-letter .foreign").length === 1`, 5*time.Second)
+		b.run("open its input", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list li.dead-letter details summary`))
+		if got := b.text(`#pipeline-wiki_image_list li.dead-letter`); !strings.Contains(got, "Sluice-Id") ||
+			!strings.Contains(got, base64.StdEncoding.EncodeToString([]byte("raw \xff bytes"))) || !strings.Contains(got, "raw \ufffd bytes") {
+			t.Fatalf("the dead letter does not show the bytes:\n%s", got)
+		}
+		b.shot("pipelines-foreign")
+		// A redrive fails it again: it stays.
+		b.run("redrive", 5*time.Second, chromedpClick(`#pipeline-wiki_image_list button.redrive`))
+		b.waitJS("the redrive's end", `document.querySelector("#pipeline-wiki_image_list .operation[data-state=succeeded] .counts") !== null && `+
+			`document.querySelector("#pipeline-wiki_image_list .operation .counts").textContent.includes("1 failed again")`, 10*time.Second)
+		b.waitJS("the dead letter still there", `document.querySelectorAll("#pipeline-wiki_image_list li.dead-letter .foreign").length === 1`, 5*time.Second)
+	})
+
+	t.Run("a rebuild shows its progress and the table answers after it", func(t *testing.T) {
+		b := b.on(t)
+		var page struct {
+			Versions []struct {
+				Key string `json:"key"`
+			} `json:"versions"`
+		}
+		f.get(t, "/v1/tables/page_images?limit=1", &page)
+		if len(page.Versions) == 0 {
+			t.Fatal("the table is empty")
+		}
+		b.open("/ui/tables/page_images", `button.rebuild`)
+		b.run("rebuild", 5*time.Second, js(`window.confirm = () => true`), chromedpClick(`button.rebuild`))
+		b.waitJS("the rebuild's end", `document.querySelector(".table-ops .operation[data-state=succeeded]") !== null && `+
+			`document.querySelector(".table-ops .operation .counts").textContent.includes("written") && document.querySelector("button.rebuild").disabled === false`, 20*time.Second)
+		b.shot("table-rebuild")
+		b.run("look up", 10*time.Second, chromedpSetValue(`input[name=key]`, page.Versions[0].Key), chromedpSetValue(`input[name=at]`, ""),
+			chromedpClick(`form.toolbar button[type=submit]`))
+		b.waitJS("the version", `document.querySelector("#table-result .version") !== null`, 5*time.Second)
 	})
 
 	t.Run("every other page renders", func(t *testing.T) {
@@ -441,6 +515,42 @@ func TestUI(t *testing.T) {
 		}
 		p.shot("stream-phone")
 	})
+}
+
+// heldAPI serves h; between hold and release, requests wait.
+type heldAPI struct {
+	h    http.Handler
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+func (a *heldAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	g := a.gate
+	a.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	a.h.ServeHTTP(w, r)
+}
+
+func (a *heldAPI) hold() {
+	a.mu.Lock()
+	a.gate = make(chan struct{})
+	a.mu.Unlock()
+}
+
+func (a *heldAPI) release() {
+	a.mu.Lock()
+	if a.gate != nil {
+		close(a.gate)
+		a.gate = nil
+	}
+	a.mu.Unlock()
 }
 
 func sameTime(a, b string) bool {

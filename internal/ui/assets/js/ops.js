@@ -1,6 +1,8 @@
 // ops.js: sources and pipelines: state, position, lag (events and time,
 // with the last hour as a small chart), rate, counts, the last error; their
-// dead letters with the full error and input; pause, resume, reset, redrive.
+// dead letters with the full error and input (raw bytes of what was not an
+// event); pause, resume, reset, redrive (an operation: its progress shows on
+// the card, followed from operation.js).
 "use strict";
 
 sluice.pages.sources = async function (main) {
@@ -55,7 +57,7 @@ function historyCharts(hist) {
 // deadLetters lists the newest dead letters of a stream (folded until
 // opened); for a pipeline, with a redrive button.
 function deadLetters(streamName, pipeline, count) {
-  const d = h("details", { class: "dead" });
+  const d = h("details", { class: "dead", "data-pipeline": pipeline || "" });
   const body = h("div");
   d.append(h("summary", {}, `Dead letters (${streamName})` + (count ? ` · ${fmtNum(count)} this run` : "")), body);
   const load = async () => {
@@ -70,11 +72,14 @@ function deadLetters(streamName, pipeline, count) {
     }
     const tools = h("div", { class: "toolbar" });
     if (pipeline) {
+      // The redrive runs on the server; its progress shows on the card (and
+      // the list loads again when it ends), the other buttons stay usable.
       tools.append(h("button", { type: "button", class: "redrive", onclick: async () => {
         try {
-          const r = await api("POST", `/v1/pipelines/${encodeURIComponent(pipeline)}/redrive`);
-          toast(`redrive: ${r.succeeded} of ${r.tried} went through`, r.failed > 0);
-          load();
+          const op = await api("POST", `/v1/pipelines/${encodeURIComponent(pipeline)}/redrive`);
+          toast(`${pipeline}: redrive started`);
+          const card = document.getElementById("pipeline-" + pipeline);
+          if (card) showOp(card, op, redriveEnded);
         } catch (e) { toast(e.message, true); }
       } }, "Redrive all"));
     }
@@ -82,7 +87,17 @@ function deadLetters(streamName, pipeline, count) {
     body.replaceChildren(tools, items.length ? h("ol", { class: "dead-list" }, items.map(deadLetterItem)) : h("p", { class: "muted empty" }, "No dead letters."));
   };
   d.addEventListener("toggle", () => { if (d.open) load(); });
+  d.addEventListener("reload", () => { if (d.open) load(); });
   return d;
+}
+
+// redriveEnded says how a redrive ended and shows the dead letters left.
+function redriveEnded(op) {
+  const p = op.progress || {};
+  toast(op.state === "succeeded" ? `${op.pipeline}: redrive: ${fmtNum(p.succeeded)} of ${fmtNum(p.succeeded + p.failed)} went through` : `${op.pipeline}: redrive ${op.state}` + (op.error ? ": " + op.error : ""),
+    op.state !== "succeeded" || p.failed > 0);
+  const d = document.querySelector(`details.dead[data-pipeline="${op.pipeline}"]`);
+  if (d) d.dispatchEvent(new Event("reload"));
 }
 
 function deadLetterItem(env) {
@@ -93,13 +108,26 @@ function deadLetterItem(env) {
     e.http_body ? h("pre", { class: "raw" }, e.http_body) : null,
     e.invalid ? invalidList([{ index: 0, errors: e.invalid }]) : null]
     : e.errors ? [invalidList([{ index: 0, errors: e.errors }])] : [];
-  const input = e.input ? e.input.event : e.raw;
+  const inp = e.input;
+  const input = inp ? inp.event : e.raw;
   let inputView;
-  if (typeof input === "string") { try { inputView = jsonView(JSON.parse(input)); } catch (x) { inputView = h("pre", { class: "raw" }, input); } }
+  if (inp && inp.event_base64) {
+    inputView = [h("p", { class: "muted small" }, `not JSON: ${fmtNum(inp.event_bytes)} bytes, in base64` + (inp.event_truncated ? " (the first ones)" : "") + ", then as text:"),
+      h("pre", { class: "raw b64" }, inp.event_base64), h("pre", { class: "raw" }, b64Text(inp.event_base64))];
+  } else if (inp && inp.event_truncated) {
+    inputView = h("p", { class: "muted" }, `Too large to keep here (${fmtNum(inp.event_bytes)} bytes): it is #${inp.seq} of `,
+      h("a", { href: `/ui/streams/${encodeURIComponent(inp.stream)}?mode=browse&since=${inp.seq}` }, inp.stream), "; a redrive reads it from there.");
+  } else if (typeof input === "string") { try { inputView = jsonView(JSON.parse(input)); } catch (x) { inputView = h("pre", { class: "raw" }, input); } }
   else inputView = input ? jsonView(input) : null;
   return h("li", { class: "dead-letter" },
-    h("div", { class: "muted small" }, "#" + env.seq, " · ", fmtTime(env.time), e.input ? ` · input ${e.input.stream} #${e.input.seq}` : e.source ? " · from " + e.source : ""),
+    h("div", { class: "muted small" }, "#" + env.seq, " · ", fmtTime(env.time), inp ? ` · input ${inp.stream} #${inp.seq}` : e.source ? " · from " + e.source : "",
+      inp && inp.foreign ? h("span", { class: "badge bad foreign", title: "published straight into the stream's NATS subject, unchecked: a redrive fails it again" }, "not an event") : null),
     why, h("details", {}, h("summary", {}, "input"), inputView));
+}
+
+// b64Text shows base64 bytes as text, invalid UTF-8 replaced.
+function b64Text(b64) {
+  try { return new TextDecoder("utf-8").decode(Uint8Array.from(atob(b64), c => c.charCodeAt(0))); } catch (e) { return ""; }
 }
 
 sluice.pages.pipelines = async function (main) {
@@ -116,6 +144,8 @@ sluice.pages.pipelines = async function (main) {
 
 function pipelineCard(card, p) {
   const keep = card.querySelector("details.dead");
+  const op = freshest(p.operation);
+  const busy = op && op.state === "running";
   const resetIn = card.querySelector("input.reset-to") || h("input", { class: "reset-to", placeholder: "2026-11-27T10:00:00Z | earliest | 1234", "aria-label": "Reset to position", spellcheck: "false" });
   const act = async (verb, q) => {
     try { await api("POST", `/v1/pipelines/${encodeURIComponent(p.name)}/${verb}` + (q || "")); toast(`${p.name}: ${verb} done`); }
@@ -133,10 +163,15 @@ function pipelineCard(card, p) {
       kv([["processed", fmtNum(p.processed)], ["filtered out", fmtNum(p.filtered)], ["failed", fmtNum(p.failed)], ["outputs", fmtNum(p.outputs)]]),
       historyCharts(p.history)),
     p.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(p.last_error_time) + ": "), p.last_error) : null,
+    opBox(op),
     p.files && p.files.length ? filesTable(p.files) : null,
     h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (resetIn.value.trim() && confirm(`Reset ${p.name} to ${resetIn.value.trim()}? Inputs from there are processed again.`)) act("reset", "?to=" + encodeURIComponent(resetIn.value.trim())); } },
       field("Reset to", resetIn, "a time, a sequence, earliest or latest"), h("button", { type: "submit" }, "Reset")),
     keep || deadLetters(p.name + ".errors", p.name, p.failed));
+  // An operation started elsewhere (the CLI, another tab) is followed too.
+  showOp(card, op, op && op.kind === "redrive" ? redriveEnded : null);
+  const rd = card.querySelector("button.redrive");
+  if (rd) { rd.disabled = busy; rd.title = busy ? `${opTitle(op)} is running` : ""; }
 }
 
 // filesTable shows a pipeline's files outputs: where, how far, what was written.
@@ -146,7 +181,8 @@ function filesTable(list) {
     h("tbody", {}, list.map(f => h("tr", {},
       h("td", {}, h("code", {}, f.url)), h("td", {}, f.format), h("td", {}, stateBadge(f.state)),
       h("td", { class: "num" }, "#" + fmtNum(f.position)), h("td", { class: "num" }, fmtNum(f.lag_events)),
-      h("td", { class: "num" }, fmtNum(f.objects) + (f.skipped ? ` (${fmtNum(f.skipped)} found after a restart)` : "")),
+      h("td", { class: "num" }, fmtNum(f.objects) + (f.skipped ? ` (${fmtNum(f.skipped)} found after a restart)` : "") +
+        (f.foreign ? ` · ${fmtNum(f.foreign)} messages passed over (not events)` : "")),
       h("td", {}, f.last_object ? h("code", {}, f.last_object) : "", f.last_commit_time ? h("div", { class: "muted small" }, fmtTime(f.last_commit_time)) : null),
       h("td", {}, f.last_error || ""))))));
 }

@@ -1,6 +1,7 @@
 // tables.js: temporal tables: a key's value at a time (a time field and a
 // slider over the key's versions), its history as a timeline with what
-// changed between versions, and every key's value at a time.
+// changed between versions, and every key's value at a time; a rebuild
+// with its progress (operation.js).
 "use strict";
 
 sluice.pages.tables = async function (main) {
@@ -25,8 +26,43 @@ sluice.pages.tables = async function (main) {
   const form = h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); lookup(); } },
     field("Key", key), field("At (RFC 3339 or unix ms; empty: now)", at), field("Pick a time (UTC)", picker),
     h("button", { type: "submit" }, "Look up"), h("button", { type: "button", onclick: () => { at.value = ""; lookup(); } }, "Now"));
-  main.append(h("div", { class: "head" }, h("h1", {}, name), h("a", { href: "/ui/tables", class: "muted" }, "all tables")), form, result, slider, timeline,
+  // Rebuild: an operation of the pipeline that writes the table; it runs on
+  // the server, its progress shows here, and lookups go on meanwhile.
+  const rebuildBtn = h("button", { type: "button", class: "rebuild", onclick: rebuild }, "Rebuild");
+  const ops = h("div", { class: "table-ops" },
+    h("div", { class: "toolbar" }, rebuildBtn, h("small", { class: "muted" }, "Empties the table and writes it again from its pipeline's output stream: the same versions. The pipeline goes on meanwhile.")),
+    opBox(null));
+  main.append(h("div", { class: "head" }, h("h1", {}, name), h("a", { href: "/ui/tables", class: "muted" }, "all tables")), ops, form, result, slider, timeline,
     h("h2", {}, "Keys at this time"), keys);
+
+  function track(op) {
+    const busy = op && op.state === "running";
+    rebuildBtn.disabled = busy;
+    rebuildBtn.title = busy ? `${opTitle(op)} is running` : "";
+    showOp(ops, op, (v) => {
+      rebuildBtn.disabled = false;
+      rebuildBtn.title = "";
+      if (v.kind === "rebuild") {
+        toast(`${name}: rebuild ${v.state}` + (v.state === "succeeded" ? `: ${fmtNum(v.progress.succeeded)} outputs written` : v.error ? ": " + v.error : ""), v.state !== "succeeded");
+        versionsKey = "";
+        lookup();
+      }
+    });
+  }
+  async function rebuild() {
+    if (!confirm(`Rebuild ${name}? It is emptied and written again from its pipeline's output stream; until the rebuild ends, lookups see part of it.`)) return;
+    try {
+      const op = await api("POST", `/v1/tables/${encodeURIComponent(name)}/rebuild`);
+      toast(`${name}: rebuild started`);
+      track(op);
+    } catch (e) { toast(e.message, true); }
+  }
+  // The last operation of the pipeline that writes the table (a rebuild,
+  // or a redrive, during which a rebuild waits), if any.
+  api("GET", "/v1/pipelines").then(r => {
+    const p = r.pipelines.find(p => (p.to || []).includes("table:" + name));
+    if (p && p.operation && (p.operation.table === name || p.operation.state === "running")) track(p.operation);
+  }).catch(() => {});
 
   let versions = [], versionsKey = "";
   const path = (k) => `/v1/tables/${encodeURIComponent(name)}/keys/${encodeURIComponent(k)}`;
