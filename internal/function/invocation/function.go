@@ -162,3 +162,23 @@ func (f *Function) invoke(ctx context.Context, events []json.RawMessage) ([]even
 	}
 	return res, reply.Stderr, nil
 }
+
+// WithConfig is the function with another config, on the same invoker
+// (the same processes): for `sluice test`, which points a function at a
+// simulator. Closing it does not close the invoker.
+func (f *Function) WithConfig(config map[string]any) (function.Function, error) {
+	o := f.opts
+	o.Config = config
+	g, err := New(f.inv, o)
+	if err != nil {
+		return nil, err
+	}
+	g.sem = f.sem // the invoker's bound holds for both
+	return borrowed{g}, nil
+}
+
+type borrowed struct{ f *Function }
+
+func (b borrowed) Call(ctx context.Context, events []json.RawMessage) []function.Result {
+	return b.f.Call(ctx, events)
+}

@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,29 +17,15 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/invocation"
 	"github.com/sluice-dev/sluice/internal/function/process"
-	"github.com/sluice-dev/sluice/internal/testenv"
+	"github.com/sluice-dev/sluice/internal/function/process/processtest"
 )
-
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
 
 func TestMain(m *testing.M) {
 	if script := os.Getenv("SLUICE_TEST_CLIENT"); script != "" {
 		runClient(script) // this test binary, started as a function's process
 		return
 	}
-	code := func() int {
-		defer func() {
-			if built.dir != "" {
-				os.RemoveAll(built.dir)
-			}
-		}()
-		return m.Run()
-	}()
+	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -52,43 +35,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goFunction is testdata/lambdago (an aws-lambda-go function), built once.
-func goFunction(t *testing.T) string {
-	t.Helper()
-	built.once.Do(func() {
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		if built.dir, built.err = os.MkdirTemp("", "sluice-lambdago-"); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "lambdago")
-		out, err := exec.Command(gobin, "build", "-o", built.path, "./testdata/lambdago").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build ./testdata/lambdago: %v\n%s", err, out)
-		}
-	})
-	if errors.Is(built.err, exec.ErrNotFound) {
-		testenv.Skip(t, "no go toolchain to build the aws-lambda-go function: "+built.err.Error())
-	}
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+func goFunction(t *testing.T) string { return processtest.GoFunction(t) }
 
-func python(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("python3")
-	if err != nil {
-		testenv.Skip(t, "python3 is not installed: the Python process tests need it")
-	}
-	if out, err := exec.Command(p, "-c", "import sys; assert sys.version_info >= (3, 8)").CombinedOutput(); err != nil {
-		testenv.Skip(t, fmt.Sprintf("python3 does not run or is older than 3.8: %v %s", err, out))
-	}
-	return p
-}
+func python(t *testing.T) string { return processtest.Python(t) }
 
 // logs captures a function's log records.
 type logs struct {

@@ -3,10 +3,8 @@ package process_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/invocation"
 	"github.com/sluice-dev/sluice/internal/function/process"
+	"github.com/sluice-dev/sluice/internal/function/process/processtest"
 )
 
 func goSettings(t *testing.T, extra map[string]any) map[string]any {
@@ -305,7 +304,7 @@ func TestSettings(t *testing.T) {
 
 func TestPython(t *testing.T) {
 	py := python(t)
-	f := start(t, map[string]any{"command": []any{py, "behave.py"}, "dir": mustAbs(t, "testdata"), "instances": 2}, invocation.Options{Config: map[string]any{"x": 1}})
+	f := start(t, map[string]any{"command": []any{py, "behave.py"}, "dir": processtest.Testdata(), "instances": 2}, invocation.Options{Config: map[string]any{"x": 1}})
 	res := f.fn.Call(bg, batch(12, map[int]string{2: "fail", 7: "exit", 9: "print"}))
 	errs := checkOK(t, res, 12, 2, 7)
 	if e := errs[2]; e.Type != "KeyError" || !strings.Contains(e.Error(), "'missing'") || !strings.Contains(strings.Join(e.Stack, ""), "behave.py") ||
@@ -323,14 +322,6 @@ func TestPython(t *testing.T) {
 	}
 }
 
-func mustAbs(t *testing.T, p string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wd + "/" + p
-}
-
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
@@ -339,6 +330,3 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
-
-var _ = strconv.Itoa
-var _ = fmt.Sprint

@@ -1,7 +1,8 @@
 // Command lambdago is a function for the process kind's tests, written
 // as any Go Lambda function is, with github.com/aws/aws-lambda-go: each
-// event {"n": N, "do": WHAT} of a sluice invocation says what to do
-// (see behave). With FIXTURE_MODE=firehose it is a Kinesis Data Firehose
+// event {"n": N, "do": WHAT} of a sluice invocation says what to do (see
+// Invoke); "" or "ok" gives the event back, without "do", with "by",
+// "function" and "config" added. With FIXTURE_MODE=firehose it is a Kinesis Data Firehose
 // transformation written with aws-lambda-go's events package, as an
 // existing one would be.
 package main
@@ -50,8 +51,12 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		var e event
 		_ = json.Unmarshal(raw, &e)
 		switch e.Do {
-		case "", "ok":
-			results = append(results, map[string]any{"outputs": []any{map[string]any{"n": e.N, "by": "go", "function": req.Function, "config": req.Config}}})
+		case "", "ok": // the event, with what the function knows
+			out := map[string]any{}
+			_ = json.Unmarshal(raw, &out)
+			delete(out, "do")
+			out["by"], out["function"], out["config"] = "go", req.Function, req.Config
+			results = append(results, map[string]any{"outputs": []any{out}})
 		case "none":
 			results = append(results, map[string]any{"outputs": []any{}})
 		case "two":
