@@ -1,5 +1,7 @@
 package config
 
+import "os"
+
 // Function declares a named function (docs/FUNCTIONS.md): exactly one
 // kind, given as its key (process: {...}, http: {...}) or as kind: with a
 // built-in kind, and the fields every kind shares. config only decodes
@@ -23,5 +25,12 @@ type Function struct {
 	Kinds map[string]any `yaml:",inline"`
 }
 
-// Dir is the folder of the config file: relative paths in it start there.
-func (c *Config) Dir() string { return c.dir }
+// Dir is the folder of the config file: relative paths in it start there
+// (the working directory for a config read with Parse).
+func (c *Config) Dir() string {
+	if c.dir == "" {
+		wd, _ := os.Getwd()
+		return wd
+	}
+	return c.dir
+}

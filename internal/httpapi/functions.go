@@ -120,7 +120,7 @@ func InvokeResults(results []function.Result, filtered []bool) (InvokeResult, er
 	if err := function.Unavailable(results); err != nil {
 		p := problem(http.StatusServiceUnavailable, "Function unavailable", err.Error())
 		if d := errorDetail(err); d != nil {
-			p.Ext = map[string]any{"detail": d}
+			p.Ext = map[string]any{"error": d} // "detail" is the message, in RFC 9457
 		}
 		return InvokeResult{}, p
 	}

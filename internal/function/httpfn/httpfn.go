@@ -24,10 +24,10 @@ import (
 // Settings are the http: settings of a named function.
 type Settings struct {
 	URL         string            `json:"url"`
-	Headers     map[string]string `json:"headers"`
-	Timeout     string            `json:"timeout"`
-	Concurrency int               `json:"concurrency"`
-	MaxAttempts int               `json:"max_attempts"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Timeout     string            `json:"timeout,omitempty"`
+	Concurrency int               `json:"concurrency,omitempty"`
+	MaxAttempts int               `json:"max_attempts,omitempty"`
 }
 
 // Defaults.
@@ -57,7 +57,7 @@ var Kind = invocation.Kind{
 		if err != nil {
 			return nil, nil, err
 		}
-		return newClient(c), s.shown(), nil
+		return newClient(c), s.shown(c), nil
 	},
 }
 
@@ -128,10 +128,12 @@ func (s Settings) check(env invocation.Env) (config, error) {
 	return c, nil
 }
 
-// shown is what GET /v1/functions shows: no header values but ${VAR}
-// references, no query string (either may hold a secret).
-func (s Settings) shown() Settings {
+// shown is what GET /v1/functions shows: the settings in effect (the
+// defaults filled in), no header values but ${VAR} references, no query
+// string (either may hold a secret).
+func (s Settings) shown(c config) Settings {
 	out := s
+	out.Timeout, out.Concurrency, out.MaxAttempts = c.timeout.String(), c.concurrency, c.maxAttempts
 	if u, err := url.Parse(s.URL); err == nil && u.RawQuery != "" {
 		u.RawQuery = "(set)"
 		out.URL = u.String()

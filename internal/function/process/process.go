@@ -34,19 +34,19 @@ type Settings struct {
 	// from the config file's folder, a bare name from PATH.
 	Command []string `json:"command"`
 	// Dir is the working directory (default: the config file's folder).
-	Dir string `json:"dir"`
+	Dir string `json:"dir,omitempty"`
 	// Env adds environment variables; values may use ${VAR}.
-	Env map[string]string `json:"env"`
+	Env map[string]string `json:"env,omitempty"`
 	// Instances is how many processes run at once (1 to 64).
-	Instances int `json:"instances"`
+	Instances int `json:"instances,omitempty"`
 	// Timeout bounds one invocation.
-	Timeout string `json:"timeout"`
+	Timeout string `json:"timeout,omitempty"`
 	// StartTimeout bounds the time from the start to the first /next.
-	StartTimeout string `json:"start_timeout"`
+	StartTimeout string `json:"start_timeout,omitempty"`
 	// Handler is passed as _HANDLER.
-	Handler string `json:"handler"`
+	Handler string `json:"handler,omitempty"`
 	// MemorySize is passed as AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB); not enforced.
-	MemorySize int `json:"memory_size"`
+	MemorySize int `json:"memory_size,omitempty"`
 }
 
 // Defaults.
@@ -86,7 +86,7 @@ var Kind = invocation.Kind{
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", env.Path, err)
 		}
-		return p, s.shown(), nil
+		return p, s.shown(c), nil
 	},
 }
 
@@ -191,10 +191,15 @@ func (s Settings) check(env invocation.Env) (Config, error) {
 	return c, nil
 }
 
-// shown is what GET /v1/functions shows: env values only as ${VAR}
-// references, never as values (they may be secrets).
-func (s Settings) shown() Settings {
+// shown is what GET /v1/functions shows: the settings in effect (the
+// defaults filled in), env values only as ${VAR} references, never as
+// values (they may be secrets).
+func (s Settings) shown(c Config) Settings {
 	out := s
+	out.Dir, out.Instances, out.Timeout, out.StartTimeout = c.dir, c.instances, c.timeout.String(), c.startTimeout.String()
+	if out.MemorySize == 0 {
+		out.MemorySize = DefaultMemorySize
+	}
 	if len(s.Env) > 0 {
 		out.Env = map[string]string{}
 		for k, v := range s.Env {
