@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Bounds of what an event's error keeps (the dead letter must stay small).
@@ -19,55 +22,185 @@ const (
 var null = []byte("null")
 
 // decodeAnswer reads an answer of payload sluice for n events: exactly n
-// results, each outputs or an error. Outputs are compacted (one line each,
-// as streams store them). The error names the rule the answer breaks.
+// results, each outputs or an error. It reads the answer once, as a
+// stream of tokens (jsontext): names are exact and appear once, as the
+// contract's schema says (encoding/json would match "Outputs" too, and
+// read a 100-event answer four times over). Outputs keep their bytes,
+// on one line. The error names the rule the answer breaks.
 func decodeAnswer(body []byte, n int) ([]eventResult, error) {
-	// Maps, not structs: encoding/json matches struct fields regardless of
-	// case, and the contract's names are exact (as its schema says).
-	var a map[string]json.RawMessage
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("the answer is not the JSON of {\"results\": [...]}: %w (it begins %s)", err, quoteStart(body, 120))
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	notJSON := func(err error) error {
+		return fmt.Errorf("the answer is not the JSON of {\"results\": [...]}: %w (it begins %s)", err, quoteStart(body, 120))
 	}
-	var results []map[string]json.RawMessage
-	if raw, ok := a["results"]; !ok || bytes.Equal(raw, null) || json.Unmarshal(raw, &results) != nil {
-		return nil, errors.New(`the answer has no "results" array (of objects)`)
+	if err := expect(dec, '{'); err != nil {
+		return nil, notJSON(err)
 	}
-	if len(results) != n {
-		return nil, fmt.Errorf("the answer has %d results for %d events: want exactly one per event, in order", len(results), n)
-	}
-	out := make([]eventResult, n)
-	for i, r := range results {
-		outputs, hasOut := r["outputs"]
-		errRaw, hasErr := r["error"]
-		switch {
-		case r == nil:
-			return nil, fmt.Errorf(`results[%d]: null: want {"outputs": [...]} or {"error": {...}}`, i)
-		case hasOut == hasErr:
-			return nil, fmt.Errorf(`results[%d]: give exactly one of "outputs" (a list, [] for none) or "error"`, i)
-		case hasOut:
-			if bytes.Equal(outputs, null) {
-				return nil, fmt.Errorf(`results[%d].outputs: null: want a list ([] for none)`, i)
+	var out []eventResult
+	seen := false
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, notJSON(err)
+		}
+		if name.String() != "results" {
+			if err := dec.SkipValue(); err != nil {
+				return nil, notJSON(err)
 			}
-			var outs []json.RawMessage
-			if err := json.Unmarshal(outputs, &outs); err != nil {
-				return nil, fmt.Errorf("results[%d].outputs: want a list of JSON values", i)
+			continue
+		}
+		seen = true
+		if dec.PeekKind() != '[' {
+			return nil, errors.New(`the answer has no "results" array (of objects)`)
+		}
+		if out, err = decodeResults(dec, n); err != nil {
+			var re *resultError
+			if errors.As(err, &re) {
+				return nil, re.err
 			}
-			for k, o := range outs {
-				outs[k] = compact(o)
-			}
-			if outs == nil {
-				outs = []json.RawMessage{}
-			}
-			out[i].outputs = outs
-		default:
-			e, err := decodeError(errRaw)
-			if err != nil {
-				return nil, fmt.Errorf("results[%d].error: %w", i, err)
-			}
-			out[i].err = e
+			return nil, notJSON(err)
 		}
 	}
+	if err := expect(dec, '}'); err != nil {
+		return nil, notJSON(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, notJSON(errors.New("more after the answer's object"))
+	}
+	if !seen {
+		return nil, errors.New(`the answer has no "results" array (of objects)`)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("the answer has %d results for %d events: want exactly one per event, in order", len(out), n)
+	}
 	return out, nil
+}
+
+// resultError is a result that breaks the contract (not a JSON error).
+type resultError struct{ err error }
+
+func (e *resultError) Error() string { return e.err.Error() }
+
+func decodeResults(dec *jsontext.Decoder, n int) ([]eventResult, error) {
+	if err := expect(dec, '['); err != nil {
+		return nil, err
+	}
+	out := make([]eventResult, 0, n)
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		if i > n { // more than asked for: say so without reading them all
+			return nil, &resultError{fmt.Errorf("the answer has more than %d results for %d events: want exactly one per event, in order", n, n)}
+		}
+		if k := dec.PeekKind(); k != '{' {
+			if kindName(k) == "" { // not JSON: the syntax error
+				_, err := dec.ReadToken()
+				return nil, err
+			}
+			return nil, &resultError{fmt.Errorf(`results[%d]: %s: want {"outputs": [...]} or {"error": {...}}`, i, kindName(k))}
+		}
+		r, err := decodeResult(dec, i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, expect(dec, ']')
+}
+
+func decodeResult(dec *jsontext.Decoder, i int) (eventResult, error) {
+	var r eventResult
+	if err := expect(dec, '{'); err != nil {
+		return r, err
+	}
+	var hasOut, hasErr bool
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return r, err
+		}
+		switch name.String() {
+		case "outputs":
+			hasOut = true
+			if k := dec.PeekKind(); k != '[' {
+				if err := dec.SkipValue(); err != nil { // a syntax error
+					return r, err
+				}
+				return r, &resultError{fmt.Errorf(`results[%d].outputs: %s: want a list of JSON values ([] for none)`, i, kindName(k))}
+			}
+			if r.outputs, err = decodeOutputs(dec); err != nil {
+				return r, err
+			}
+		case "error":
+			hasErr = true
+			v, err := dec.ReadValue()
+			if err != nil {
+				return r, err
+			}
+			if r.err, err = decodeError(json.RawMessage(v)); err != nil {
+				return r, &resultError{fmt.Errorf("results[%d].error: %w", i, err)}
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return r, err
+			}
+		}
+	}
+	if err := expect(dec, '}'); err != nil {
+		return r, err
+	}
+	if hasOut == hasErr {
+		return r, &resultError{fmt.Errorf(`results[%d]: give exactly one of "outputs" (a list, [] for none) or "error"`, i)}
+	}
+	return r, nil
+}
+
+func decodeOutputs(dec *jsontext.Decoder) ([]json.RawMessage, error) {
+	if err := expect(dec, '['); err != nil {
+		return nil, err
+	}
+	outs := []json.RawMessage{}
+	for dec.PeekKind() != ']' {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		o := json.RawMessage(bytes.Clone(v))
+		if bytes.ContainsAny(o, "\r\n") { // stored events are one line
+			o = compact(o)
+		}
+		outs = append(outs, o)
+	}
+	return outs, expect(dec, ']')
+}
+
+// kindName names a JSON value's kind in errors; "" for a byte that
+// starts none (PeekKind gives it, and the next read the syntax error).
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "" // not the start of a JSON value
+}
+
+// expect reads the delimiter d.
+func expect(dec *jsontext.Decoder, d byte) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if k := tok.Kind(); byte(k) != d {
+		return fmt.Errorf("want %q, found %v at %s", d, k, dec.StackPointer())
+	}
+	return nil
 }
 
 // eventResult is one event's part of a decoded answer.

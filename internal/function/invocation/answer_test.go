@@ -12,11 +12,13 @@ import (
 
 func TestDecodeAnswer(t *testing.T) {
 	res, err := decodeAnswer([]byte(`{"results":[{"outputs":[{"a": 1},
-	 {"b": [1, 2]}]},{"outputs":[]},{"error":{"type":"KeyError","message":"'x'","stack":["f.py:1",{"path":"m.go","line":3,"label":"main.f"},7]}},{"outputs":[1],"extra":true}],"more":1}`), 4)
+	 {"b": [1,
+	 2]}]},{"outputs":[]},{"error":{"type":"KeyError","message":"'x'","stack":["f.py:1",{"path":"m.go","line":3,"label":"main.f"},7]}},{"outputs":[1],"extra":true}],"more":1}`), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res[0].outputs) != 2 || string(res[0].outputs[0]) != `{"a":1}` || string(res[0].outputs[1]) != `{"b":[1,2]}` {
+	// Outputs keep their bytes, but for line breaks: stored events are one line.
+	if len(res[0].outputs) != 2 || string(res[0].outputs[0]) != `{"a": 1}` || string(res[0].outputs[1]) != `{"b":[1,2]}` {
 		t.Fatalf("outputs %s", res[0].outputs)
 	}
 	if res[1].outputs == nil || len(res[1].outputs) != 0 || res[1].err != nil {
@@ -31,15 +33,20 @@ func TestDecodeAnswer(t *testing.T) {
 		`{"result":[]}`:                   `the answer has no "results" array`,
 		`{"results":[{"outputs":[]}]}`:    "the answer has 1 results for 2 events",
 		`{"results":[{"outputs":[]},{}]}`: `results[1]: give exactly one of "outputs"`,
-		`{"results":[{"outputs":[]},{"outputs":[],"error":{"message":"x"}}]}`: `results[1]: give exactly one`,
-		`{"results":[{"outputs":null},{"outputs":[]}]}`:                       "results[0].outputs: null",
-		`{"results":[{"outputs":{}},{"outputs":[]}]}`:                         "results[0].outputs: want a list",
-		`{"results":[{"error":null},{"outputs":[]}]}`:                         "results[0].error: want an object",
-		`{"results":[{"error":{"type":"X"}},{"outputs":[]}]}`:                 `results[0].error: "message" is required`,
-		`{"results":[{"error":{"message":1}},{"outputs":[]}]}`:                `results[0].error: "message" is required`,
-		`{"Results":[{"outputs":[]},{"outputs":[]}]}`:                         `no "results" array`,
-		`{"results":[{"Outputs":[]},{"outputs":[]}]}`:                         `results[0]: give exactly one`,
-		`{"results":[null,{"outputs":[]}]}`:                                   `results[0]: null`,
+		`{"results":[{"outputs":[]},{"outputs":[],"error":{"message":"x"}}]}`:       `results[1]: give exactly one`,
+		`{"results":[{"outputs":null},{"outputs":[]}]}`:                             "results[0].outputs: null",
+		`{"results":[{"outputs":{}},{"outputs":[]}]}`:                               "results[0].outputs: an object: want a list",
+		`{"results":[{"outputs":[]},{"outputs":[]},{"outputs":[]},{"outputs":[]}]}`: "more than 2 results for 2 events",
+		`{"results":[{"outputs":[]},{"outputs":[]}]} x`:                             "not the JSON",
+		`{"results":[{"outputs":[]},{"outputs":[]}],"results":[]}`:                  "not the JSON",
+		`{"results":[{"outputs":[1,]},{"outputs":[]}]}`:                             "not the JSON",
+		"{\"results\":[{\"outputs\":[\"\xff\"]},{\"outputs\":[]}]}":                 "not the JSON",
+		`{"results":[{"error":null},{"outputs":[]}]}`:                               "results[0].error: want an object",
+		`{"results":[{"error":{"type":"X"}},{"outputs":[]}]}`:                       `results[0].error: "message" is required`,
+		`{"results":[{"error":{"message":1}},{"outputs":[]}]}`:                      `results[0].error: "message" is required`,
+		`{"Results":[{"outputs":[]},{"outputs":[]}]}`:                               `no "results" array`,
+		`{"results":[{"Outputs":[]},{"outputs":[]}]}`:                               `results[0]: give exactly one`,
+		`{"results":[null,{"outputs":[]}]}`:                                         `results[0]: null`,
 	} {
 		if _, err := decodeAnswer([]byte(body), 2); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)

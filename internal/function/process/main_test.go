@@ -64,7 +64,7 @@ type fixture struct {
 }
 
 // start runs a process function; settings are its process: settings.
-func start(t *testing.T, settings map[string]any, o invocation.Options) *fixture {
+func start(t testing.TB, settings map[string]any, o invocation.Options) *fixture {
 	t.Helper()
 	l := &logs{}
 	log := slog.New(slog.NewJSONHandler(l, nil))
@@ -105,7 +105,7 @@ func batch(n int, do map[int]string) []json.RawMessage {
 
 // checkOK checks that every event but those in bad has exactly one
 // output, its own, and returns the errors of the bad ones.
-func checkOK(t *testing.T, res []function.Result, n int, bad ...int) map[int]*function.CallError {
+func checkOK(t testing.TB, res []function.Result, n int, bad ...int) map[int]*function.CallError {
 	t.Helper()
 	if len(res) != n {
 		t.Fatalf("%d results for %d events", len(res), n)

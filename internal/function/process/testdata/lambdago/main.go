@@ -4,7 +4,8 @@
 // Invoke); "" or "ok" gives the event back, without "do", with "by",
 // "function" and "config" added. With FIXTURE_MODE=firehose it is a Kinesis Data Firehose
 // transformation written with aws-lambda-go's events package, as an
-// existing one would be.
+// existing one would be; with FIXTURE_MODE=identity, a typed handler that
+// gives every event back (for the benchmarks).
 package main
 
 import (
@@ -134,6 +135,15 @@ func firehose(ctx context.Context, ev events.KinesisFirehoseEvent) (events.Kines
 	return out, nil
 }
 
+// identity gives every event back.
+func identity(ctx context.Context, req request) (map[string][]map[string][]json.RawMessage, error) {
+	results := make([]map[string][]json.RawMessage, len(req.Events))
+	for i, e := range req.Events {
+		results[i] = map[string][]json.RawMessage{"outputs": {e}}
+	}
+	return map[string][]map[string][]json.RawMessage{"results": results}, nil
+}
+
 func main() {
 	if d, err := time.ParseDuration(os.Getenv("FIXTURE_START_DELAY")); err == nil {
 		fmt.Fprintf(os.Stderr, "starting slowly (%s)\n", d)
@@ -154,6 +164,8 @@ func main() {
 		os.Exit(2)
 	case "firehose":
 		lambda.Start(firehose)
+	case "identity": // for the benchmarks: a typed handler, as most are
+		lambda.Start(identity)
 	default:
 		lambda.StartHandler(handler{})
 	}
