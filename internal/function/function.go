@@ -97,8 +97,11 @@ func (r *Registry) Spec(name string) (Spec, error) {
 	defer r.mu.RUnlock()
 	s, ok := r.specs[name]
 	if !ok {
-		names := make([]string, 0, len(r.specs))
+		names := make([]string, 0, len(r.specs)+len(r.named))
 		for n := range r.specs {
+			names = append(names, n)
+		}
+		for n := range r.named {
 			names = append(names, n)
 		}
 		sort.Strings(names)

@@ -3,15 +3,22 @@ package process
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/time/rate"
 )
 
 // Bounds of what sluice keeps of a process's output.
 const (
 	tailBytes = 8 << 10 // the end of stderr that goes into dead letters
 	lineBytes = 8 << 10 // a longer line is cut in the log
+	// A process that prints faster than this does not flood the node's
+	// log: the lines over it are counted, not logged (the tail keeps them).
+	logRate  = 200 // lines per second, per stream
+	logBurst = 2000
 )
 
 // output reads one of a process's streams (stdout or stderr) from a pipe:
@@ -26,7 +33,9 @@ type output struct {
 	log  func(line string)
 	done chan struct{} // closed at the end of the stream
 
-	logMu sync.Mutex // held while logging, so lines keep their order
+	logMu   sync.Mutex // held while logging, so lines keep their order
+	limit   *rate.Limiter
+	dropped int // lines not logged since the last one logged
 
 	mu      sync.Mutex
 	tail    []byte
@@ -48,7 +57,7 @@ func newOutput(log func(string)) (o *output, w *os.File, err error) {
 		w.Close()
 		return nil, nil, err
 	}
-	return &output{r: r, raw: raw, log: log, done: make(chan struct{})}, w, nil
+	return &output{r: r, raw: raw, log: log, done: make(chan struct{}), limit: rate.NewLimiter(logRate, logBurst)}, w, nil
 }
 
 // run reads until the stream ends (every copy of the write end closed) or
@@ -151,6 +160,14 @@ func (o *output) flushLog() {
 	o.lines = nil
 	o.mu.Unlock()
 	for _, l := range lines {
+		if !o.limit.Allow() {
+			o.dropped++
+			continue
+		}
+		if o.dropped > 0 {
+			o.log(fmt.Sprintf("(%d lines not logged: more than %d a second)", o.dropped, logRate))
+			o.dropped = 0
+		}
 		o.log(l)
 	}
 }

@@ -174,6 +174,16 @@ func TestGarbageOnStdoutIsOnlyLogged(t *testing.T) {
 	mustContain(t, "log", f.logs.String(), `"stream":"stdout"`, `garbage {\"results\": [] not json`)
 }
 
+func TestOutputFloodIsNotAllLogged(t *testing.T) {
+	f := start(t, goSettings(t, nil), invocation.Options{})
+	checkOK(t, f.fn.Call(bg, batch(1, map[int]string{0: "flood"})), 1)
+	waitFor(t, "the line after the flood", func() bool { return strings.Contains(f.logs.String(), "after the flood") })
+	logged := strings.Count(f.logs.String(), "flood line")
+	if logged >= 10000 || logged < 100 || !strings.Contains(f.logs.String(), "lines not logged: more than 200 a second") {
+		t.Fatalf("%d of 10000 lines logged", logged)
+	}
+}
+
 func TestSlowStart(t *testing.T) {
 	f := start(t, goSettings(t, map[string]any{"env": map[string]any{"FIXTURE_START_DELAY": "1500ms"}}), invocation.Options{})
 	if s := state(f.pool); s.State != "starting" {

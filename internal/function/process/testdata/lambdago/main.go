@@ -90,6 +90,13 @@ func (handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			os.Stdout.Write(bytes.Repeat([]byte("x"), 20000)) // a long line without an end
 			os.Stdout.Write([]byte("\n"))
 			results = append(results, map[string]any{"outputs": []any{map[string]any{"n": e.N, "by": "go"}}})
+		case "flood": // more stderr than the node logs
+			for i := range 10000 {
+				fmt.Fprintf(os.Stderr, "flood line %d\n", i)
+			}
+			time.Sleep(200 * time.Millisecond)
+			fmt.Fprintln(os.Stderr, "after the flood")
+			results = append(results, map[string]any{"outputs": []any{map[string]any{"n": e.N}}})
 		case "badjson":
 			return []byte(`{"results": [oops`), nil
 		default:
