@@ -292,3 +292,25 @@ pipelines:
 		t.Fatalf("dead letters while the function was down: %+v", s)
 	}
 }
+
+// TestFunctionKindsDocumented keeps docs/FUNCTIONS.md true to the kinds'
+// specs: every setting of process and http has its row.
+func TestFunctionKindsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/FUNCTIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range node.FunctionKinds() {
+		section := string(doc)
+		if i := strings.Index(section, "### `"+k.Name+"`"); i >= 0 {
+			section = section[i:]
+		} else {
+			t.Fatalf("docs/FUNCTIONS.md has no section ### `%s`", k.Name)
+		}
+		for _, f := range k.Fields {
+			if !strings.Contains(section, "| `"+f.Name+"` |") {
+				t.Errorf("docs/FUNCTIONS.md: the %s section has no row for %s", k.Name, f.Name)
+			}
+		}
+	}
+}
