@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package process is the function kind "process": sluice starts the
 // operator's command, `instances` times, and serves each process the AWS
 // Lambda Runtime API on a loopback port of its own (AWS_LAMBDA_RUNTIME_API),
