@@ -70,7 +70,15 @@ func (g *generation) next(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(c.body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(c.body)
+	_, err := w.Write(c.body)
+	if err == nil {
+		err = http.NewResponseController(w).Flush()
+	}
+	if err != nil && g.release(c.id) == c {
+		// The process went away before it had the invocation (its exit
+		// is handled apart): another instance takes it.
+		c.finish(outcome{err: errNotDelivered})
+	}
 }
 
 // response is the invocation's answer.
