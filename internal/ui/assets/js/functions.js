@@ -32,7 +32,8 @@ sluice.pages.functions = async function (main) {
     main.append(h("section", { class: "card", id: "fn-" + f.name },
       h("h2", {}, f.name), h("p", {}, f.doc),
       f.fields && f.fields.length ? h("table", { class: "grid fields" }, h("thead", {}, h("tr", {}, ["Field", "Type", "Default", "Doc"].map(c => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, f.fields.map(x => h("tr", {}, h("td", {}, h("code", {}, x.name), x.required ? h("span", { class: "badge" }, "required") : null), h("td", {}, x.type),
+        h("tbody", {}, f.fields.map(x => h("tr", {}, h("td", {}, h("code", {}, x.name), x.required ? h("span", { class: "badge" }, "required") : null,
+          x.operator ? h("span", { class: "badge", title: "set in the node's config only, never by an invoke request" }, "operator") : null), h("td", {}, x.type),
           h("td", {}, x.default === undefined || x.default === null ? "" : h("code", {}, JSON.stringify(x.default))), h("td", {}, x.doc))))) : h("p", { class: "muted" }, "No config."),
       tryIt(f, true, sel === f.name)));
   }
@@ -75,8 +76,12 @@ function fnStatus(box, f) {
 // tryIt invokes a function on events; built-in kinds take a config, named
 // functions have theirs.
 function tryIt(f, withConfig, open) {
+  // Operator fields (network targets such as api_base) are the node's
+  // config's: the API refuses an invoke that sets them, so they are left
+  // out of the config to edit.
   const defaults = {};
-  (f.fields || []).forEach(x => { if (x.default !== undefined && x.default !== null) defaults[x.name] = x.default; });
+  (f.fields || []).forEach(x => { if (!x.operator && x.default !== undefined && x.default !== null) defaults[x.name] = x.default; });
+  const operator = (f.fields || []).filter(x => x.operator).map(x => x.name);
   const cfg = withConfig ? h("textarea", { rows: 5, class: "code", spellcheck: "false" }, JSON.stringify(defaults, null, 2)) : null;
   const evs = h("textarea", { rows: 6, class: "code", spellcheck: "false", placeholder: "one event, or a JSON array of events" });
   const from = h("input", { placeholder: "stream name", spellcheck: "false" });
@@ -97,6 +102,8 @@ function tryIt(f, withConfig, open) {
       } catch (e) { out.replaceChildren(errorBox(e), unavailableDetail(e)); }
     } },
       cfg ? field("Config (JSON)", cfg) : h("p", { class: "muted" }, "A named function has its config; the events are all it takes."),
+      cfg && operator.length ? h("p", { class: "muted operator-note" }, "Left out: ", operator.map((n, i) => [i ? ", " : "", h("code", {}, n)]).flat(),
+        ". They are network targets, taken from the node's config (a pipeline's function config, else the defaults); an invoke request cannot set them.") : null,
       h("div", { class: "toolbar" }, field("Take the newest event of a stream", from),
         h("button", { type: "button", onclick: async () => {
           try {
