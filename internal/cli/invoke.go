@@ -3,21 +3,29 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
 func newInvoke(g *globals) *cobra.Command {
-	var cfg, pl string
+	var cfg, pl, project string
 	cmd := &cobra.Command{
 		Use:   "invoke FUNCTION|--pipeline NAME [FILE|-]",
 		Short: "Run a function on events (a JSON object, an array or NDJSON) and print its outputs; nothing is written",
 		Long: "Prints each output event as one line of NDJSON on stdout, and each event's error on stderr\n" +
-			"(exit status 1 if any). With --json, prints one result per input event instead.",
+			"(exit status 1 if any), with its type, stack, the function's stderr and exit when it has them.\n" +
+			"With --json, prints one result per input event instead. With --project DIR, runs the function\n" +
+			"here, from DIR/sluice.yaml (a named function's processes are started as the node starts them),\n" +
+			"instead of asking a server.",
 		Args: cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := ""
@@ -26,6 +34,9 @@ func newInvoke(g *globals) *cobra.Command {
 				args = append([]string{""}, args...) // no function name: the pipeline's
 				if cfg != "" {
 					return fmt.Errorf("--config and --pipeline: a pipeline's function has its config")
+				}
+				if project != "" {
+					return fmt.Errorf("--project runs a function; a pipeline runs on a server (or in `sluice test`)")
 				}
 			} else if len(args) == 0 {
 				return fmt.Errorf("name a function, or a pipeline with --pipeline")
@@ -54,7 +65,11 @@ func newInvoke(g *globals) *cobra.Command {
 				payload = httpapi.PipelineInvoke{Events: req.Events}
 			}
 			var res httpapi.InvokeResult
-			if err := g.client().sendJSON(cmd.Context(), "POST", path, payload, &res); err != nil {
+			if project != "" {
+				if res, err = invokeHere(cmd, g, project, args[0], req); err != nil {
+					return err
+				}
+			} else if err := g.client().sendJSON(cmd.Context(), "POST", path, payload, &res); err != nil {
 				return err
 			}
 			failed := 0
@@ -73,6 +88,9 @@ func newInvoke(g *globals) *cobra.Command {
 				if r.Error != "" {
 					failed++
 					fmt.Fprintf(g.errOut, "event %d: %s\n", r.Index, r.Error)
+					if !g.json {
+						printDetail(g.errOut, r.Detail)
+					}
 				}
 			}
 			if failed > 0 {
@@ -83,5 +101,50 @@ func newInvoke(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfg, "config", "", `the function's config as a JSON object, e.g. '{"program":"{title}"}'`)
 	cmd.Flags().StringVar(&pl, "pipeline", "", "invoke a pipeline's where and function (as configured) instead")
+	cmd.Flags().StringVar(&project, "project", "", "run the function here, from DIR/sluice.yaml, without a server")
 	return cmd
+}
+
+// invokeHere runs a function in this process, as the node would.
+func invokeHere(cmd *cobra.Command, g *globals, dir, name string, req httpapi.Invoke) (httpapi.InvokeResult, error) {
+	cfg, err := config.Load(filepath.Join(dir, "sluice.yaml"))
+	if err != nil {
+		return httpapi.InvokeResult{}, err
+	}
+	reg := node.Functions()
+	if err := node.DeclareFunctions(cfg, reg, newLogger(g, "info")); err != nil {
+		return httpapi.InvokeResult{}, err
+	}
+	defer reg.Close()
+	f, err := reg.New(name, req.Config)
+	if err != nil {
+		return httpapi.InvokeResult{}, err
+	}
+	if c, ok := f.(io.Closer); ok {
+		defer c.Close()
+	}
+	return httpapi.InvokeResults(f.Call(cmd.Context(), req.Events), nil)
+}
+
+// printDetail shows what a dead letter would carry besides the message.
+func printDetail(w io.Writer, d *httpapi.ErrorDetail) {
+	if d == nil {
+		return
+	}
+	indent := func(s string) string { return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") }
+	if len(d.Stack) > 0 {
+		fmt.Fprintf(w, "  stack:\n%s\n", indent(strings.Join(d.Stack, "\n")))
+	}
+	if d.Exit != "" {
+		fmt.Fprintf(w, "  exit: %s\n", d.Exit)
+	}
+	if d.Status != 0 {
+		fmt.Fprintf(w, "  http status: %d\n", d.Status)
+	}
+	if d.Body != "" {
+		fmt.Fprintf(w, "  http body:\n%s\n", indent(d.Body))
+	}
+	if d.Stderr != "" {
+		fmt.Fprintf(w, "  stderr (its end):\n%s\n", indent(d.Stderr))
+	}
 }

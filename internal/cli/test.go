@@ -12,13 +12,15 @@ import (
 )
 
 func newTest(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var verbose bool
+	cmd := &cobra.Command{
 		Use:   "test [DIR]",
 		Short: "Run a project's pipeline tests (DIR/tests/*.yaml next to DIR/sluice.yaml); no server needed",
 		Long: "Each test file names a pipeline of DIR/sluice.yaml and lists cases: input events, optionally a\n" +
 			"mock of the function or the simulated MediaWiki API (mediawiki_sim: true), and the expected\n" +
 			"outputs as exact JSON (with ignored fields) or CEL conditions over `output`. Outputs are also\n" +
-			"checked against the output streams' schemas. Exits 1 if any case fails.",
+			"checked against the output streams' schemas. Named functions (functions: in sluice.yaml) run as\n" +
+			"the node runs them: process functions are started, http ones called. Exits 1 if any case fails.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -29,7 +31,12 @@ func newTest(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sum, err := pipetest.Run(cmd.Context(), dir, cfg, node.Functions(), g.out)
+			reg := node.Functions()
+			if err := node.DeclareFunctions(cfg, reg, newLogger(g, map[bool]string{true: "info", false: "warn"}[verbose])); err != nil {
+				return err
+			}
+			defer reg.Close()
+			sum, err := pipetest.Run(cmd.Context(), dir, cfg, reg, g.out)
 			if err != nil {
 				return err
 			}
@@ -39,4 +46,6 @@ func newTest(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log what the functions' processes print (stdout and stderr, line by line)")
+	return cmd
 }

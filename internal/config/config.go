@@ -45,6 +45,8 @@ type Config struct {
 	Sources map[string]Source `yaml:"sources"`
 	// Pipelines run a function on a stream's events and write the outputs.
 	Pipelines map[string]Pipeline `yaml:"pipelines"`
+	// Functions are named functions (functions.go), used by pipelines and invoke by name.
+	Functions map[string]Function `yaml:"functions"`
 	// TableStore is where temporal tables live: empty for SQLite under the
 	// data directory (tables.db), or a postgres:// URL.
 	TableStore string `yaml:"table_store"`

@@ -62,6 +62,7 @@ type Registry struct {
 	mu       sync.RWMutex
 	specs    map[string]Spec
 	operator map[string]operatorValues // by kind: see SetOperatorValues
+	named    map[string]Named          // declared by the operator: see named.go
 }
 
 // NewRegistry makes a registry with the given specs.
@@ -101,8 +102,11 @@ func (r *Registry) Spec(name string) (Spec, error) {
 	defer r.mu.RUnlock()
 	s, ok := r.specs[name]
 	if !ok {
-		names := make([]string, 0, len(r.specs))
+		names := make([]string, 0, len(r.specs)+len(r.named))
 		for n := range r.specs {
+			names = append(names, n)
+		}
+		for n := range r.named {
 			names = append(names, n)
 		}
 		sort.Strings(names)
@@ -113,6 +117,9 @@ func (r *Registry) Spec(name string) (Spec, error) {
 
 // New builds a function by name.
 func (r *Registry) New(name string, config map[string]any) (Function, error) {
+	if n, ok := r.Lookup(name); ok {
+		return n.use(config)
+	}
 	s, err := r.Spec(name)
 	if err != nil {
 		return nil, err
@@ -159,12 +166,18 @@ func Each(ctx context.Context, events []json.RawMessage, f func(ctx context.Cont
 
 // CallError is a function's failure for one event, with what a dead
 // letter should show: the attempts made and, for HTTP calls, the status
-// and the start of the body.
+// and the start of the body; for code of the operator's own (process and
+// http functions, see package invocation), the error's type and stack as
+// the code reported them, the end of the process's stderr and how it ended.
 type CallError struct {
 	Err      error
 	Attempts int
-	Status   int    // HTTP status of the last attempt, 0 if none
-	Body     string // the first 2 KiB of the last response body
+	Status   int      // HTTP status of the last attempt, 0 if none
+	Body     string   // the first 2 KiB of the last response body
+	Type     string   // the error's type, e.g. KeyError or Sandbox.Timedout
+	Stack    []string // the stack trace the function reported
+	Stderr   string   // the last 8 KiB of the process's stderr
+	Exit     string   // how the process ended: "exit status 2", "signal: killed"
 }
 
 func (e *CallError) Error() string {

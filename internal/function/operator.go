@@ -113,6 +113,9 @@ func (r *Registry) SetOperatorValues(uses map[string]Use) {
 // operator field (*OperatorFieldError); those come from the node's config
 // (SetOperatorValues) or are the kind's defaults.
 func (r *Registry) Invoke(name string, config map[string]any) (Function, error) {
+	if n, ok := r.Lookup(name); ok {
+		return n.use(config) // the operator's own declaration: a request gives it no config
+	}
 	s, err := r.Spec(name)
 	if err != nil {
 		return nil, err

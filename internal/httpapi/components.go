@@ -67,13 +67,21 @@ const components = `{
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
 "SourceList": {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"$ref":"#/components/schemas/Source"}}}},
 "FunctionList": {"type":"object","required":["functions"],"properties":{"functions":{"type":"array","items":{
-  "type":"object","required":["name","doc","fields"],"properties":{"name":{"type":"string"},"doc":{"type":"string"},
+  "type":"object","required":["name","kind","doc"],"properties":{"name":{"type":"string"},"doc":{"type":"string"},
+  "kind":{"type":"string","description":"a built-in kind (its name), or process or http for a named function of the operator's code"},
+  "builtin":{"type":"boolean","description":"a built-in kind, invoked with a config; otherwise a named function (functions: in the config), invoked without"},
   "fields":{"type":["array","null"],"items":{"type":"object","required":["name","type","doc"],"properties":{
-    "name":{"type":"string"},"type":{"type":"string"},"default":{},"required":{"type":"boolean"},"doc":{"type":"string"}}}}}}}}},
+    "name":{"type":"string"},"type":{"type":"string"},"default":{},"required":{"type":"boolean"},"doc":{"type":"string"}}}},
+  "settings":{"type":"object","description":"a named function's kind settings as configured; secrets (header and env values, query strings) left out"},
+  "config":{"type":"object","description":"a named function's preset config"},"max_batch":{"type":"integer"},"payload":{"type":"string","enum":["sluice","firehose"]},
+  "state":{"type":"string","description":"process: ready, starting or failing; http: idle, ok or failing"},
+  "status":{"type":"object","description":"process: instances (state, pid, restarts, last exit and error) and counts; http: the endpoint, counts, last status and error"}}}}}},
 "Invoke": {"type":"object","required":["events"],"additionalProperties":false,"properties":{
   "config":{"type":"object"},"events":{"type":"array","minItems":1,"maxItems":10000}}},
 "InvokeResult": {"type":"object","required":["results"],"properties":{"results":{"type":"array","items":{
-  "type":"object","required":["index","outputs"],"properties":{"index":{"type":"integer"},"outputs":{"type":"array"},"error":{"type":"string"},"filtered":{"type":"boolean"}}}}}},
+  "type":"object","required":["index","outputs"],"properties":{"index":{"type":"integer"},"outputs":{"type":"array"},"error":{"type":"string"},"filtered":{"type":"boolean"},
+  "detail":{"type":"object","description":"what a dead letter carries besides the message","properties":{"type":{"type":"string"},"stack":{"type":"array","items":{"type":"string"}},
+    "stderr":{"type":"string"},"exit":{"type":"string"},"attempts":{"type":"integer"},"http_status":{"type":"integer"},"http_body":{"type":"string"}}}}}}}},
 "Pipeline": {"type":"object","required":["name","from","function","to","state","paused","position","lag_events","rate","processed","filtered","failed","outputs"],
   "properties":{"name":{"type":"string"},"from":{"type":"string"},"function":{"type":"string"},"to":{"type":["array","null"],"items":{"type":"string"}},
   "state":{"type":"string","enum":["starting","running","paused","failing","stopped"]},"paused":{"type":"boolean"},

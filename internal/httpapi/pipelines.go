@@ -130,16 +130,9 @@ func (a *API) invokePipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := InvokeResult{Results: make([]InvokeOne, len(results))}
-	for i, res := range results {
-		one := InvokeOne{Index: i, Outputs: res.Outputs, Filtered: filtered[i]}
-		if one.Outputs == nil {
-			one.Outputs = []json.RawMessage{}
-		}
-		if res.Err != nil {
-			one.Error = res.Err.Error()
-		}
-		out.Results[i] = one
+	out, err := InvokeResults(results, filtered)
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

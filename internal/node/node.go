@@ -73,6 +73,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1), History: history.New(historyPoints)}
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fail := func(err error) (*Node, error) {
+		if n.Functions != nil {
+			_ = n.Functions.Close()
+		}
 		if n.Files != nil {
 			n.Files.Stop()
 		}
@@ -121,6 +124,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	n.Functions = Functions()
 	n.Functions.SetOperatorValues(functionUses(cfg))
+	if err := DeclareFunctions(cfg, n.Functions, log); err != nil {
+		return fail(err)
+	}
 	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams, n.Tables)
 	if err != nil {
 		return fail(err)
@@ -191,6 +197,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.Files.Stop()
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
+	_ = n.Functions.Close() // after the pipelines and requests that use them
 	if n.Tables != nil {
 		if cerr := n.Tables.Close(); err == nil {
 			err = cerr

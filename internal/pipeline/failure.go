@@ -31,6 +31,12 @@ type Failure struct {
 	Body     string             `json:"http_body,omitempty"` // the first 2 KiB
 	Output   string             `json:"output,omitempty"`    // set when an output refused the result
 	Invalid  []schema.Violation `json:"invalid,omitempty"`
+
+	// For process and http functions (docs/FUNCTIONS.md), as the code reported them.
+	ErrorType string   `json:"error_type,omitempty"`
+	Stack     []string `json:"stack,omitempty"`
+	Stderr    string   `json:"stderr,omitempty"` // the last 8 KiB of the process's stderr
+	Exit      string   `json:"exit,omitempty"`   // how the process ended: "exit status 2", "signal: killed"
 }
 
 // FailureMeta identifies a failure; the id depends on the pipeline and the
@@ -85,6 +91,7 @@ func newFailure(spec *Spec, seq uint64, id string, ev []byte, err error) Failure
 	var ce *function.CallError
 	if errors.As(err, &ce) {
 		f.Attempts, f.Status, f.Body = ce.Attempts, ce.Status, ce.Body
+		f.ErrorType, f.Stack, f.Stderr, f.Exit = ce.Type, ce.Stack, ce.Stderr, ce.Exit
 	}
 	return f
 }

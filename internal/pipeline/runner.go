@@ -12,6 +12,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -216,6 +217,9 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		results := r.spec.Function.Call(ctx, events)
 		if ctx.Err() != nil {
 			return nil // shutting down: nothing acknowledged, all will come again
+		}
+		if err := function.Unavailable(results); err != nil {
+			return fmt.Errorf("function %s: %w", r.spec.FunctionName, err) // not the events' fault: the batch comes again
 		}
 		for i, res := range results {
 			in := pass[i]

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/function/invocation"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
@@ -73,7 +74,6 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 			return err
 		}
 	}
-	fnConfig := pl.Function.Config
 	var simURL string
 	if f.MediaWikiSim {
 		stop, u, err := startSim()
@@ -82,9 +82,8 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 		}
 		defer stop()
 		simURL = u
-		fnConfig = withAllowedHost(fnConfig, strings.TrimPrefix(u, "http://"))
 	}
-	fn, err := reg.New(pl.Function.Name, fnConfig)
+	fn, err := pipelineFunction(reg, pl.Function, strings.TrimPrefix(simURL, "http://"))
 	if err != nil {
 		return fmt.Errorf("pipelines.%s.function: %w", f.Pipeline, err)
 	}
@@ -108,6 +107,27 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 		}
 	}
 	return nil
+}
+
+// pipelineFunction is the function a test runs: the pipeline's, as the
+// node runs it (a named function is the same one: its processes, its
+// endpoint). With the simulator at simHost, the function's config lets
+// it in: a named function gets its preset config so changed, on the same
+// processes.
+func pipelineFunction(reg *function.Registry, ref config.FunctionRef, simHost string) (function.Function, error) {
+	n, named := reg.Lookup(ref.Name)
+	switch {
+	case simHost == "":
+		return reg.New(ref.Name, ref.Config)
+	case !named:
+		return reg.New(ref.Name, withAllowedHost(ref.Config, simHost))
+	case len(ref.Config) > 0:
+		return reg.New(ref.Name, ref.Config) // refused: a named function has its config
+	}
+	if f, ok := n.Function.(*invocation.Function); ok {
+		return f.WithConfig(withAllowedHost(n.Config, simHost))
+	}
+	return reg.New(n.Kind, withAllowedHost(n.Config, simHost))
 }
 
 // withAllowedHost lets the function call the simulator (an exact host, so http is allowed).
