@@ -59,6 +59,11 @@ class CallError(Exception):
         self.body = excerpt(body, BODY_EXCERPT)
 
 
+def q(s) -> str:
+    """s quoted as Go's %q quotes it, so messages read as the built-in's."""
+    return json.dumps(s, ensure_ascii=False)
+
+
 def excerpt(b: bytes, n: int) -> str:
     return b[:n].decode("utf-8", "ignore")
 
@@ -88,7 +93,7 @@ class HostRules:
                 h = h[2:]
             problem = self._check_entry(h, suffix)
             if problem:
-                raise ValueError(f"allowed_hosts[{i}]: {e!r}: {problem}")
+                raise ValueError(f"allowed_hosts[{i}]: {q(e)}: {problem}")
             self.rules.append((h, suffix))
 
     @staticmethod
@@ -110,14 +115,14 @@ class HostRules:
 
     def check(self, u: urllib.parse.SplitResult) -> None:
         if u.scheme not in ("https", "http"):
-            raise HostNotAllowed(f"host not allowed: scheme {u.scheme!r} (want https)")
+            raise HostNotAllowed(f"host not allowed: scheme {q(u.scheme)} (want https)")
         if "@" in u.netloc:
             raise HostNotAllowed("host not allowed: user information in the URL")
         host, name = u.netloc.lower(), (u.hostname or "").lower()
         try:
             has_port = u.port is not None
         except ValueError:
-            raise HostNotAllowed(f"host not allowed: {host!r} has an invalid port") from None
+            raise HostNotAllowed(f"host not allowed: {q(host)} has an invalid port") from None
         suffixed = False
         for h, suffix in self.rules:
             if not suffix and h == host:
@@ -128,24 +133,24 @@ class HostRules:
                 suffixed = True
         if suffixed:
             raise HostNotAllowed(f"host not allowed: http://{host}: http is allowed only for hosts listed exactly in allowed_hosts; use https")
-        raise HostNotAllowed(f"host not allowed: {host!r} is not in allowed_hosts")
+        raise HostNotAllowed(f"host not allowed: {q(host)} is not in allowed_hosts")
 
     def endpoint(self, server_url: str, script_path: str) -> urllib.parse.SplitResult:
         """The API URL of the wiki an event names: server_url +
         server_script_path + "/api.php", if its host is allowed."""
         base = urllib.parse.urlsplit(server_url)
         if not base.netloc or base.query or base.fragment or server_url.endswith("?") or "#" in server_url:
-            raise ValueError(f"server_url: {server_url!r} is not an absolute http(s) URL without query")
+            raise ValueError(f"server_url: {q(server_url)} is not an absolute http(s) URL without query")
         try:
             self.check(base)
         except HostNotAllowed as e:
             raise HostNotAllowed(f"server_url: {e}") from None
         if script_path and (not script_path.startswith("/") or any(c in script_path for c in "?#@\\%")
                             or "//" in script_path or "/../" in "/" + script_path + "/"):
-            raise ValueError(f'server_script_path: {script_path!r} is not a plain path like "/w"')
+            raise ValueError(f'server_script_path: {q(script_path)} is not a plain path like "/w"')
         u = urllib.parse.urlsplit(server_url.rstrip("/") + script_path + "/api.php")
         if u.netloc.lower() != base.netloc.lower():
-            raise ValueError(f"server_url and server_script_path: {server_url!r} + {script_path!r} is no URL on {base.netloc}")
+            raise ValueError(f"server_url and server_script_path: {q(server_url)} + {q(script_path)} is no URL on {base.netloc}")
         return u._replace(netloc=u.netloc.lower())
 
     def exact(self, host: str) -> bool:
@@ -157,7 +162,7 @@ class HostRules:
         address or on a host listed exactly in allowed_hosts."""
         if v == "":
             return None
-        want = f'api_base: {v!r}: want an http(s) URL without query, e.g. "http://127.0.0.1:8093"'
+        want = f'api_base: {q(v)}: want an http(s) URL without query, e.g. "http://127.0.0.1:8093"'
         try:
             u = urllib.parse.urlsplit(v)
             u.port
@@ -166,7 +171,7 @@ class HostRules:
         if u.scheme not in ("http", "https") or not u.netloc or "@" in u.netloc or u.query or u.fragment or v.endswith("?"):
             raise ValueError(want)
         if not loopback(u.hostname or "") and not self.exact(u.netloc):
-            raise ValueError(f"api_base: {v!r}: the host must be a loopback address or listed exactly in allowed_hosts")
+            raise ValueError(f"api_base: {q(v)}: the host must be a loopback address or listed exactly in allowed_hosts")
         return u._replace(netloc=u.netloc.lower(), path=u.path.rstrip("/"))
 
 

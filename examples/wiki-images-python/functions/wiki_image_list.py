@@ -33,7 +33,7 @@ import urllib.parse
 import uuid
 
 import sluice_function
-from mediawiki_api import DEFAULT_ALLOWED_HOSTS, APIError, CallError, Client, HostRules, rebase, unexpected
+from mediawiki_api import DEFAULT_ALLOWED_HOSTS, APIError, CallError, Client, HostRules, q, rebase, unexpected
 
 NAME = "mediawiki.page_images"  # output ids are derived as the built-in's, so either can replace the other
 OUTPUT_STREAM = "wiki.page_images"
@@ -56,7 +56,7 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
 
 def parse_duration(field: str, v, zero_ok: bool) -> float:
     """A Go duration ("200ms", "1m30s") in seconds."""
-    bad = ValueError(f'{field}: want a duration like "200ms" or "30s", got {v!r}')
+    bad = ValueError(f'{field}: want a duration like "200ms" or "30s", got {q(v)}')
     if not isinstance(v, str):
         raise bad
     s, sign = v, 1.0
@@ -75,9 +75,9 @@ def parse_duration(field: str, v, zero_ok: bool) -> float:
             raise bad
     total *= sign
     if total < 0 and zero_ok:
-        raise ValueError(f"{field}: must not be negative, got {v!r}")
+        raise ValueError(f"{field}: must not be negative, got {q(v)}")
     if total <= 0 and not zero_ok:
-        raise ValueError(f"{field}: must be positive, got {v!r}")
+        raise ValueError(f"{field}: must be positive, got {q(v)}")
     return total
 
 
@@ -96,10 +96,10 @@ class Settings:
     def __init__(self, config: dict):
         unknown = sorted(set(config) - set(DEFAULTS))
         if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(sorted(DEFAULTS))})")
+            raise ValueError(f"unknown field {q(unknown[0])} (known: {', '.join(sorted(DEFAULTS))})")
         c = dict(DEFAULTS, **config)
         if c["mode"] != "current":
-            raise ValueError(f'mode: only "current" is done by this function, got {c["mode"]!r} '
+            raise ValueError(f'mode: only "current" is done by this function, got {q(c["mode"])} '
                              "(the built-in mediawiki.page_images also has \"revision\")")
         ua = c["user_agent"].strip() if isinstance(c["user_agent"], str) else ""
         if not ua:
@@ -269,7 +269,7 @@ class PageSet:
                     have["invalidreason"] = p["invalidreason"]
                 for im in p.get("images") or []:
                     if not im.get("title"):
-                        raise unexpected(f"an image of {title!r} without title", body)
+                        raise unexpected(f"an image of {q(title)} without title", body)
                     have["images"].append(im["title"])
         if cont is None:
             return None
@@ -288,15 +288,15 @@ class PageSet:
             name = self.redirects.get(name, name)
             p = self.pages.get(name)
             if p is None and (self.interwiki.get(t) or self.interwiki.get(name)):
-                out[t] = ValueError(f"title {t!r} is an interwiki link, not a page of this wiki")
+                out[t] = ValueError(f"title {q(t)} is an interwiki link, not a page of this wiki")
             elif p is None:
-                out[t] = ValueError(f"unexpected answer: title {t!r} (as {name!r}) is not in it")
+                out[t] = ValueError(f"unexpected answer: title {q(t)} (as {q(name)}) is not in it")
             elif p["invalid"]:
-                out[t] = ValueError(f"invalid title {t!r}: {p['invalidreason']}")
+                out[t] = ValueError(f"invalid title {q(t)}: {p['invalidreason']}")
             elif p["missing"] or p["special"]:
                 out[t] = (0, [], True, at)
             elif p["pageid"] <= 0:
-                out[t] = ValueError(f"unexpected answer: page {name!r} has no pageid")
+                out[t] = ValueError(f"unexpected answer: page {q(name)} has no pageid")
             else:
                 out[t] = (p["pageid"], sorted(set(p["images"])), False, at)
         return out
