@@ -74,6 +74,8 @@ MAX_STACK_TAIL = 160
 log = logging.getLogger("sluice_function")
 
 _BATCH_ATTR = "__sluice_batch__"
+_THIS_FILE = os.path.abspath(__file__)
+_IMPORTLIB_INIT = os.path.abspath(importlib.__file__)
 _deadline: float | None = None  # seconds since the epoch, during an invocation
 
 
@@ -139,15 +141,34 @@ def _bound_message(msg: str) -> str:
     return msg[:MAX_MESSAGE] + f"... ({len(msg) - MAX_MESSAGE} characters left out)"
 
 
-def describe(e: BaseException, skip_frames: int = 0) -> dict:
+def _runner_frame(filename: str) -> bool:
+    """Frames of this file's runner and of the import machinery, which
+    start every stack and say nothing about the function."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    return os.path.abspath(filename) in (_THIS_FILE, _IMPORTLIB_INIT)
+
+
+def _trim(te: traceback.TracebackException) -> None:
+    while te is not None:
+        frames = list(te.stack)
+        start = 0
+        while start < len(frames) and _runner_frame(frames[start].filename):
+            start += 1
+        kept = [f for f in frames[start:] if not f.filename.startswith("<frozen importlib")]
+        if kept or not frames:  # an error of this file's own keeps its frames
+            te.stack = traceback.StackSummary.from_list(kept)
+        te = te.__cause__ or te.__context__
+
+
+def describe(e: BaseException) -> dict:
     """The contract's error object for e: type, message and the stack as a
-    list of lines, as Python prints it (chained causes included), without
-    the first skip_frames frames (this file's own)."""
-    tb = e.__traceback__
-    for _ in range(skip_frames):
-        if tb is not None:
-            tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(e), e, tb))
+    list of lines, as Python prints it (chained causes included), from the
+    function's first frame (this file's and the import machinery's left
+    out)."""
+    te = traceback.TracebackException(type(e), e, e.__traceback__)
+    _trim(te)
+    text = "".join(te.format())
     msg = str(e) or type(e).__name__
     return {"type": error_type(e), "message": _bound_message(msg), "stack": _bound_lines(text.splitlines())}
 
@@ -189,7 +210,7 @@ def run_batch(handler: Callable, events: list, config: dict) -> list[dict]:
         try:
             values = handler(events, config)
         except Exception as e:
-            d = describe(e, skip_frames=1)
+            d = describe(e)
             raise InvocationError(d["type"], d["message"], d["stack"]) from e
         if not isinstance(values, (list, tuple)):
             raise InvocationError("Sluice.WrongResults",
@@ -212,7 +233,7 @@ def run_batch(handler: Callable, events: list, config: dict) -> list[dict]:
         try:
             v = handler(ev, config)
         except Exception as e:
-            out.append({"error": describe(e, skip_frames=1)})
+            out.append({"error": describe(e)})
             continue
         out.append(_result(v, f"handler {name}"))
     return out
