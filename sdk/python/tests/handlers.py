@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import os
 import time
 
 import sluice_function
@@ -33,6 +34,8 @@ def spread(event, config):
         return {"at": datetime.datetime(2026, 1, 1)}
     if kind == "nan":
         return {"x": float("nan")}
+    if kind == "exit":
+        os._exit(3)  # a crash: the runtime sees the process end while it holds the invocation
     if kind == "print":
         print("a line from print")
         log.warning("a line from logging")
@@ -74,6 +77,14 @@ def batch_raises(events, config):
 @sluice_function.batch
 def batch_short(events, config):
     return [{"n": 1}]
+
+
+@sluice_function.batch
+def batch_poison(events, config):
+    """Fails any batch that holds a poisoned event: sluice bisects until it is alone."""
+    if any(e.get("poison") for e in events):
+        raise RuntimeError("poisoned batch")
+    return [{"n": e["n"]} for e in events]
 
 
 def plain_batch(events, config):
