@@ -40,7 +40,8 @@ func newFunctionInit(g *globals) *cobra.Command {
 		Short: "Scaffold a function in a project: its code, a unit test, a `sluice test` case and its sluice.yaml",
 		Long: "Writes, under DIR (the project's folder, with sluice.yaml):\n" +
 			"  python: functions/NAME.py, functions/test_NAME.py and functions/sluice_function.py (the SDK, copied)\n" +
-			"  go:     functions/NAME/main.go and functions/NAME/main_test.go (using sdk/go/sluicefn)\n" +
+			"  go:     functions/NAME/main.go and functions/NAME/main_test.go (using sdk/go/sluicefn), and a\n" +
+			"          .gitignore for the binary sluice runs (go build -o functions/NAME/NAME ./functions/NAME)\n" +
 			"  tests/NAME.yaml, a `sluice test` case of the pipeline NAME\n" +
 			"and, if DIR has no sluice.yaml, one declaring the function, streams NAME.in and NAME.out and\n" +
 			"the pipeline NAME (with their schemas); if it has one, the lines to add to it are printed.\n" +
@@ -102,7 +103,8 @@ func (s *scaffold) files() ([]scaffoldFile, error) {
 	case "python":
 		todo = [][2]string{{"functions/" + n + ".py", "python/NAME.py.tmpl"}, {"functions/test_" + n + ".py", "python/test_NAME.py.tmpl"}}
 	case "go":
-		todo = [][2]string{{"functions/" + n + "/main.go", "go/main.go.tmpl"}, {"functions/" + n + "/main_test.go", "go/main_test.go.tmpl"}}
+		todo = [][2]string{{"functions/" + n + "/main.go", "go/main.go.tmpl"}, {"functions/" + n + "/main_test.go", "go/main_test.go.tmpl"},
+			{"functions/" + n + "/.gitignore", "go/gitignore.tmpl"}}
 	default:
 		return nil, fmt.Errorf("--lang: want python or go, got %q", s.Lang)
 	}

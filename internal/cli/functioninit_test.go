@@ -68,7 +68,7 @@ func TestFunctionInitGo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	exists(t, dir, "functions/word_count/main.go", "functions/word_count/main_test.go", "tests/word_count.yaml", "sluice.yaml")
+	exists(t, dir, "functions/word_count/main.go", "functions/word_count/main_test.go", "functions/word_count/.gitignore", "tests/word_count.yaml", "sluice.yaml")
 	if !strings.Contains(out, "go mod init") {
 		t.Errorf("no go.mod hint without a go.mod:\n%s", out)
 	}
