@@ -294,8 +294,8 @@ class RuntimeAPI:
         hdrs = {"User-Agent": "sluice-function-python/1"}
         hdrs.update(headers or {})
         # A kept-alive connection may have been closed by the server while
-        # idle: one retry on a new connection. next is not retried after its
-        # request was sent (the server may have handed out an invocation).
+        # idle: the request fails at once, and is sent once more on a new
+        # connection. A runtime that is gone refuses the new one.
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port)  # no timeout: next blocks until work comes
