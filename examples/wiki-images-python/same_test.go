@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func startSim(t testing.TB, o sim.Options) (*sim.Server, string) {
 
 // recordedEvents are the recorded real events (testdata/recentchange),
 // deletions on the simulated wiki (one the deletion log lists, one it does
-// not, one without a log id) and three bad events.
+// not, one without a log id) and edge cases of titles and hosts.
 func recordedEvents(t testing.TB, s *sim.Server) []json.RawMessage {
 	t.Helper()
 	raws, err := eventstreams.Load("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson", "../../testdata/recentchange/capture-2022-12-11.sse")
@@ -69,12 +70,24 @@ func recordedEvents(t testing.TB, s *sim.Server) []json.RawMessage {
 		out = append(out, r)
 	}
 	out = append(out, deletion("Old article", 151234500), deletion("Never deleted", 151234501), deletion("Old article", 0))
-	// events that fail in both: a host not allowed, a field of the wrong type, no title
-	for _, change := range []func(map[string]any){
+	// titles to normalize, redirects, missing and special pages, another wiki, a title the API
+	// refuses, titles long enough that a batch goes in a POST; and events that fail in both: a
+	// host not allowed, http for a wildcard host, a field of the wrong type, no title
+	title := func(t string) func(map[string]any) { return func(ev map[string]any) { ev["title"] = t } }
+	changes := []func(map[string]any){
+		title("lower case_and_underscores"), title("Redirect to Douglas Adams"), title("Missing page"),
+		title("Special:Random"), title("A|B"), title(""),
+		func(ev map[string]any) { ev["server_url"], ev["wiki"] = "https://de.wikipedia.org", "dewiki" },
 		func(ev map[string]any) { ev["server_url"] = "https://evil.example.com" },
+		func(ev map[string]any) { ev["server_url"] = "http://en.wikipedia.org" },
 		func(ev map[string]any) { ev["revision"] = map[string]any{"new": "x"} },
 		func(ev map[string]any) { delete(ev, "title") },
-	} {
+		func(ev map[string]any) { delete(ev, "revision") },
+	}
+	for i := range 55 {
+		changes = append(changes, title(fmt.Sprintf("A rather long title of an article, long enough that fifty of them make a POST %03d", i)))
+	}
+	for _, change := range changes {
 		var ev map[string]any
 		if err := json.Unmarshal(raws[0], &ev); err != nil {
 			t.Fatal(err)
@@ -204,6 +217,32 @@ func TestSameAsBuiltin(t *testing.T) {
 	events := recordedEvents(t, s)
 	config := map[string]any{"user_agent": userAgent, "api_base": base, "batch_size": 50}
 	want := builtinCall(t, config, events)
+	builtinAsked := asked(t, s)
+	s.Reset()
 	got := pythonInvoke(t, config, events)
 	compare(t, events, want, got)
+	// and asked the API the same: the same batches of titles, continuations, POSTs, log queries
+	if pyAsked := asked(t, s); !reflect.DeepEqual(pyAsked, builtinAsked) {
+		t.Errorf("requests:\n got  %v\n want %v", pyAsked, builtinAsked)
+	} else {
+		t.Logf("the same %d kinds of request as the built-in: %v", len(pyAsked), pyAsked)
+	}
+}
+
+// asked counts the simulator's requests by what they asked (sorted titles
+// included), and checks their User-Agent and maxlag.
+func asked(t *testing.T, s *sim.Server) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, r := range s.Requests() {
+		if r.UserAgent != userAgent || !r.Maxlag {
+			t.Errorf("request %+v: User-Agent %q, maxlag %v", r, r.UserAgent, r.Maxlag)
+		}
+		titles := slices.Clone(r.Titles)
+		slices.Sort(titles)
+		key := fmt.Sprintf("%s %s %s list=%s continue=%v titles=%d:%s", r.Method, r.Host, r.Action, r.List,
+			r.IMContinue != "", len(titles), strings.Join(titles, "|"))
+		out[key]++
+	}
+	return out
 }
