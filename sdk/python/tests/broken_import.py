@@ -1,0 +1,3 @@
+import json
+
+raise ImportError("no module named requests (pretend)")
