@@ -37,6 +37,7 @@ type Config struct {
 	Addr   string `yaml:"addr"`
 	NATS   NATS   `yaml:"nats"`
 	Limits Limits `yaml:"limits"`
+	Reads  Reads  `yaml:"reads"`
 	// Streams are declared by name and applied at start-up.
 	Streams map[string]Stream `yaml:"streams"`
 	// Sources read external feeds into streams.
@@ -304,6 +305,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxEventBytes > 8<<20 {
 		add("limits.max_event_bytes", "at most 8MiB (the engine's message limit)")
 	}
+	c.Reads.validate(add)
 	for _, name := range c.streamNames() {
 		s := c.Streams[name]
 		p := "streams." + name

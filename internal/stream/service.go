@@ -47,9 +47,16 @@ type Service struct {
 	metrics *Metrics
 	Limits  Limits
 
+	// ReadLimits bound what reads cost the node; set before the first read.
+	ReadLimits ReadLimits
+
 	mu      sync.Mutex
 	schemas map[string]cachedSchema // by stream, checked against the catalog revision
 	marks   map[string]*mark        // running max of event time, per stream
+
+	tailMu sync.Mutex
+	tails  map[string]*tail // live subscribers' shared followers, by stream
+	closed bool
 }
 
 type cachedSchema struct {
@@ -66,8 +73,8 @@ func New(eng engine.Engine, cat *catalog.Catalog, log *slog.Logger, m *Metrics) 
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits,
-		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}}
+	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits, ReadLimits: DefaultReadLimits,
+		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}, tails: map[string]*tail{}}
 }
 
 // Engine returns the engine the service stores in.

@@ -31,7 +31,9 @@ func newService(t *testing.T) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(e, cat, nil, nil)
+	s := New(e, cat, nil, nil)
+	t.Cleanup(s.Close) // before the engine closes
+	return s
 }
 
 const simple = `{"type":"object","required":["id","dt"],"properties":{"id":{"type":"string"},"dt":{"type":"string"},"n":{"type":"integer"}}}`
