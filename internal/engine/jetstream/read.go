@@ -44,9 +44,9 @@ func (e *Engine) Follow(ctx context.Context, name string, from uint64) (engine.R
 		e.forget(name, err)
 		return nil, fmt.Errorf("follow %q from %d: %w", name, from, mapErr(err))
 	}
-	// Bound what waits in the client by bytes: at least two of the
-	// largest messages the server takes, so one always fits.
-	it, err := c.Messages(jetstream.PullMaxBytes(int(max(16<<20, 2*e.nc.MaxPayload()))))
+	// Bound what waits in the client by count and by bytes (at least two
+	// of the largest messages the server takes, so one always fits).
+	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, int(max(16<<20, 2*e.nc.MaxPayload()))))
 	if err != nil {
 		return nil, fmt.Errorf("follow %q from %d: %w", name, from, mapErr(err))
 	}
