@@ -58,11 +58,17 @@ type Cursor struct {
 	done      bool
 	closed    bool
 
-	buf     []item // read, not yet returned
-	pos     int
-	want    int  // events to ask for in the next round trip
-	fetched bool // a round trip was made
-	skipped int  // foreign messages stepped over
+	buf      []item // read, not yet returned
+	pos      int
+	want     int  // events to ask for in the next round trip
+	wanted   int  // Range.Want
+	returned int  // events returned
+	fetched  bool // a round trip was made
+	skipped  int  // foreign messages stepped over
+
+	scan    engine.Reader // a long range's consumer, deleted on Close
+	scanEOF bool
+	noScan  bool // the engine could not make one: batches to the end
 
 	tail   *tail // following: the shared tail
 	inTail bool  // reading the tail's ring, at index abs
@@ -71,26 +77,26 @@ type Cursor struct {
 
 // Open starts reading a stream.
 func (s *Service) Open(ctx context.Context, name string, r Range) (*Cursor, error) {
-	if _, err := s.Get(ctx, name); err != nil {
+	def, err := s.Get(ctx, name)
+	if err != nil {
 		return nil, err
 	}
-	c := &Cursor{svc: s, name: name, follow: r.Follow, foreign: r.Foreign, want: maxBatch}
+	c := &Cursor{svc: s, name: name, follow: r.Follow, foreign: r.Foreign, want: maxBatch, wanted: r.Want}
 	if r.Want > 0 {
 		c.want = min(r.Want, maxBatch)
 	}
-	// A read from a sequence needs nothing but the batch itself: the
-	// stream's state (a round trip as long as the read) only when a
-	// position must be resolved.
+	// A read from a sequence or a time needs nothing but its batches (and
+	// a time seek's probes): the stream's state, a round trip as long as
+	// the read, only for earliest and latest.
 	var st engine.StreamState
-	needState := r.From.Kind != event.Sequence || r.Until != nil && r.Until.Kind != event.Sequence && r.Until.Kind != event.Time
+	extent := func(p event.Position) bool { return p.Kind == event.Earliest || p.Kind == event.Latest }
+	needState := extent(r.From) || r.Until != nil && extent(*r.Until) || r.Want >= scanMin && !r.Follow // a long read scans to the stream's end
 	if needState {
-		var err error
 		if st, err = s.eng.State(ctx, name); err != nil {
 			return nil, err
 		}
 	}
-	var err error
-	if c.start, err = s.resolve(ctx, name, st, r.From); err != nil {
+	if c.start, err = s.resolve(ctx, name, def.Created, st, r.From); err != nil {
 		return nil, err
 	}
 	if r.Until != nil {
@@ -98,7 +104,7 @@ func (s *Service) Open(ctx context.Context, name string, r Range) (*Cursor, erro
 		case event.Time:
 			c.untilTime = r.Until.Time
 		default:
-			if c.end, err = s.resolve(ctx, name, st, *r.Until); err != nil {
+			if c.end, err = s.resolve(ctx, name, def.Created, st, *r.Until); err != nil {
 				return nil, err
 			}
 			c.end, c.endSet = max(c.end, 1), true
@@ -177,6 +183,7 @@ func (c *Cursor) Next(ctx context.Context) (event.Event, error) {
 				continue
 			}
 		}
+		c.returned++
 		return it.ev, nil
 	}
 }
@@ -185,6 +192,9 @@ func (c *Cursor) fill(ctx context.Context) error {
 	c.buf, c.pos = c.buf[:0], 0
 	if c.follow {
 		return c.fillFollow(ctx)
+	}
+	if c.scan != nil {
+		return c.fillScan(ctx)
 	}
 	if !c.endSet && c.fetched {
 		// Past the first round trip, fix the end at the stream's end now,
@@ -199,6 +209,15 @@ func (c *Cursor) fill(ctx context.Context) error {
 			return nil
 		}
 	}
+	if c.endSet && c.end-c.next >= scanMin && (c.wanted == 0 || c.wanted-c.returned >= scanMin) && !c.noScan {
+		r, err := c.svc.eng.Scan(ctx, c.name, c.next, c.end)
+		if err == nil {
+			c.scan = r
+			return c.fillScan(ctx)
+		}
+		c.noScan = true // e.g. the server's consumer limit: batches work all the same
+		c.svc.log.Debug("long read in batches", "stream", c.name, "err", err)
+	}
 	b, err := c.batch(ctx)
 	if err != nil {
 		return err
@@ -209,6 +228,34 @@ func (c *Cursor) fill(ctx context.Context) error {
 	}
 	if last := b.Msgs[len(b.Msgs)-1].Seq + 1; b.Pending == 0 && (!c.endSet || last < c.end) {
 		c.end, c.endSet = last, true // nothing after these now: the range ends with them
+	}
+	return nil
+}
+
+// scanMin is the length of range (events) from which a read goes on with
+// a scan instead of batches: a batch direct get costs the server about
+// twice as much per message as a consumer's delivery (it rewrites each
+// message's headers), a consumer a millisecond or two to make and delete.
+const scanMin = 512
+
+// fillScan reads the next events of a long range from its scan.
+func (c *Cursor) fillScan(ctx context.Context) error {
+	for !c.scanEOF && len(c.buf) < maxBatch {
+		m, err := c.scan.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			c.scanEOF = true
+			break
+		}
+		if err != nil {
+			if len(c.buf) > 0 {
+				return nil // these first; the error comes again
+			}
+			return err
+		}
+		c.buf = append(c.buf, itemOf(m))
+	}
+	if len(c.buf) == 0 {
+		c.finish()
 	}
 	return nil
 }
@@ -288,6 +335,9 @@ func (c *Cursor) Close() {
 		return
 	}
 	c.closed, c.done = true, true
+	if c.scan != nil {
+		c.scan.Close()
+	}
 	if c.tail != nil {
 		c.svc.releaseTail(c.tail)
 		c.svc.metrics.Subscribers.WithLabelValues(c.name).Dec()

@@ -53,6 +53,7 @@ type Service struct {
 	mu      sync.Mutex
 	schemas map[string]cachedSchema // by stream, checked against the catalog revision
 	marks   map[string]*mark        // running max of event time, per stream
+	probes  map[string]*markCache   // what time seeks found, per stream
 
 	tailMu sync.Mutex
 	tails  map[string]*tail // live subscribers' shared followers, by stream
@@ -74,7 +75,7 @@ func New(eng engine.Engine, cat *catalog.Catalog, log *slog.Logger, m *Metrics) 
 		m = NewMetrics(nil)
 	}
 	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits, ReadLimits: DefaultReadLimits,
-		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}, tails: map[string]*tail{}}
+		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}, probes: map[string]*markCache{}, tails: map[string]*tail{}}
 }
 
 // Engine returns the engine the service stores in.
@@ -159,6 +160,7 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	s.mu.Lock()
 	delete(s.schemas, name)
 	delete(s.marks, name)
+	delete(s.probes, name)
 	s.mu.Unlock()
 	s.log.Info("stream deleted", "stream", name)
 	return nil

@@ -228,6 +228,16 @@ func (t *tail) join(i *uint64, seq uint64) bool {
 	return true
 }
 
+// newest is the sequence of the newest event in the ring, 0 if none.
+func (t *tail) newest() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.n == 0 {
+		return 0
+	}
+	return t.at(t.head + t.n - 1).ev.Seq
+}
+
 func (t *tail) floorNow() uint64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

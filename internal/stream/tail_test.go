@@ -91,8 +91,9 @@ func TestFollowCatchesUpThenJoins(t *testing.T) {
 	s := newService(t)
 	s.ReadLimits.TailBytes, s.ReadLimits.MaxBehind = 64<<10, 64<<10
 	create(t, s, "catchup")
-	follow(t, s, "catchup", event.Position{Kind: event.Latest}) // starts the tail
-	produceN(t, s, "catchup", 0, 1000, 100)                     // more than the tail holds
+	first := follow(t, s, "catchup", event.Position{Kind: event.Latest}) // starts the tail
+	produceN(t, s, "catchup", 0, 1000, 100)                              // more than the tail holds
+	waitTail(t, first.tail, 1000)
 	c := follow(t, s, "catchup", event.Position{Kind: event.Sequence, Seq: 1})
 	for want := uint64(1); want <= 1510; want++ {
 		if e := next(t, c); e.Seq != want {
@@ -110,6 +111,18 @@ func TestFollowCatchesUpThenJoins(t *testing.T) {
 	}
 }
 
+// waitTail waits until the tail has taken in the event at seq.
+func waitTail(t *testing.T, tl *tail, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for tl.newest() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tail has %d after 10s, want %d", tl.newest(), seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestSlowSubscriberDropped: a subscriber that lets the tail run past it
 // is dropped, and one resuming after its last event misses nothing.
 func TestSlowSubscriberDropped(t *testing.T) {
@@ -120,10 +133,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	produceN(t, s, "slow", 0, 1, 0)
 	last := next(t, c).Seq
 	produceN(t, s, "slow", 1, 300, 1000) // 300 KB: far past what it may lag
-	deadline := time.Now().Add(10 * time.Second)
-	for c.tail.floorNow() < 100 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitTail(t, c.tail, 301)
 	var err error
 	for err == nil {
 		var e event.Event

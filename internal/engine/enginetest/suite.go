@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("GetAtOrAfter", func(t *testing.T) { getAtOrAfter(t, e) })
 	t.Run("RangeBatches", func(t *testing.T) { rangeBatches(t, e) })
 	t.Run("Follow", func(t *testing.T) { follow(t, e) })
+	t.Run("Scan", func(t *testing.T) { scan(t, e) })
 	t.Run("DeleteStream", func(t *testing.T) { deleteStream(t, e) })
 	t.Run("KV", func(t *testing.T) { kv(t, e) })
 	t.Run("Origins", func(t *testing.T) { origins(t, e) })
@@ -352,6 +354,67 @@ func rangeBatches(t *testing.T, e engine.Engine) {
 		if b, err := e.Range(ctx(t), n, 10, 3, 1<<20); err != nil || len(b.Msgs) != 0 {
 			t.Fatalf("deleted last: %+v %v", b, err)
 		}
+	}
+}
+
+// scan: a scan reads its range and ends, without waiting, at its end or
+// at the stream's.
+func scan(t *testing.T, e engine.Engine) {
+	n := name("scan")
+	mustEnsure(t, e, n)
+	ids := make([]string, 600)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	if _, err := engine.Append(ctx(t), e, n, msgs(ids...)); err != nil {
+		t.Fatal(err)
+	}
+	read := func(from, to uint64) []uint64 {
+		t.Helper()
+		r, err := e.Scan(ctx(t), n, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []uint64
+		for {
+			m, err := r.Next(ctx(t))
+			if errors.Is(err, io.EOF) {
+				return got
+			}
+			if err != nil {
+				t.Fatalf("scan %d-%d after %d messages: %v", from, to, len(got), err)
+			}
+			if m.Header["Sluice-Test"] != "h-"+fmt.Sprint(m.Seq) {
+				t.Fatalf("scan: message %+v", m)
+			}
+			got = append(got, m.Seq)
+		}
+	}
+	check := func(from, to uint64, first, count int) {
+		t.Helper()
+		got := read(from, to)
+		if len(got) != count || count > 0 && got[0] != uint64(first) {
+			t.Fatalf("scan %d-%d: %d messages from %v, want %d from %d", from, to, len(got), got[:min(len(got), 3)], count, first)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("scan %d-%d: out of order at %d", from, to, i)
+			}
+		}
+	}
+	check(1, 601, 1, 600)
+	check(100, 400, 100, 300)
+	check(599, 10000, 599, 2) // past the stream's end: ends there, without waiting
+	check(300, 300, 0, 0)
+	if cs, ok := e.(engine.Consumers); ok {
+		for seq := uint64(200); seq < 601; seq++ { // the rest of the stream from 200 on
+			if err := cs.DeleteMsg(ctx(t), n, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(150, 601, 150, 50)
+		check(250, 601, 0, 0)
 	}
 }
 
