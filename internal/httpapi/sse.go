@@ -16,8 +16,9 @@ import (
 )
 
 // sseBuffer is the size of the writers subscriptions borrow to write a
-// burst of events; flushed when full.
-const sseBuffer = 16 << 10
+// burst of events; flushed when half full (larger events go straight
+// through). All subscribers of a stream write at once, so it is small.
+const sseBuffer = 4 << 10
 
 // sseWriters are lent to a subscription only while it writes, so an idle
 // subscriber holds no buffer of its own.
@@ -93,7 +94,7 @@ func (a *API) subscribe(w http.ResponseWriter, r *http.Request, cur *stream.Curs
 }
 
 // sseWriter writes one subscription's frames through a borrowed buffer,
-// each burst under a fresh write deadline.
+// each burst (from borrowing to flushing) under a fresh write deadline.
 type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
@@ -147,7 +148,6 @@ func (s *sseWriter) flush() error {
 	if s.bw == nil {
 		return s.err
 	}
-	s.arm()
 	if err := s.bw.Flush(); err != nil && s.err == nil {
 		s.err = err
 	}
