@@ -39,8 +39,13 @@ type ReadLimits struct {
 // DefaultReadLimits are the read limits when none are configured.
 var DefaultReadLimits = ReadLimits{TailBytes: 32 << 20, MaxBehind: 8 << 20, BatchBytes: 1 << 20}
 
-// maxBatch bounds the events of one round trip of a read.
-const maxBatch = 256
+// maxBatch bounds the events of one round trip of a read; followers
+// catching up from the stream read smaller batches.
+const (
+	maxBatch         = 256
+	followBatch      = 64
+	followBatchBytes = 256 << 10
+)
 
 // Cursor reads a range of a stream in order: by batched direct gets, so a
 // read holds nothing on the server; a following cursor then reads the
@@ -266,7 +271,13 @@ func (c *Cursor) batch(ctx context.Context) (engine.Batch, error) {
 	if c.endSet {
 		n = min(n, c.end-c.next)
 	}
-	b, err := c.svc.eng.Range(ctx, c.name, c.next, int(max(n, 1)), c.svc.ReadLimits.BatchBytes)
+	size := c.svc.ReadLimits.BatchBytes
+	if c.follow {
+		// What a subscriber that stops reading holds while it catches up:
+		// many reconnect at once after a restart.
+		n, size = min(n, followBatch), min(size, followBatchBytes)
+	}
+	b, err := c.svc.eng.Range(ctx, c.name, c.next, int(max(n, 1)), size)
 	if err != nil {
 		return b, err
 	}

@@ -26,12 +26,14 @@ const tailLinger = 10 * time.Second
 // their own pace without copies. A subscriber that starts further back
 // catches up from the stream with range reads and then joins the ring.
 type tail struct {
-	name   string
-	limits ReadLimits
-	rd     engine.Reader
-	cancel context.CancelFunc
-	ran    chan struct{} // closed when run ends
-	stop   sync.Once
+	name     string
+	limits   ReadLimits
+	rd       engine.Reader
+	cancel   context.CancelFunc
+	started  chan struct{} // closed when start returned, with startErr
+	startErr error
+	ran      chan struct{} // closed when run ends
+	stop     sync.Once
 
 	mu    sync.RWMutex
 	ring  []slot        // circular: entry i (absolute) is ring[i%len(ring)]
@@ -56,41 +58,71 @@ type slot struct {
 	off uint64 // total before it
 }
 
-// openTail returns the stream's tail, starting it if needed; every call is
-// paired with releaseTail.
+// openTail returns the stream's tail, starting it if needed; every call
+// that succeeds is paired with releaseTail. The first subscriber starts
+// it (a state read and a consumer, once a stream) without holding the
+// lock; the ones that come meanwhile wait for it.
 func (s *Service) openTail(ctx context.Context, name string) (*tail, error) {
 	s.tailMu.Lock()
-	defer s.tailMu.Unlock()
 	if s.closed {
+		s.tailMu.Unlock()
 		return nil, fmt.Errorf("subscribe to %q: %w", name, engine.ErrClosed)
 	}
-	if t := s.tails[name]; t != nil && t.failed() == nil {
-		t.users++
-		t.subs.Add(1)
-		if t.idle != nil {
-			t.idle.Stop()
-			t.idle = nil
+	t := s.tails[name]
+	if t != nil && t.failed() != nil {
+		delete(s.tails, name)
+		t = nil
+	}
+	starter := t == nil
+	if starter {
+		t = &tail{name: name, limits: s.ReadLimits, wake: make(chan struct{}), ran: make(chan struct{}),
+			started: make(chan struct{}), ring: make([]slot, 64)}
+		s.tails[name] = t
+	}
+	t.users++
+	t.subs.Add(1)
+	if t.idle != nil {
+		t.idle.Stop()
+		t.idle = nil
+	}
+	s.tailMu.Unlock()
+	if starter {
+		t.startErr = t.start(ctx, s)
+		close(t.started)
+	}
+	select {
+	case <-t.started:
+	case <-ctx.Done():
+		s.releaseTail(t)
+		return nil, ctx.Err()
+	}
+	if t.startErr != nil {
+		s.tailMu.Lock()
+		if s.tails[name] == t {
+			delete(s.tails, name)
 		}
-		return t, nil
+		s.tailMu.Unlock()
+		s.releaseTail(t)
+		return nil, t.startErr
 	}
-	// Starting under the lock keeps a second subscriber from starting a
-	// second tail; it costs one state read and one consumer, once a stream.
-	st, err := s.eng.State(ctx, name)
+	return t, nil
+}
+
+// start follows the stream from its end.
+func (t *tail) start(ctx context.Context, s *Service) error {
+	st, err := s.eng.State(ctx, t.name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t := &tail{name: name, limits: s.ReadLimits, floor: st.LastSeq + 1, wake: make(chan struct{}), ran: make(chan struct{}),
-		ring: make([]slot, 64), users: 1}
+	t.floor = st.LastSeq + 1
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if t.rd, err = s.eng.Follow(tctx, name, t.floor); err != nil {
+	if t.rd, err = s.eng.Follow(tctx, t.name, t.floor); err != nil {
 		cancel()
-		return nil, err
+		return err
 	}
 	t.cancel = cancel
-	t.subs.Store(1)
-	s.tails[name] = t
 	go t.run(tctx, s)
-	return t, nil
+	return nil
 }
 
 // releaseTail ends one use of a tail; the last one starts its linger.
@@ -130,6 +162,10 @@ func (s *Service) Close() {
 // close stops the tail and deletes its consumer; it waits for run to end.
 func (t *tail) close() {
 	t.stop.Do(func() {
+		<-t.started
+		if t.startErr != nil {
+			return
+		}
 		t.cancel()
 		<-t.ran
 		t.rd.Close()
