@@ -73,6 +73,7 @@ func BenchmarkSSESubscribers(b *testing.B) {
 		b.Logf("%d subscribers, %d events at %d/s (produced in %.1f s): %d got every event (%d connections refused or cut); latency %v",
 			subs, secs*rate, rate, r.produceWall.Seconds(), r.served, r.failed, r.lat)
 		b.Logf("produce requests: %v", r.post)
+		b.Logf("node: Go heap in use %.0f MiB, stacks %.0f MiB", r.heap/(1<<20), r.stacks/(1<<20))
 		b.Logf("node: RSS %d MiB (peak %d MiB), CPU %.2f s of %.1f s (%.0f%% of a core); clients and producer: CPU %.2f s (%.0f%%)",
 			r.rss>>20, r.hwm>>20, r.nodeCPU.Seconds(), r.wall.Seconds(), 100*r.nodeCPU.Seconds()/r.wall.Seconds(),
 			r.selfCPU.Seconds(), 100*r.selfCPU.Seconds()/r.wall.Seconds())
@@ -115,6 +116,7 @@ type sseResult struct {
 	wall           time.Duration
 	produceWall    time.Duration // to produce every event
 	post           latencies     // each produce request
+	heap, stacks   float64       // the node's Go heap and stacks in use, bytes
 }
 
 // runSubscribers connects subs subscribers, produces events at rate and
@@ -240,6 +242,7 @@ func runSubscribers(b *testing.B, base, addr string, pid, subs, events, rate int
 	nodeCPU1, _ := tbCPUTime(pid)
 	res.nodeCPU, res.selfCPU = nodeCPU1-nodeCPU0, selfCPU()-self0
 	res.rss, res.hwm = procMem(pid)
+	res.heap, res.stacks = metricValue(base, "go_memstats_heap_inuse_bytes"), metricValue(base, "go_memstats_stack_inuse_bytes")
 	cancel()
 	wg.Wait()
 	res.failed = int(failed.Load())
@@ -273,6 +276,23 @@ func waitMetric(b *testing.B, base, series string, want float64) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metricValue reads one unlabelled series of the node's /metrics.
+func metricValue(base, name string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 func selfCPU() time.Duration {
