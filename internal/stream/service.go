@@ -1,7 +1,10 @@
 // Package stream is what a stream is to its users: a schema-checked,
 // de-duplicated, replayable log. It joins the catalog (definitions and
 // schemas) and the engine (storage), validates on write, and reads from any
-// position, seeking event times in O(log n).
+// position, seeking event times in O(log n), with reads that leave nothing
+// on the engine; live subscribers of a stream share one tail per node.
+// Messages it did not write (published straight to the engine) are
+// foreign: readers skip or flag them.
 package stream
 
 import (
