@@ -159,9 +159,12 @@ func follow(ctx context.Context, c *client, name, since string, f *tailFlags, ou
 					err = rerr
 					break
 				}
-				if e.Type == "error" {
+				if e.Type == "error" || e.Type == "dropped" { // dropped: too far behind; resume from lastID
 					err = fmt.Errorf("server: %s", e.Data)
 					break
+				}
+				if e.Type != "message" {
+					continue
 				}
 				out.Write(e.Data)
 				out.WriteByte('\n')

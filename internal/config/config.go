@@ -39,6 +39,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// HTTP bounds the HTTP server and says which other origins' pages may use it.
 	HTTP HTTP `yaml:"http"`
+	// Reads bounds what live subscribers may cost the node.
+	Reads Reads `yaml:"reads"`
 	// Streams are declared by name and applied at start-up.
 	Streams map[string]Stream `yaml:"streams"`
 	// Sources read external feeds into streams.
@@ -322,6 +324,7 @@ func (c *Config) Validate() error {
 		add("limits.max_event_bytes", "at most 8MiB (the engine's message limit)")
 	}
 	c.Limits.ProduceLimits.validate(add)
+	c.Reads.validate(add)
 	for _, name := range c.streamNames() {
 		s := c.Streams[name]
 		p := "streams." + name

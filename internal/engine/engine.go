@@ -54,6 +54,14 @@ type Stored struct {
 	Arrived time.Time // when the engine stored it
 }
 
+// Batch is what one Range call returns.
+type Batch struct {
+	Msgs []Stored
+	// Pending counts the messages stored after the last of Msgs when the
+	// batch was read: 0 means Msgs reached the end of the stream.
+	Pending uint64
+}
+
 // Appended tells where an appended message is.
 type Appended struct {
 	Seq       uint64 // its sequence; for a duplicate, the sequence of the stored original
@@ -80,9 +88,22 @@ type Engine interface {
 	Get(ctx context.Context, stream string, seq uint64) (Stored, error)
 	// LastOf returns the last message appended with this origin, ErrNotFound if none.
 	LastOf(ctx context.Context, stream, origin string) (Stored, error)
-	// Read delivers messages in order from sequence from, following new ones
-	// as they arrive, until the Reader is closed.
-	Read(ctx context.Context, stream string, from uint64) (Reader, error)
+	// Range returns the messages at or after sequence from, in order: at
+	// most max of them, and none more once their size reaches maxBytes (but
+	// always the first, whatever its size). An empty batch means nothing is
+	// stored at or after from. It is one request: nothing stays on the
+	// server after it, so any number of reads cost the stream nothing.
+	Range(ctx context.Context, stream string, from uint64, max, maxBytes int) (Batch, error)
+	// Scan reads the messages in [from, to) in order, then io.EOF: when a
+	// message at or after to comes, or none is left in the stream. It
+	// holds a consumer on the server until Close, which removes it at
+	// once; it reads long ranges several times as fast as Range does.
+	Scan(ctx context.Context, stream string, from, to uint64) (Reader, error)
+	// Follow delivers messages in order from sequence from, following new
+	// ones as they arrive, until the Reader is closed. It holds a consumer
+	// on the server until Close, which removes it at once: share one per
+	// stream (package stream's tail does) rather than one per reader.
+	Follow(ctx context.Context, stream string, from uint64) (Reader, error)
 
 	// KV opens (creating if needed) a key/value bucket.
 	KV(ctx context.Context, bucket string) (KV, error)
@@ -97,7 +118,7 @@ type Pending interface {
 	Wait(ctx context.Context) ([]Appended, error)
 }
 
-// Reader reads a stream in order.
+// Reader follows a stream in order.
 type Reader interface {
 	// Next blocks until the next message arrives or ctx ends.
 	Next(ctx context.Context) (Stored, error)

@@ -13,4 +13,8 @@ type Event struct {
 	// and its own position then; both "" for plain producers.
 	Origin   string
 	Position string
+	// Foreign marks a message sluice did not write (published straight to
+	// the stream's NATS subject): only Seq and Data, its raw payload, are
+	// to be trusted; the other fields are whatever headers it came with.
+	Foreign bool
 }

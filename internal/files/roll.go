@@ -49,7 +49,7 @@ func (r *roller) add(ctx context.Context, d engine.Delivery) error {
 		r.last = &d
 		return nil
 	}
-	if err := stream.Foreign(e); err != nil {
+	if err := stream.NotEvent(e); err != nil {
 		r.s.foreign(e, err)
 		if r.open != nil { // the object's writer reads the span again: it skips this one
 			if r.open.foreign == nil {

@@ -295,7 +295,7 @@ func TestSkipAcknowledgesOnlyPastTheObject(t *testing.T) {
 	r := &roller{s: s}
 	feed := func(from, to uint64) {
 		for seq := from; seq <= to; seq++ {
-			h := map[string]string{"Sluice-Origin": "p", "Sluice-Id": fmt.Sprint(seq), "Sluice-Time": "1"}
+			h := map[string]string{"Sluice-Origin": "p", "Sluice-Id": fmt.Sprint(seq), "Sluice-Time": "1", "Sluice-Mark": "1"}
 			d := engine.NewDelivery(engine.Stored{Seq: seq, Header: h, Data: []byte(`{}`)}, 1,
 				func(context.Context) error { acked = append(acked, seq); return nil })
 			if err := r.add(context.Background(), d); err != nil {
@@ -343,7 +343,7 @@ func TestForeignMessagesArePassedOver(t *testing.T) {
 			waitFor(t, "position 5", func() bool { return s.Status().Position == 5 })
 			var evs []event.Event
 			for _, e := range stored(t, svc) {
-				if stream.Foreign(e) == nil {
+				if stream.NotEvent(e) == nil {
 					evs = append(evs, e)
 				}
 			}

@@ -48,7 +48,7 @@ sources:
     sse: {url: %q, user_agent: "sluice-hostile/0 (tests; ops@example.org)", idle_timeout: 300ms, max_backoff: 200ms}
     to: rc
 `, schema, hs.URL+"/v2/stream/recentchange"))
-	waitUntil(t, "30 events stored", func() bool { return n.count(t, "rc") >= 30 })
+	waitUntil(t, 30*time.Second, "30 events stored", func() bool { return n.count(t, "rc") >= 30 })
 	if a := do(t, "POST", n.URL+"/v1/sources/feed/pause", ""); a.Status != http.StatusOK {
 		t.Fatalf("pause: %d %s", a.Status, a.Body)
 	}
@@ -56,7 +56,7 @@ sources:
 	if a := do(t, "POST", n.URL+"/v1/sources/feed/resume", ""); a.Status != http.StatusOK {
 		t.Fatalf("resume: %d %s", a.Status, a.Body)
 	}
-	waitUntil(t, "every event stored", func() bool { return n.count(t, "rc") >= uint64(len(events)) })
+	waitUntil(t, 30*time.Second, "every event stored", func() bool { return n.count(t, "rc") >= uint64(len(events)) })
 	c, err := n.Streams.Open(context.Background(), "rc", stream.Range{From: sevent.Position{Kind: sevent.Earliest}})
 	if err != nil {
 		t.Fatal(err)
@@ -118,15 +118,4 @@ func TestConfigBehindTheCatalog(t *testing.T) {
 	if info, err := n.Streams.Info(context.Background(), "s"); err != nil || info.Version != 2 {
 		t.Fatalf("after the restart: version %d, %v", info.Version, err)
 	}
-}
-
-// waitUntil polls cond for up to 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("gave up waiting for %s", what)
 }

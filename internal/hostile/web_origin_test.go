@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Cross-site requests, DNS rebinding and CORS, on the node of webNode.
@@ -27,7 +28,7 @@ type stateCase struct {
 // rebuild answer 202 and go on; a second one while one runs is 409).
 func idle(t *testing.T, n *testNode) {
 	t.Helper()
-	waitUntil(t, "the pipeline's operation to end", func() bool {
+	waitUntil(t, 30*time.Second, "the pipeline's operation to end", func() bool {
 		var pl struct {
 			Operation *struct {
 				State string `json:"state"`

@@ -15,6 +15,9 @@ import (
 // matches rarely answers in bounded time; Sluice-Next continues the scan.
 const maxScan = 10000
 
+// descWindow bounds the events a newest-first page reads per round trip.
+const descWindow = 256
+
 // matches applies the read's filter. An event the expression cannot be
 // evaluated on (a missing field, a wrong type) does not match.
 func (p readParams) matches(e event.Event) bool {
@@ -33,7 +36,9 @@ func (p readParams) matches(e event.Event) bool {
 
 // pageDesc answers a page newest first: from just before until (default:
 // the end) back towards since (default: the first event). Sluice-Next is
-// the until of the next, older page; 0 when the scan reached since.
+// the until of the next, older page; 0 when the scan reached since. It
+// reads windows of the stream oldest first and walks each backwards; a
+// window of events too large to hold is read one event at a time.
 func (a *API) pageDesc(w http.ResponseWriter, r *http.Request, p readParams) error {
 	ctx, name := r.Context(), r.PathValue("name")
 	lo, err := a.svc.Resolve(ctx, name, p.rng.From)
@@ -53,21 +58,51 @@ func (a *API) pageDesc(w http.ResponseWriter, r *http.Request, p readParams) err
 	}
 	lo = max(lo, 1)
 	var buf []byte
-	seq := hi // the next sequence to look at is seq-1
-	for n, scanned := 0, 0; seq > lo && n < p.limit && len(buf) < maxPageBytes && scanned < maxScan; scanned++ {
-		seq--
-		e, err := a.svc.At(ctx, name, seq)
-		if errors.Is(err, engine.ErrNotFound) {
-			continue // deleted, or trimmed by retention
+	n, scanned, skipped := 0, 0, 0
+	full := func() bool { return n >= p.limit || len(buf) >= maxPageBytes || scanned >= maxScan }
+	take := func(e event.Event) {
+		switch {
+		case e.Foreign && !p.envelope:
+			skipped++
+		case p.matches(e):
+			buf = append(append(buf, encode(e, p.envelope)...), '\n')
+			n++
 		}
+	}
+	seq := hi // everything from seq on is looked at
+	for seq > lo && !full() {
+		width := uint64(max(p.limit-n, 16))
+		if p.filter != nil {
+			width = uint64(maxScan - scanned)
+		}
+		from := seq - min(width, descWindow, seq-lo)
+		evs, ok, err := a.svc.Window(ctx, name, from, seq, max(maxPageBytes-len(buf), 1<<20))
 		if err != nil {
 			return err
 		}
-		if !p.matches(e) {
+		if !ok {
+			seq--
+			scanned++
+			e, err := a.svc.At(ctx, name, seq)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue // deleted, or trimmed by retention
+			}
+			if err != nil {
+				return err
+			}
+			take(e)
 			continue
 		}
-		buf = append(append(buf, encode(e, p.envelope)...), '\n')
-		n++
+		i := len(evs) - 1
+		for ; i >= 0 && !full(); i-- {
+			scanned += int(seq - evs[i].Seq) // the sequences passed, deleted ones too
+			seq = evs[i].Seq
+			take(evs[i])
+		}
+		if i < 0 && !full() {
+			scanned += int(seq - from)
+			seq = from
+		}
 	}
 	next := seq
 	if seq <= lo {
@@ -75,6 +110,9 @@ func (a *API) pageDesc(w http.ResponseWriter, r *http.Request, p readParams) err
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Sluice-Next", strconv.FormatUint(next, 10))
+	if skipped > 0 {
+		w.Header().Set("Sluice-Skipped", strconv.Itoa(skipped))
+	}
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(buf)
 	return err

@@ -140,13 +140,26 @@ type Envelope struct {
 	Time  time.Time       `json:"time"`
 	Key   string          `json:"key,omitempty"`
 	Event json.RawMessage `json:"event"`
+	// Foreign flags a message sluice did not write (published straight to
+	// the stream's NATS subject): its payload is Event if it is JSON, Raw
+	// (base64) if not. Plain reads skip such messages.
+	Foreign bool   `json:"foreign,omitempty"`
+	Raw     []byte `json:"raw,omitempty"`
 }
 
 func encode(e event.Event, envelope bool) []byte {
 	if !envelope {
 		return e.Data
 	}
-	b, _ := json.Marshal(Envelope{Seq: e.Seq, ID: e.ID, Time: e.Time, Key: e.Key, Event: e.Data})
+	env := Envelope{Seq: e.Seq, ID: e.ID, Time: e.Time, Key: e.Key, Event: e.Data, Foreign: e.Foreign}
+	if e.Foreign && !json.Valid(e.Data) {
+		env.Event, env.Raw = nil, e.Data
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		// Sluice's headers on a payload that is not JSON: forged, so foreign.
+		b, _ = json.Marshal(Envelope{Seq: e.Seq, Foreign: true, Raw: e.Data})
+	}
 	return b
 }
 
@@ -174,6 +187,12 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) error {
 	if p.desc {
 		return a.pageDesc(w, r, p)
 	}
+	if !sse {
+		p.rng.Want = p.limit
+	}
+	// Foreign messages come flagged: envelopes show them, plain reads skip
+	// them here, where each counts towards the page's scan bound.
+	p.rng.Foreign = true
 	cur, err := a.svc.Open(r.Context(), r.PathValue("name"), p.rng)
 	if err != nil {
 		return err
@@ -195,7 +214,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) error {
 // can say where the next page starts; pages end by count or by size.
 func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p readParams) error {
 	var buf []byte
-	next := cur.Start()
+	next, skipped := cur.Start(), 0
 	for n, scanned := 0, 0; n < p.limit && len(buf) < maxPageBytes && scanned < maxScan; scanned++ {
 		e, err := cur.Next(r.Context())
 		if errors.Is(err, io.EOF) {
@@ -205,6 +224,10 @@ func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p
 			return err
 		}
 		next = e.Seq + 1
+		if e.Foreign && !p.envelope {
+			skipped++
+			continue
+		}
 		if !p.matches(e) {
 			continue
 		}
@@ -213,6 +236,9 @@ func (a *API) page(w http.ResponseWriter, r *http.Request, cur *stream.Cursor, p
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Sluice-Next", strconv.FormatUint(next, 10))
+	if skipped > 0 {
+		w.Header().Set("Sluice-Skipped", strconv.Itoa(skipped))
+	}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(buf)
 	return err

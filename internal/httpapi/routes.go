@@ -90,7 +90,7 @@ func (a *API) table() []route {
 				{name: "since", in: "query", desc: "earliest | latest | sequence | RFC 3339 event time | unix ms (default: earliest; latest for SSE)", typ: "string"},
 				{name: "until", in: "query", desc: "exclusive end, same forms as since", typ: "string"},
 				{name: "limit", in: "query", desc: "events per page (NDJSON: default 100, max 10000); SSE: stop after this many", typ: "integer"},
-				{name: "envelope", in: "query", desc: "wrap each event as {seq, id, time, key, event}", typ: "boolean"},
+				{name: "envelope", in: "query", desc: "wrap each event as {seq, id, time, key, event}; messages sluice did not write (published straight to NATS) come flagged foreign, with raw (base64) if not JSON; plain reads skip them (NDJSON: counted in Sluice-Skipped)", typ: "boolean"},
 				{name: "filter", in: "query", desc: "CEL expression over `event`: only matching events; NDJSON pages scan at most 10000 events each (Sluice-Next continues)", typ: "string"},
 				{name: "order", in: "query", desc: "NDJSON only: asc (default) or desc: newest first, from before `until` (default: the end) backwards; Sluice-Next is the `until` of the next (older) page, 0 at the start", typ: "string"},
 				{name: "Last-Event-ID", in: "header", desc: "SSE resume: continue strictly after this sequence; wins over since", typ: "string"}},

@@ -34,6 +34,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// KeepAlive is the interval of SSE comment lines on idle subscriptions (default 15 s).
 	KeepAlive time.Duration
+	// WriteTimeout bounds each write to an SSE subscriber (default 30 s):
+	// one that does not take its events meanwhile is dropped.
+	WriteTimeout time.Duration
 	// Sources runs the node's sources; nil: none.
 	Sources *source.Manager
 	// Functions are the function kinds that can be invoked; nil: none.
@@ -72,6 +75,9 @@ func New(svc *stream.Service, opts Options) *API {
 	}
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 15 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
 	}
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.NewRegistry()

@@ -92,6 +92,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n.Streams = stream.New(eng, cat, log, stream.NewMetrics(n.Registry))
 	n.Streams.Limits = stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxRequestBytes: int(cfg.Limits.MaxRequestBytes),
 		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest, MaxNumberLength: cfg.Limits.MaxNumberLength, MaxInvalidListed: cfg.Limits.MaxInvalidListed}
+	n.Streams.ReadLimits = readLimits(cfg.Reads)
 	for _, d := range declared {
 		a, err := n.Streams.Apply(ctx, d.Def, d.Schema)
 		if err != nil {
@@ -144,7 +145,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
-		TableNames: sortedKeys(cfg.Tables), History: n.History, Files: n.Files})
+		TableNames: sortedKeys(cfg.Tables), History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout)})
 	hc := cfg.HTTP.WithDefaults()
 	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,
 		BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log})
@@ -197,6 +198,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.Files.Stop()
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
+	n.Streams.Close()       // the subscribers' shared tails, and their consumers
 	_ = n.Functions.Close() // after the pipelines and requests that use them
 	if n.Tables != nil {
 		if cerr := n.Tables.Close(); err == nil {

@@ -123,7 +123,7 @@ func (m *Manager) rebuild(ctx context.Context, r *runner, tout *TableOutput, sou
 			return err
 		}
 		read++
-		if e.Origin != r.spec.Name && e.Origin != r.spec.Name+"-redrive" || stream.Foreign(e) != nil {
+		if e.Origin != r.spec.Name && e.Origin != r.spec.Name+"-redrive" || stream.NotEvent(e) != nil {
 			continue // written by someone else, or not through sluice at all
 		}
 		batch = append(batch, Out{Data: e.Data, Position: e.Position})

@@ -181,7 +181,7 @@ func (m *Manager) redriveInput(ctx context.Context, f Failure) (json.RawMessage,
 		return nil, fmt.Errorf("read input %s#%d: %w", in.Stream, in.Seq, err)
 	}
 	e := stream.EventOf(msg)
-	if err := stream.Foreign(e); err != nil {
+	if err := stream.NotEvent(e); err != nil {
 		return nil, fmt.Errorf("input %s#%d: %w", in.Stream, in.Seq, err)
 	}
 	return e.Data, nil

@@ -179,7 +179,7 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 	var lastTime time.Time
 	for _, d := range batch {
 		e := stream.EventOf(d.Stored)
-		if err := stream.Foreign(e); err != nil {
+		if err := stream.NotEvent(e); err != nil {
 			// Published straight into the stream's subject: not an event,
 			// whatever the where clause. It becomes a dead letter (the
 			// bytes in base64 if they are not JSON) and the pipeline goes on.

@@ -10,6 +10,8 @@ type Metrics struct {
 	Validated   *prometheus.CounterVec
 	Latency     *prometheus.HistogramVec
 	Subscribers *prometheus.GaugeVec
+	Dropped     *prometheus.CounterVec
+	Foreign     *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them on reg (if not nil).
@@ -34,9 +36,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Subscribers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_subscribers", Help: "Readers following a stream now.",
 		}, []string{"stream"}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_subscribers_dropped_total", Help: "Live subscribers ended because they fell too far behind the stream.",
+		}, []string{"stream"}),
+		Foreign: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_foreign_messages_total", Help: "Messages sluice did not write (published straight to a stream's subject) that readers came across and skipped or flagged, once per reader.",
+		}, []string{"stream"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Produced, m.Duplicates, m.Rejected, m.Validated, m.Latency, m.Subscribers)
+		reg.MustRegister(m.Produced, m.Duplicates, m.Rejected, m.Validated, m.Latency, m.Subscribers, m.Dropped, m.Foreign)
 	}
 	return m
 }

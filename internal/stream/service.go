@@ -1,7 +1,10 @@
 // Package stream is what a stream is to its users: a schema-checked,
 // de-duplicated, replayable log. It joins the catalog (definitions and
 // schemas) and the engine (storage), validates on write, and reads from any
-// position, seeking event times in O(log n).
+// position, seeking event times in O(log n), with reads that leave nothing
+// on the engine; live subscribers of a stream share one tail per node.
+// Messages it did not write (published straight to the engine) are
+// foreign: readers skip or flag them.
 package stream
 
 import (
@@ -38,9 +41,17 @@ type Service struct {
 	metrics *Metrics
 	Limits  Limits
 
+	// ReadLimits bound what reads cost the node; set before the first read.
+	ReadLimits ReadLimits
+
 	mu      sync.Mutex
 	schemas map[string]cachedSchema // by stream, checked against the catalog revision
 	marks   map[string]*mark        // running max of event time, per stream
+	probes  map[string]*markCache   // what time seeks found, per stream
+
+	tailMu sync.Mutex
+	tails  map[string]*tail // live subscribers' shared followers, by stream
+	closed bool
 }
 
 type cachedSchema struct {
@@ -57,8 +68,8 @@ func New(eng engine.Engine, cat *catalog.Catalog, log *slog.Logger, m *Metrics) 
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits,
-		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}}
+	return &Service{eng: eng, cat: cat, log: log, metrics: m, Limits: DefaultLimits, ReadLimits: DefaultReadLimits,
+		schemas: map[string]cachedSchema{}, marks: map[string]*mark{}, probes: map[string]*markCache{}, tails: map[string]*tail{}}
 }
 
 // Engine returns the engine the service stores in.
@@ -188,6 +199,7 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	s.mu.Lock()
 	delete(s.schemas, name)
 	delete(s.marks, name)
+	delete(s.probes, name)
 	s.mu.Unlock()
 	s.log.Info("stream deleted", "stream", name)
 	return nil

@@ -31,7 +31,9 @@ func newService(t *testing.T) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(e, cat, nil, nil)
+	s := New(e, cat, nil, nil)
+	t.Cleanup(s.Close) // before the engine closes
+	return s
 }
 
 const simple = `{"type":"object","required":["id","dt"],"properties":{"id":{"type":"string"},"dt":{"type":"string"},"n":{"type":"integer"}}}`
@@ -92,7 +94,7 @@ func TestSeekTimeMatchesBruteForce(t *testing.T) {
 			batch = nil
 		}
 	}
-	st, _ := s.eng.State(context.Background(), "seek")
+
 	for range 300 {
 		target := base.Add(time.Duration(rng.IntN(3100)-50) * time.Second).Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
 		want := uint64(len(times) + 1)
@@ -106,7 +108,7 @@ func TestSeekTimeMatchesBruteForce(t *testing.T) {
 				break
 			}
 		}
-		got, err := s.seekTime(context.Background(), "seek", st, target)
+		got, err := s.seekTime(context.Background(), "seek", time.Time{}, target)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,5 +221,55 @@ func TestProduceReportsEachInvalidEvent(t *testing.T) {
 	}
 	if res.Events[1].Index != 6 || !res.Events[1].Duplicate || res.Events[1].Seq != 1 {
 		t.Fatalf("duplicate: %+v", res.Events)
+	}
+}
+
+// TestSeekAfterTheStreamGrew: a seek's cached view of the stream (its
+// extent and probes) never hides events written since, nor survives the
+// stream being made again.
+func TestSeekAfterTheStreamGrew(t *testing.T) {
+	s := newService(t)
+	create(t, s, "grow")
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	produce := func(from, to int) {
+		t.Helper()
+		var batch [][]byte
+		for i := from; i < to; i++ {
+			batch = append(batch, ev(fmt.Sprint(i), at(i)))
+		}
+		if _, err := s.Produce(context.Background(), "grow", batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seek := func(i int) uint64 {
+		t.Helper()
+		seq, err := s.Resolve(context.Background(), "grow", event.Position{Kind: event.Time, Time: at(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	produce(0, 10)
+	if got := seek(5); got != 6 {
+		t.Fatalf("seek 5 = %d, want 6", got)
+	}
+	if got := seek(50); got != 11 {
+		t.Fatalf("seek past the end = %d, want 11", got)
+	}
+	produce(10, 100)
+	for _, i := range []int{3, 10, 15, 99} {
+		if got := seek(i); got != uint64(i+1) {
+			t.Fatalf("after growing, seek %d = %d, want %d", i, got, i+1)
+		}
+	}
+	if err := s.Delete(context.Background(), "grow"); err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, "grow")
+	base = base.Add(time.Hour)
+	produce(0, 5)
+	if got := seek(2); got != 3 {
+		t.Fatalf("made again, seek 2 = %d, want 3", got)
 	}
 }

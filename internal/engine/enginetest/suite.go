@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,9 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("AppendDeduplicates", func(t *testing.T) { appendDedupe(t, e) })
 	t.Run("IDsAreExact", func(t *testing.T) { exactIDs(t, e) })
 	t.Run("GetAtOrAfter", func(t *testing.T) { getAtOrAfter(t, e) })
-	t.Run("ReadFollows", func(t *testing.T) { readFollows(t, e) })
+	t.Run("RangeBatches", func(t *testing.T) { rangeBatches(t, e) })
+	t.Run("Follow", func(t *testing.T) { follow(t, e) })
+	t.Run("Scan", func(t *testing.T) { scan(t, e) })
 	t.Run("DeleteStream", func(t *testing.T) { deleteStream(t, e) })
 	t.Run("KV", func(t *testing.T) { kv(t, e) })
 	t.Run("Origins", func(t *testing.T) { origins(t, e) })
@@ -158,16 +161,14 @@ func origins(t *testing.T, e engine.Engine) {
 	if _, err := e.LastOf(ctx(t), n, "none"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("last of an origin that never appended: %v", err)
 	}
-	// Readers and gets see every message, whatever its origin, in order.
-	r, err := e.Read(ctx(t), n, 1)
-	if err != nil {
-		t.Fatal(err)
+	// Ranges and gets see every message, whatever its origin, in order.
+	b, err := e.Range(ctx(t), n, 1, 10, 1<<20)
+	if err != nil || len(b.Msgs) != 5 {
+		t.Fatalf("range: %+v %v", b, err)
 	}
-	defer r.Close()
-	for want := uint64(1); want <= 5; want++ {
-		m, err := r.Next(ctx(t))
-		if err != nil || m.Seq != want {
-			t.Fatalf("read %d: %+v %v", want, m, err)
+	for i, m := range b.Msgs {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("range: message %d has seq %d", i, m.Seq)
 		}
 	}
 	if m, err := e.Get(ctx(t), n, 2); err != nil || m.Header["Sluice-Test"] != "h-a1" {
@@ -330,13 +331,137 @@ func getAtOrAfter(t *testing.T, e engine.Engine) {
 	}
 }
 
-func readFollows(t *testing.T, e engine.Engine) {
-	n := name("read")
+// rangeBatches: a range is bounded by count and by bytes, says what is
+// left, and reads nothing of other streams.
+func rangeBatches(t *testing.T, e engine.Engine) {
+	n := name("range")
+	mustEnsure(t, e, n)
+	mustEnsure(t, e, n+".y")
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%02d-%0100d", i+1, 0) // 103-byte events
+	}
+	if _, err := engine.Append(ctx(t), e, n, msgs(ids...)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Range(ctx(t), n, 1, 3, 1<<20)
+	if err != nil || len(b.Msgs) != 3 || b.Msgs[0].Seq != 1 || b.Msgs[2].Seq != 3 || b.Pending != 7 {
+		t.Fatalf("first 3: %+v %v", b, err)
+	}
+	m := b.Msgs[1]
+	if m.Header["Sluice-Test"] != "h-"+ids[1] || string(m.Data) != `{"id":"`+ids[1]+`"}` || m.Arrived.IsZero() {
+		t.Fatalf("message 2 = %+v", m)
+	}
+	if _, ok := m.Header["Nats-Msg-Id"]; ok {
+		t.Fatalf("engine headers leak: %v", m.Header)
+	}
+	if b, err := e.Range(ctx(t), n, 8, 10, 1<<20); err != nil || len(b.Msgs) != 3 || b.Msgs[2].Seq != 10 || b.Pending != 0 {
+		t.Fatalf("last 3: %+v %v", b, err)
+	}
+	if b, err := e.Range(ctx(t), n, 11, 10, 1<<20); err != nil || len(b.Msgs) != 0 {
+		t.Fatalf("past the end: %+v %v", b, err)
+	}
+	if b, err := e.Range(ctx(t), n, 0, 1, 1<<20); err != nil || len(b.Msgs) != 1 || b.Msgs[0].Seq != 1 {
+		t.Fatalf("from 0: %+v %v", b, err)
+	}
+	// A byte bound smaller than one message still returns that message.
+	if b, err := e.Range(ctx(t), n, 4, 10, 1); err != nil || len(b.Msgs) != 1 || b.Msgs[0].Seq != 4 || b.Pending != 6 {
+		t.Fatalf("1 byte: %+v %v", b, err)
+	}
+	b, err = e.Range(ctx(t), n, 1, 10, 350)
+	if err != nil || len(b.Msgs) == 0 || len(b.Msgs) > 4 {
+		t.Fatalf("350 bytes of 103-byte events: %d messages, %v", len(b.Msgs), err)
+	}
+	if b, err := e.Range(ctx(t), n+".y", 1, 10, 1<<20); err != nil || len(b.Msgs) != 0 {
+		t.Fatalf("child stream got the parent's messages: %+v %v", b, err)
+	}
+	if _, err := e.Range(ctx(t), name("missing"), 1, 10, 1<<20); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("range of a missing stream: %v, want ErrNotFound", err)
+	}
+	if cs, ok := e.(engine.Consumers); ok {
+		for _, seq := range []uint64{2, 3, 10} {
+			if err := cs.DeleteMsg(ctx(t), n, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := e.Range(ctx(t), n, 2, 3, 1<<20)
+		if err != nil || len(b.Msgs) != 3 || b.Msgs[0].Seq != 4 || b.Msgs[2].Seq != 6 || b.Pending != 3 {
+			t.Fatalf("over deleted messages: %+v %v", b, err)
+		}
+		if b, err := e.Range(ctx(t), n, 10, 3, 1<<20); err != nil || len(b.Msgs) != 0 {
+			t.Fatalf("deleted last: %+v %v", b, err)
+		}
+	}
+}
+
+// scan: a scan reads its range and ends, without waiting, at its end or
+// at the stream's.
+func scan(t *testing.T, e engine.Engine) {
+	n := name("scan")
+	mustEnsure(t, e, n)
+	ids := make([]string, 600)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	if _, err := engine.Append(ctx(t), e, n, msgs(ids...)); err != nil {
+		t.Fatal(err)
+	}
+	read := func(from, to uint64) []uint64 {
+		t.Helper()
+		r, err := e.Scan(ctx(t), n, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []uint64
+		for {
+			m, err := r.Next(ctx(t))
+			if errors.Is(err, io.EOF) {
+				return got
+			}
+			if err != nil {
+				t.Fatalf("scan %d-%d after %d messages: %v", from, to, len(got), err)
+			}
+			if m.Header["Sluice-Test"] != "h-"+fmt.Sprint(m.Seq) {
+				t.Fatalf("scan: message %+v", m)
+			}
+			got = append(got, m.Seq)
+		}
+	}
+	check := func(from, to uint64, first, count int) {
+		t.Helper()
+		got := read(from, to)
+		if len(got) != count || count > 0 && got[0] != uint64(first) {
+			t.Fatalf("scan %d-%d: %d messages from %v, want %d from %d", from, to, len(got), got[:min(len(got), 3)], count, first)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("scan %d-%d: out of order at %d", from, to, i)
+			}
+		}
+	}
+	check(1, 601, 1, 600)
+	check(100, 400, 100, 300)
+	check(599, 10000, 599, 2) // past the stream's end: ends there, without waiting
+	check(300, 300, 0, 0)
+	if cs, ok := e.(engine.Consumers); ok {
+		for seq := uint64(200); seq < 601; seq++ { // the rest of the stream from 200 on
+			if err := cs.DeleteMsg(ctx(t), n, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(150, 601, 150, 50)
+		check(250, 601, 0, 0)
+	}
+}
+
+func follow(t *testing.T, e engine.Engine) {
+	n := name("follow")
 	mustEnsure(t, e, n)
 	if _, err := engine.Append(ctx(t), e, n, msgs("1", "2", "3")); err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.Read(ctx(t), n, 2)
+	r, err := e.Follow(ctx(t), n, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,11 +39,12 @@ type Options struct {
 
 // Engine is the JetStream implementation of engine.Engine.
 type Engine struct {
-	srv   *server.Server // nil for an external server
-	guard *guard         // of the embedded server's disk; nil for an external server
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	log   *slog.Logger
+	srv    *server.Server // nil for an external server
+	guard  *guard         // of the embedded server's disk; nil for an external server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	direct *direct // batch and single direct gets
+	log    *slog.Logger
 
 	replicas int
 	mu       sync.Mutex
@@ -59,7 +60,21 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{log: log, replicas: max(o.Replicas, 1), streams: map[string]jetstream.Stream{}}
-	opts := []nats.Option{nats.Name("sluice"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	opts := []nats.Option{nats.Name("sluice"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrBadHeaderMsg) {
+				// A message stored with a header block the client cannot
+				// read (published straight to a stream): readers get it
+				// without headers and skip it, so it is no error of ours.
+				log.Debug("nats: a message's headers could not be decoded", "err", err)
+				return
+			}
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats: asynchronous error", "subject", subject, "err", err)
+		})}
 	url := o.URL
 	if url == "" {
 		if o.DataDir == "" {
@@ -94,6 +109,10 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	e.js = js
+	if e.direct, err = newDirect(nc); err != nil {
+		e.Close()
+		return nil, err
+	}
 	// Reachable is enough to start: a node whose disk is full starts, reads,
 	// reports not ready, and takes appends again once space returns.
 	if err := e.reachable(ctx); err != nil {
@@ -314,30 +333,25 @@ func (e *Engine) forget(name string, err error) {
 	}
 }
 
+// Get is a batch direct get of one message, for its "at or after" reading
+// of the sequence (and headers read as the server wrote them).
 func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Stored, error) {
-	s, err := e.stream(ctx, name)
+	b, err := e.direct.batch(ctx, streamName(name), seq, 1, 1)
 	if err != nil {
-		return engine.Stored{}, err
+		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, err)
 	}
-	m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(allSubjects(name)))
-	if err != nil {
-		e.forget(name, err)
-		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, mapErr(err))
+	if len(b.Msgs) == 0 {
+		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, engine.ErrNotFound)
 	}
-	return engine.Stored{Seq: m.Sequence, Header: flatten(m.Header), Data: m.Data, Arrived: m.Time}, nil
+	return b.Msgs[0], nil
 }
 
 func (e *Engine) LastOf(ctx context.Context, name, origin string) (engine.Stored, error) {
-	s, err := e.stream(ctx, name)
+	m, err := e.direct.last(ctx, streamName(name), originSubject(name, origin))
 	if err != nil {
-		return engine.Stored{}, err
+		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, originSubject(name, origin))
-	if err != nil {
-		e.forget(name, err)
-		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, mapErr(err))
-	}
-	return engine.Stored{Seq: m.Sequence, Header: flatten(m.Header), Data: m.Data, Arrived: m.Time}, nil
+	return m, nil
 }
 
 func flatten(h nats.Header) map[string]string {

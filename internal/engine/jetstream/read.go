@@ -2,51 +2,161 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sluice-dev/sluice/internal/engine"
 )
 
-// readBuffer bounds the messages a reader holds ahead of its caller.
-const readBuffer = 256
+// Range is one batch direct get: the server holds nothing for it, before
+// or after (the old per-read ordered consumers lingered for their
+// inactivity threshold, and a thousand reads exhausted the stream's
+// consumer limit).
+func (e *Engine) Range(ctx context.Context, name string, from uint64, n, maxBytes int) (engine.Batch, error) {
+	b, err := e.direct.batch(ctx, streamName(name), from, n, maxBytes)
+	if err != nil {
+		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)
+	}
+	return b, nil
+}
 
-// Read opens an ordered consumer: ephemeral, flow-controlled, recreated by
-// the client after a gap, and never acknowledged, so readers cost the
-// stream nothing once closed.
-func (e *Engine) Read(ctx context.Context, name string, from uint64) (engine.Reader, error) {
+// followInactive is how long the server keeps a follower's consumer after
+// its client went silent (a node that died without deleting it); a live
+// follower always has a pull request waiting, so it never counts as silent.
+const followInactive = 30 * time.Second
+
+// Follow opens an ordered consumer: ephemeral, flow-controlled, recreated
+// by the client after a gap, never acknowledged, and deleted on Close.
+func (e *Engine) Follow(ctx context.Context, name string, from uint64) (engine.Reader, error) {
+	return e.consume(ctx, name, from, 0)
+}
+
+// Scan is an ordered consumer over a range. Each delivery says how many
+// messages the stream holds after it, so the scan knows when it is done
+// without waiting.
+func (e *Engine) Scan(ctx context.Context, name string, from, to uint64) (engine.Reader, error) {
+	if to <= from {
+		return &follower{done: true}, nil
+	}
+	return e.consume(ctx, name, from, to)
+}
+
+func (e *Engine) consume(ctx context.Context, name string, from, to uint64) (*follower, error) {
 	s, err := e.stream(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   max(from, 1),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       max(from, 1),
+		InactiveThreshold: followInactive,
 	})
 	if err != nil {
 		e.forget(name, err)
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(readBuffer))
+	// Bound what waits in the client by count and by bytes (at least two
+	// of the largest messages the server takes, so one always fits).
+	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, int(max(16<<20, 2*e.nc.MaxPayload()))))
 	if err != nil {
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
 	}
-	return &reader{it: it}, nil
+	f := &follower{e: e, name: name, stream: streamName(name), c: c, it: it, next: max(from, 1), to: to}
+	if info := c.CachedInfo(); to != 0 && info != nil && info.NumPending == 0 {
+		f.done = true // nothing from there on: say so now rather than after scanIdle
+	}
+	return f, nil
 }
 
-type reader struct{ it jetstream.MessagesContext }
-
-func (r *reader) Next(ctx context.Context) (engine.Stored, error) {
-	m, err := r.it.Next(jetstream.NextContext(ctx))
-	if err != nil {
-		return engine.Stored{}, mapErr(err)
-	}
-	md, err := m.Metadata()
-	if err != nil {
-		return engine.Stored{}, err
-	}
-	return engine.Stored{Seq: md.Sequence.Stream, Header: flatten(m.Headers()), Data: m.Data(), Arrived: md.Timestamp}, nil
+type follower struct {
+	e      *Engine
+	name   string
+	stream string
+	c      jetstream.Consumer
+	it     jetstream.MessagesContext
+	next   uint64 // the sequence expected next
+	to     uint64 // a scan's end (exclusive); 0: follow
+	done   bool   // a scan that read its last message
 }
 
-func (r *reader) Close() { r.it.Stop() }
+// scanIdle is how long a scan waits for a message before it checks that
+// one is still there (the rest of the range may have been deleted).
+const scanIdle = 2 * time.Second
+
+func (f *follower) Next(ctx context.Context) (engine.Stored, error) {
+	for {
+		if f.done {
+			return engine.Stored{}, io.EOF
+		}
+		wait := ctx
+		cancel := context.CancelFunc(func() {})
+		if f.to != 0 {
+			wait, cancel = context.WithTimeout(ctx, scanIdle)
+		}
+		m, err := f.it.Next(jetstream.NextContext(wait))
+		cancel()
+		if err != nil && f.to != 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			b, err := f.e.Range(ctx, f.name, f.next, 1, 1)
+			if err != nil {
+				return engine.Stored{}, err
+			}
+			if len(b.Msgs) == 0 || b.Msgs[0].Seq >= f.to {
+				f.done = true
+			}
+			continue
+		}
+		if err != nil {
+			return engine.Stored{}, mapErr(err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return engine.Stored{}, err
+		}
+		seq := md.Sequence.Stream
+		if f.to != 0 {
+			if seq >= f.to {
+				f.done = true
+				return engine.Stored{}, io.EOF
+			}
+			f.done = md.NumPending == 0 || seq+1 >= f.to
+		}
+		f.next = seq + 1
+		return engine.Stored{Seq: seq, Header: flatten(m.Headers()), Data: m.Data(), Arrived: md.Timestamp}, nil
+	}
+}
+
+// Close stops the consumer and deletes it on the server at once, rather
+// than leaving it to the inactivity threshold.
+func (f *follower) Close() {
+	if f.it == nil {
+		return
+	}
+	f.it.Stop()
+	info := f.c.CachedInfo()
+	if info == nil || f.e.nc.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.e.js.DeleteConsumer(ctx, f.stream, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) &&
+		!errors.Is(err, jetstream.ErrStreamNotFound) {
+		f.e.log.Debug("delete follower", "stream", f.stream, "consumer", info.Name, "err", err)
+	}
+}
+
+// ConsumerCount counts the consumers on a stream now, durable or not.
+func (e *Engine) ConsumerCount(ctx context.Context, name string) (int, error) {
+	s, err := e.stream(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %q: %w", name, mapErr(err))
+	}
+	return info.State.Consumers, nil
+}

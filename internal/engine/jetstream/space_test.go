@@ -231,7 +231,7 @@ func TestDiskFullAnswersAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A reader that follows the stream all along, across the restarts.
-	r, err := e.Read(ctx, "full", 1)
+	r, err := e.Follow(ctx, "full", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
