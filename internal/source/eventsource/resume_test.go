@@ -3,6 +3,7 @@ package eventsource
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -74,4 +75,47 @@ func TestOverlapWithoutTheLastRead(t *testing.T) {
 	if d := ov.next(tsID(11), []byte("{\"a\": 1,\n\"b\": 2}")); d != nil || !ov.done || ov.skipped != 1 {
 		t.Fatalf("multi-line: %v %+v", d, ov)
 	}
+}
+
+// FuzzResume: whatever the ids, earlier never fails, an id with timestamps
+// is within its own bound, and the overlap loses nothing: every event is
+// either delivered, in order, or skipped as read before (and only events
+// up to the last one read are skipped).
+func FuzzResume(f *testing.F) {
+	f.Add(tsID(11), "b", tsID(11)+"\n"+tsID(12), "a\nb\nc")
+	f.Add(`[{"topic":"t","partition":0,"offset":5}]`, "x", `x`, "y")
+	f.Add(`[{"topic":"t","partition":1,"timestamp":9e99}]`, "", "[]\n{}", "\n")
+	f.Fuzz(func(t *testing.T, id, last, ids, datas string) {
+		rf := earlier(id)
+		if rf.bound != nil {
+			var es []map[string]any
+			if json.Unmarshal([]byte(rf.header), &es) != nil {
+				t.Fatalf("earlier(%q) sends %q, not a JSON array", id, rf.header)
+			}
+			if !rf.again(id) {
+				t.Fatalf("the last event's own id %q is not within the bound %v", id, rf.bound)
+			}
+		}
+		ov := newOverlap(rf, []byte(last))
+		in := strings.Split(datas, "\n")
+		idl := strings.Split(ids, "\n")
+		var out []string
+		for i, d := range in {
+			for _, e := range ov.next(idl[i%len(idl)], []byte(d)) {
+				out = append(out, e[1])
+			}
+		}
+		if len(out)+ov.skipped+len(ov.held) != len(in) {
+			t.Fatalf("%d in, %d delivered, %d skipped, %d held", len(in), len(out), ov.skipped, len(ov.held))
+		}
+		// What is delivered is the end of the input, in order, after the
+		// skipped ones; held ones are the latest and not delivered yet.
+		want := in[ov.skipped : len(in)-len(ov.held)]
+		if ov.skipped > 0 && !sameEvent([]byte(in[ov.skipped-1]), []byte(last)) {
+			t.Fatalf("skipped %d events, the last of them %q is not the last read %q", ov.skipped, in[ov.skipped-1], last)
+		}
+		if strings.Join(out, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("delivered %q, want %q", out, want)
+		}
+	})
 }
