@@ -37,11 +37,19 @@ func BenchmarkWikiImageList(b *testing.B) {
 	fnConfig := map[string]any{"user_agent": userAgent, "api_base": base}
 	doc := map[string]any{
 		"data": filepath.Join(dir, "data"), "addr": "127.0.0.1:0",
-		"functions": map[string]any{"wiki_py": map[string]any{
-			"process":   map[string]any{"command": []string{"python3", filepath.Join(here, "functions/wiki_image_list.py")}, "instances": 2, "timeout": "60s"},
-			"config":    fnConfig,
-			"max_batch": 100,
-		}},
+		"functions": map[string]any{
+			"wiki_py": map[string]any{
+				"process":   map[string]any{"command": []string{"python3", filepath.Join(here, "functions/wiki_image_list.py")}, "instances": 2, "timeout": "60s"},
+				"config":    fnConfig,
+				"max_batch": 100,
+			},
+			// The built-in, named with the same config (api_base is the
+			// operator's: an invoke request may not set it). One named
+			// function serves every call with one per-wiki limit, where the
+			// Python one holds its limit per process: 2 instances x 2.
+			"wiki_go": map[string]any{"kind": "mediawiki.page_images",
+				"config": map[string]any{"user_agent": userAgent, "api_base": base, "max_concurrency_per_wiki": 4}},
+		},
 	}
 	raw, _ := json.Marshal(doc) // JSON is YAML
 	path := filepath.Join(dir, "sluice.yaml")
@@ -66,16 +74,10 @@ func BenchmarkWikiImageList(b *testing.B) {
 	url := "http://" + n.Addr() + "/v1/functions/"
 	for _, latency := range []time.Duration{50 * time.Millisecond, 0} {
 		s.SetLatency(latency)
-		for _, fn := range []struct {
-			name, path string
-			config     map[string]any
-		}{
-			{"builtin", "mediawiki.page_images", fnConfig},
-			{"python", "wiki_py", nil},
-		} {
+		for _, fn := range []struct{ name, path string }{{"builtin", "wiki_go"}, {"python", "wiki_py"}} {
 			for _, clients := range []int{1, 2} {
 				b.Run(fmt.Sprintf("api=%s/%s/clients=%d", latency, fn.name, clients), func(b *testing.B) {
-					benchInvoke(b, url+fn.path+"/invoke", fn.config, recorded, clients)
+					benchInvoke(b, url+fn.path+"/invoke", recorded, clients)
 				})
 			}
 		}
@@ -83,7 +85,7 @@ func BenchmarkWikiImageList(b *testing.B) {
 }
 
 // benchInvoke posts b.N batches (recorded, retitled), from clients at once.
-func benchInvoke(b *testing.B, url string, config map[string]any, recorded []json.RawMessage, clients int) {
+func benchInvoke(b *testing.B, url string, recorded []json.RawMessage, clients int) {
 	batch := 0
 	var mu sync.Mutex
 	next := func() []json.RawMessage { // new titles for every batch: nothing is answered twice
@@ -92,7 +94,7 @@ func benchInvoke(b *testing.B, url string, config map[string]any, recorded []jso
 		batch++
 		return retitle(b, recorded, batch)
 	}
-	invoke(b, url, config, next()) // started, connections open
+	invoke(b, url, next()) // started, connections open
 	var lat []time.Duration
 	jobs := make(chan []json.RawMessage)
 	var wg sync.WaitGroup
@@ -102,7 +104,7 @@ func benchInvoke(b *testing.B, url string, config map[string]any, recorded []jso
 		wg.Go(func() {
 			for events := range jobs {
 				t0 := time.Now()
-				invoke(b, url, config, events)
+				invoke(b, url, events)
 				mu.Lock()
 				lat = append(lat, time.Since(t0))
 				mu.Unlock()
@@ -146,8 +148,8 @@ func retitle(b *testing.B, events []json.RawMessage, k int) []json.RawMessage {
 }
 
 // invoke posts one batch and checks that every event gave one output.
-func invoke(b *testing.B, url string, config map[string]any, events []json.RawMessage) {
-	body, _ := json.Marshal(map[string]any{"config": config, "events": events})
+func invoke(b *testing.B, url string, events []json.RawMessage) {
+	body, _ := json.Marshal(map[string]any{"events": events})
 	resp, err := benchClient.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		b.Error(err)
