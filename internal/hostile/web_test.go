@@ -3,6 +3,7 @@ package hostile
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,6 +68,16 @@ tables:
 `
 	n := startConfig(t, dir, yaml)
 	wait(t, "the file source's event", func() bool { return n.count(t, "fed") == 1 })
+	// Each pipeline makes its dead-letter stream when it first runs: wait
+	// for them, so that the streams a test snapshots are all there.
+	wait(t, "the pipelines' dead-letter streams", func() bool {
+		for _, name := range []string{"copy.errors", "images.errors"} {
+			if _, err := n.Streams.Get(context.Background(), name); err != nil {
+				return false
+			}
+		}
+		return true
+	})
 	return n
 }
 
