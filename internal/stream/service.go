@@ -196,6 +196,7 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := s.eng.DeleteStream(ctx, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
+	s.dropTail(name)
 	s.mu.Lock()
 	delete(s.schemas, name)
 	delete(s.marks, name)

@@ -160,6 +160,9 @@ func (s *Service) Close() {
 }
 
 // close stops the tail and deletes its consumer; it waits for run to end.
+// The reader is stopped before the wait: a follower whose consumer is
+// gone (JetStream restarting, a stream without quorum) retries in the
+// client until it is stopped, whatever its context says.
 func (t *tail) close() {
 	t.stop.Do(func() {
 		<-t.started
@@ -167,9 +170,22 @@ func (t *tail) close() {
 			return
 		}
 		t.cancel()
-		<-t.ran
 		t.rd.Close()
+		<-t.ran
 	})
+}
+
+// dropTail stops a stream's tail (its subscribers end) when the stream is
+// deleted: a stream made again under the name starts at sequence 1, and
+// the old ring must not serve the deleted stream's events to it.
+func (s *Service) dropTail(name string) {
+	s.tailMu.Lock()
+	t := s.tails[name]
+	delete(s.tails, name)
+	s.tailMu.Unlock()
+	if t != nil {
+		t.close()
+	}
 }
 
 func (t *tail) run(ctx context.Context, s *Service) {

@@ -160,3 +160,35 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedStreamEndsItsTail: deleting a stream ends its subscribers,
+// and a stream made again under the name is followed from its own events,
+// not from the deleted stream's still in the ring.
+func TestDeletedStreamEndsItsTail(t *testing.T) {
+	s := newService(t)
+	create(t, s, "again")
+	old := follow(t, s, "again", event.Position{Kind: event.Latest})
+	produceN(t, s, "again", 0, 50, 0)
+	waitTail(t, old.tail, 50)
+	if err := s.Delete(context.Background(), "again"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for { // the old subscriber reads what it had, then ends
+		if _, err := old.Next(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the subscriber of the deleted stream did not end")
+			}
+			break
+		}
+	}
+	create(t, s, "again")
+	c := follow(t, s, "again", event.Position{Kind: event.Earliest})
+	produceN(t, s, "again", 1000, 60, 0)
+	for want := uint64(1); want <= 60; want++ {
+		if e := next(t, c); e.Seq != want || e.ID != fmt.Sprint(999+want) {
+			t.Fatalf("the new stream's subscriber got %d (%s), want %d (%d)", e.Seq, e.ID, want, 999+want)
+		}
+	}
+}
