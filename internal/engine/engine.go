@@ -17,6 +17,10 @@ var (
 	ErrExists   = errors.New("already exists")
 	ErrConflict = errors.New("changed concurrently")
 	ErrClosed   = errors.New("engine closed")
+	// ErrUnavailable is an engine that does not answer for a while (e.g.
+	// JetStream restarting, a stream without a leader): try again later;
+	// never read it as "not there".
+	ErrUnavailable = errors.New("engine unavailable")
 )
 
 // StreamConfig is what the engine keeps about a stream.

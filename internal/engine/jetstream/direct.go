@@ -132,7 +132,10 @@ func (d *direct) call(ctx context.Context, stream string, req []byte, buffer int
 				place(&out, "")
 				return out, nil
 			case "503":
-				return engine.Batch{}, fmt.Errorf("%w: stream %s (no responders)", engine.ErrNotFound, stream)
+				// Nobody answers for the stream now (JetStream restarting, no
+				// leader): not "nothing there", which callers act on (a source
+				// would resume from its start).
+				return engine.Batch{}, fmt.Errorf("%w: direct get from %s: no responders", engine.ErrUnavailable, stream)
 			default:
 				return engine.Batch{}, fmt.Errorf("direct get from %s: status %s %s", stream, code, m.Header.Get("Description"))
 			}

@@ -333,11 +333,28 @@ func (e *Engine) forget(name string, err error) {
 	}
 }
 
+// unanswered tells a stream that is not there from one that does not
+// answer now: nobody answers a direct get in either case, and only the
+// first is "not found" (a source would resume from its start on it).
+func (e *Engine) unanswered(ctx context.Context, name string, err error) error {
+	if !errors.Is(err, engine.ErrUnavailable) {
+		return err
+	}
+	// A JetStream that is down does not answer this either: bound the wait.
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, serr := e.js.Stream(ictx, streamName(name)); errors.Is(serr, jetstream.ErrStreamNotFound) {
+		e.forget(name, serr)
+		return fmt.Errorf("stream %q: %w", name, engine.ErrNotFound)
+	}
+	return err
+}
+
 // Get is a batch direct get of one message, for its "at or after" reading
 // of the sequence (and headers read as the server wrote them).
 func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Stored, error) {
 	b, err := e.direct.batch(ctx, streamName(name), seq, 1, 1)
-	if err != nil {
+	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, err)
 	}
 	if len(b.Msgs) == 0 {
@@ -348,7 +365,7 @@ func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Store
 
 func (e *Engine) LastOf(ctx context.Context, name, origin string) (engine.Stored, error) {
 	m, err := e.direct.last(ctx, streamName(name), originSubject(name, origin))
-	if err != nil {
+	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)
 	}
 	return m, nil

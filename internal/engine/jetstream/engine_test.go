@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"fmt"
 	"net"
@@ -148,4 +149,33 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return fmt.Sprint(l.Addr())
+}
+
+// TestUnansweredIsNotNotFound: while JetStream does not answer (here
+// shut down, as when it restarts after a full disk), reads fail with
+// ErrUnavailable, never ErrNotFound: a source reads "not found" as "I
+// never wrote anything" and would resume from its start.
+func TestUnansweredIsNotNotFound(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	defer e.Close()
+	ctx := context.Background()
+	if err := e.EnsureStream(ctx, engine.StreamConfig{Name: "quiet", DuplicateWindow: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Append(ctx, e, "quiet", []engine.Msg{{ID: "a", Origin: "src", Data: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.ShutdownJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err1 := e.LastOf(rctx, "quiet", "src")
+	_, err2 := e.Get(rctx, "quiet", 1)
+	_, err3 := e.Range(rctx, "quiet", 1, 10, 1<<20)
+	for i, err := range []error{err1, err2, err3} {
+		if !errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("read %d while JetStream is down: %v, want ErrUnavailable", i, err)
+		}
+	}
 }

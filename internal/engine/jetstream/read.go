@@ -18,7 +18,7 @@ import (
 // consumer limit).
 func (e *Engine) Range(ctx context.Context, name string, from uint64, n, maxBytes int) (engine.Batch, error) {
 	b, err := e.direct.batch(ctx, streamName(name), from, n, maxBytes)
-	if err != nil {
+	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)
 	}
 	return b, nil
