@@ -48,6 +48,12 @@ func (g *generation) next(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, "InvalidStateTransition", "the runtime asked for the next invocation before answering "+held)
 		return
 	}
+	if !g.waitNext() {
+		apiError(w, http.StatusForbidden, "InvalidStateTransition",
+			"the runtime asked for the next invocation while another request for one is waiting: one invocation at a time per process")
+		return
+	}
+	defer g.doneNext()
 	g.readyOnce.Do(func() { close(g.ready) })
 	var c *call
 	select {

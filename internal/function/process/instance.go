@@ -152,6 +152,7 @@ type generation struct {
 
 	mu       sync.Mutex
 	current  *call
+	waiting  bool // a /next is waiting for an invocation
 	timer    *time.Timer
 	timedOut bool   // the current invocation passed its timeout
 	broken   string // the process broke the protocol
@@ -293,6 +294,9 @@ func (g *generation) hold(c *call) bool {
 		return false
 	default:
 	}
+	if g.current != nil {
+		return false // one invocation at a time: the call goes to another instance
+	}
 	g.current, g.timedOut = c, false
 	g.timer = time.AfterFunc(g.in.pool.cfg.timeout, func() {
 		g.mu.Lock()
@@ -338,6 +342,25 @@ func (g *generation) release(id string) *call {
 
 // asksAgain handles a /next while an invocation is held: the protocol is
 // broken, the process is killed (and the invocation fails when it exits).
+// waitNext marks a /next as waiting; false if one already is: a process
+// gets one invocation at a time (AWS_LAMBDA_MAX_CONCURRENCY is not set),
+// and a second poll at once would take a call the first then loses.
+func (g *generation) waitNext() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.waiting {
+		return false
+	}
+	g.waiting = true
+	return true
+}
+
+func (g *generation) doneNext() {
+	g.mu.Lock()
+	g.waiting = false
+	g.mu.Unlock()
+}
+
 func (g *generation) asksAgain() string {
 	g.mu.Lock()
 	c := g.current
