@@ -133,8 +133,13 @@ type overlap struct {
 	skipped int // events dropped as read before
 }
 
+// With timestamps for more than one partition (both datacenters active),
+// the feed interleaves the partitions as it likes, so the last event read,
+// of one partition, does not tell which events of the others came before
+// it: nothing is skipped then, and the stream's de-duplication by id drops
+// what it had.
 func newOverlap(from resumeFrom, last []byte) *overlap {
-	return &overlap{from: from, last: last, done: from.bound == nil || last == nil}
+	return &overlap{from: from, last: last, done: len(from.bound) != 1 || last == nil}
 }
 
 // next takes an event (id, data) and returns what to deliver now, in order.

@@ -49,6 +49,24 @@ func TestOverlapSkipsUpToTheLastRead(t *testing.T) {
 	}
 }
 
+// With timestamps for two partitions, which events of the other partition
+// came before the last one read is unknown: nothing is skipped.
+func TestOverlapOfTwoPartitions(t *testing.T) {
+	two := func(a, b int64) string {
+		return fmt.Sprintf(`[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":%d},{"topic":"codfw.mediawiki.recentchange","partition":0,"timestamp":%d}]`, a, b)
+	}
+	ov := newOverlap(earlier(two(11, 21)), []byte(`{"n":"a1"}`))
+	var got []string
+	for _, e := range [][2]string{{two(11, 21), `{"n":"b1"}`}, {two(11, 21), `{"n":"b2"}`}, {two(11, 21), `{"n":"a1"}`}, {two(12, 21), `{"n":"a2"}`}} {
+		for _, d := range ov.next(e[0], []byte(e[1])) {
+			got = append(got, d[1])
+		}
+	}
+	if fmt.Sprint(got) != `[{"n":"b1"} {"n":"b2"} {"n":"a1"} {"n":"a2"}]` || ov.skipped != 0 {
+		t.Fatalf("delivered %v, skipped %d", got, ov.skipped)
+	}
+}
+
 // If the last event read never comes again, nothing held back is lost.
 func TestOverlapWithoutTheLastRead(t *testing.T) {
 	ov := newOverlap(earlier(tsID(11)), []byte(`{"n":"gone"}`))
