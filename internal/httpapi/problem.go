@@ -30,7 +30,11 @@ type Problem struct {
 	Ext      map[string]any `json:"-"`
 	header   http.Header    // set on the answer beside Content-Type
 	internal bool           // an unexpected error: the detail is only an id of the log line
+	cause    error          // what the log says, when the detail says it in other words
 }
+
+// Unwrap is the cause a problem was made from, if any.
+func (p *Problem) Unwrap() error { return p.cause }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
 
@@ -139,6 +143,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	if p.Status >= 500 {
 		id := newErrorID()
+		if p.cause != nil {
+			err = p.cause
+		}
 		if p.Status == http.StatusInsufficientStorage || p.Status == http.StatusServiceUnavailable {
 			// The node's state (out of space, not ready), not a fault: it clears by itself.
 			log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error_id", id, "err", err)

@@ -85,3 +85,21 @@ func TestBodyType(t *testing.T) {
 		}
 	}
 }
+
+// TestNotReadyHidesTheEnginesWords: /readyz says why in its own words; the
+// engine's (NATS errors) are in the log under the answer's error_id.
+func TestNotReadyHidesTheEnginesWords(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	w := httptest.NewRecorder()
+	writeProblem(w, httptest.NewRequest("GET", "/readyz", nil), log, notReady(errors.New("jetstream not ready: nats: timeout")))
+	if w.Code != 503 || strings.Contains(w.Body.String(), "nats") || !strings.Contains(w.Body.String(), "error_id") ||
+		!strings.Contains(logged.String(), "nats: timeout") {
+		t.Fatalf("answer %d %s; log %s", w.Code, w.Body, logged.String())
+	}
+	w = httptest.NewRecorder()
+	writeProblem(w, httptest.NewRequest("GET", "/readyz", nil), log, notReady(ErrStarting))
+	if !strings.Contains(w.Body.String(), "starting") {
+		t.Fatalf("starting: %s", w.Body)
+	}
+}

@@ -46,8 +46,18 @@ func notReady(err error) *Problem {
 		p.Ext = spaceExt(se)
 		return p
 	}
-	return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+	if errors.Is(err, ErrStarting) {
+		return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+	}
+	// The engine's own words (NATS errors) stay in the log, under the
+	// answer's error_id (writeProblem).
+	p := problem(http.StatusServiceUnavailable, "Not ready", "the engine does not answer")
+	p.cause = err
+	return p
 }
+
+// ErrStarting is a node that is not ready yet because it is starting.
+var ErrStarting = errors.New("starting: catalog not loaded yet")
 
 func spaceText(se *engine.SpaceError) string {
 	size := func(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }

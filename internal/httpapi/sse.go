@@ -73,11 +73,14 @@ func (a *API) subscribe(w http.ResponseWriter, r *http.Request, cur *stream.Curs
 			a.log.Info("subscriber dropped", "path", r.URL.Path, "err", err)
 			return nil
 		case err != nil:
-			// The status line is sent: report in the stream and end it.
-			b, _ := json.Marshal(map[string]string{"detail": err.Error()})
+			// The status line is sent: report in the stream and end it. The
+			// error's own words (the engine's) stay in the log, under an id.
+			id := newErrorID()
+			b, _ := json.Marshal(map[string]string{"detail": "the subscription failed: internal error " + id +
+				" (the node's log has the cause under error_id=" + id + "); reconnect with Last-Event-ID", "error_id": id})
 			s.frame("event: error\ndata: ", b)
 			_ = s.flush()
-			a.log.Warn("subscription ended by an error", "path", r.URL.Path, "err", err)
+			a.log.Warn("subscription ended by an error", "path", r.URL.Path, "error_id", id, "err", err)
 			return nil
 		}
 		if e.Foreign && !p.envelope || !p.matches(e) {

@@ -5,7 +5,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -176,7 +175,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 
 func (n *Node) checkReady(ctx context.Context) error {
 	if !n.ready.Load() {
-		return errors.New("starting: catalog not loaded yet")
+		return httpapi.ErrStarting
 	}
 	return n.Engine.Ready(ctx)
 }

@@ -2,8 +2,8 @@ package jetstream
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
