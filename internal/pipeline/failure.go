@@ -109,17 +109,25 @@ func (f Failure) marshal(limit int) []byte {
 		f.Input.Bytes = len(f.Input.Event)
 	}
 	f.Input.Event, f.Input.EventBase64, f.Input.Truncated = json.RawMessage("null"), "", true
-	f.Error = cut(f.Error, 4<<10)
-	f.Chain = slices.Clone(f.Chain[:min(len(f.Chain), 8)]) // not the caller's arrays
-	f.Invalid = slices.Clone(f.Invalid[:min(len(f.Invalid), 8)])
-	for i := range f.Chain {
-		f.Chain[i] = cut(f.Chain[i], 1<<10)
+	orig := f
+	// Texts are cut by their bytes, but JSON writes a control character or
+	// an invalid UTF-8 byte as six: cut shorter until the whole fits.
+	for n := 4 << 10; ; n /= 2 {
+		f.Error = cut(orig.Error, n)
+		f.Chain = slices.Clone(orig.Chain[:min(len(orig.Chain), 8)]) // not the caller's arrays
+		f.Invalid = slices.Clone(orig.Invalid[:min(len(orig.Invalid), 8)])
+		for i := range f.Chain {
+			f.Chain[i] = cut(f.Chain[i], n/4)
+		}
+		for i := range f.Invalid {
+			f.Invalid[i].Message = cut(f.Invalid[i].Message, n/4)
+			f.Invalid[i].Pointer = cut(f.Invalid[i].Pointer, n/4)
+		}
+		b, _ = json.Marshal(f)
+		if len(b) <= limit || n < 64 {
+			return b
+		}
 	}
-	for i := range f.Invalid {
-		f.Invalid[i].Message = cut(f.Invalid[i].Message, 1<<10)
-	}
-	b, _ = json.Marshal(f)
-	return b
 }
 
 // cut shortens s to at most n bytes, on a rune boundary.
