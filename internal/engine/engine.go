@@ -139,6 +139,22 @@ type KV interface {
 	Delete(ctx context.Context, key string) error
 	// Keys lists the keys that start with prefix, sorted.
 	Keys(ctx context.Context, prefix string) ([]string, error)
+	// Watch sends the current value of every key that starts with prefix,
+	// then a change with CaughtUp set, then every later change, until ctx
+	// ends (the channel is then closed). A slow reader holds the engine's
+	// delivery back, it loses nothing.
+	Watch(ctx context.Context, prefix string) (<-chan KVChange, error)
+}
+
+// KVChange is one key's new value, or its deletion.
+type KVChange struct {
+	Key      string
+	Value    []byte
+	Revision uint64
+	Deleted  bool
+	// CaughtUp marks the end of the values current when the watch began
+	// (Key is empty then).
+	CaughtUp bool
 }
 
 // Append publishes msgs and waits until they are stored.

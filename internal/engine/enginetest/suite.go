@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -549,5 +550,56 @@ func kv(t *testing.T, e engine.Engine) {
 	}
 	if keys, _ := b.Keys(ctx(t), p); len(keys) != 2 {
 		t.Fatalf("keys after delete and create: %v", keys)
+	}
+	kvWatch(t, b, p)
+}
+
+// kvWatch: the current values, the caught-up mark, then changes in order.
+func kvWatch(t *testing.T, b engine.KV, p string) {
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	ch, err := b.Watch(wctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() engine.KVChange {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatal("watch closed early")
+			}
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change from the watch in 10s")
+		}
+		return engine.KVChange{}
+	}
+	got := map[string]string{}
+	for c := next(); !c.CaughtUp; c = next() {
+		if !strings.HasPrefix(c.Key, p) {
+			t.Fatalf("watch of %q sent %q", p, c.Key)
+		}
+		got[c.Key] = string(c.Value)
+	}
+	if len(got) != 2 || got[p+"a"] != "again" {
+		t.Fatalf("initial values = %v", got)
+	}
+	if _, err := b.Create(ctx(t), "other"+p+"x", []byte("1")); err != nil { // outside the prefix: not sent
+		t.Fatal(err)
+	}
+	if _, err := b.Create(ctx(t), p+"c", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(); c.Key != p+"c" || string(c.Value) != "3" || c.Deleted || c.Revision == 0 {
+		t.Fatalf("change = %+v", c)
+	}
+	if err := b.Delete(ctx(t), p+"c"); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(); c.Key != p+"c" || !c.Deleted {
+		t.Fatalf("deletion = %+v", c)
+	}
+	cancel()
+	for range ch { // closed once ctx ends
 	}
 }

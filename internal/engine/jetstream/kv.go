@@ -101,3 +101,50 @@ func (b *kvBucket) Keys(ctx context.Context, prefix string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+func (b *kvBucket) Watch(ctx context.Context, prefix string) (<-chan engine.KVChange, error) {
+	w, err := b.kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kv watch: %w", mapErr(err))
+	}
+	out := make(chan engine.KVChange)
+	go func() {
+		defer close(out)
+		defer func() { _ = w.Stop() }()
+		send := func(c engine.KVChange) bool {
+			select {
+			case out <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			var en jetstream.KeyValueEntry
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return
+			case en, ok = <-w.Updates():
+			}
+			if !ok {
+				return
+			}
+			if en == nil { // the initial values are all delivered
+				if !send(engine.KVChange{CaughtUp: true}) {
+					return
+				}
+				continue
+			}
+			if !strings.HasPrefix(en.Key(), prefix) {
+				continue
+			}
+			c := engine.KVChange{Key: en.Key(), Value: en.Value(), Revision: en.Revision(),
+				Deleted: en.Operation() != jetstream.KeyValuePut}
+			if !send(c) {
+				return
+			}
+		}
+	}()
+	return out, nil
+}
