@@ -20,13 +20,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
-	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/source/eventsource"
 	"github.com/sluice-dev/sluice/internal/source/file"
-	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // Config is a sluice.yaml file.
@@ -85,60 +83,64 @@ type Limits struct {
 
 // Stream declares a stream.
 type Stream struct {
-	// Schema is the path of the JSON Schema (JSON or YAML), relative to the config file.
-	Schema          string    `yaml:"schema"`
-	ID              string    `yaml:"id"`
-	Time            string    `yaml:"time"`
-	Key             Pointers  `yaml:"key"`
-	Retention       Retention `yaml:"retention"`
-	DuplicateWindow Duration  `yaml:"duplicate_window"`
+	// Schema is the path of the JSON Schema (JSON or YAML), relative to
+	// the config file, or the schema itself.
+	Schema SchemaRef `yaml:"schema,omitempty"`
+	// SchemaBundle is a schema of several documents ($ref between them),
+	// as GET /v1/streams/{name} shows it; instead of schema.
+	SchemaBundle    *BundleRef `yaml:"schema_bundle,omitempty"`
+	ID              string     `yaml:"id,omitempty"`
+	Time            string     `yaml:"time,omitempty"`
+	Key             Pointers   `yaml:"key,omitempty"`
+	Retention       Retention  `yaml:"retention,omitempty"`
+	DuplicateWindow Duration   `yaml:"duplicate_window,omitempty"`
 }
 
 // Source declares a source: exactly one kind (sse or file) and its stream.
 type Source struct {
-	SSE  *eventsource.Config `yaml:"sse"`
-	File *file.Config        `yaml:"file"`
+	SSE  *eventsource.Config `yaml:"sse,omitempty"`
+	File *file.Config        `yaml:"file,omitempty"`
 	// To is the stream the events go to; invalid ones go to its dead-letter stream "<to>.dlq".
-	To string `yaml:"to"`
+	To string `yaml:"to,omitempty"`
 	// Drop is a CEL expression over `event`: matching events are not stored.
 	// Default: Wikimedia's canary events. "false" keeps everything.
-	Drop *string `yaml:"drop"`
+	Drop *string `yaml:"drop,omitempty"`
 }
 
 // Pipeline declares a pipeline.
 type Pipeline struct {
-	From string `yaml:"from"`
+	From string `yaml:"from,omitempty"`
 	// Start is where a new pipeline begins: earliest, latest (default), an RFC 3339 time or a sequence.
-	Start string `yaml:"start"`
+	Start string `yaml:"start,omitempty"`
 	// Where is a CEL expression over `event`; only matching events reach the function.
-	Where       string      `yaml:"where"`
-	Function    FunctionRef `yaml:"function"`
-	To          []OutputRef `yaml:"to"`
-	MaxInFlight int         `yaml:"max_in_flight"`
+	Where       string      `yaml:"where,omitempty"`
+	Function    FunctionRef `yaml:"function,omitempty"`
+	To          []OutputRef `yaml:"to,omitempty"`
+	MaxInFlight int         `yaml:"max_in_flight,omitempty"`
 }
 
 // Table declares a temporal table.
 type Table struct {
 	// Key is a CEL expression over `event` giving the key, e.g. 'event.wiki + ":" + event.page_id'.
-	Key string `yaml:"key"`
+	Key string `yaml:"key,omitempty"`
 	// Time is the JSON pointer to the version's valid-from time (RFC 3339).
-	Time string `yaml:"time"`
+	Time string `yaml:"time,omitempty"`
 	// DeleteWhen is a CEL expression over `event`: when true the version is a tombstone.
-	DeleteWhen string `yaml:"delete_when"`
+	DeleteWhen string `yaml:"delete_when,omitempty"`
 }
 
 // FunctionRef names a function and its config.
 type FunctionRef struct {
-	Name   string         `yaml:"name"`
-	Config map[string]any `yaml:"config"`
+	Name   string         `yaml:"name,omitempty"`
+	Config map[string]any `yaml:"config,omitempty"`
 }
 
 // OutputRef is one output of a pipeline: exactly one kind.
 type OutputRef struct {
-	Stream string       `yaml:"stream"`
-	Table  string       `yaml:"table"`
-	SQL    *SQLOutput   `yaml:"sql"`
-	Files  *FilesOutput `yaml:"files"`
+	Stream string       `yaml:"stream,omitempty"`
+	Table  string       `yaml:"table,omitempty"`
+	SQL    *SQLOutput   `yaml:"sql,omitempty"`
+	Files  *FilesOutput `yaml:"files,omitempty"`
 }
 
 // SQLOutput writes a pipeline's outputs as rows of a table in PostgreSQL
@@ -146,15 +148,15 @@ type OutputRef struct {
 type SQLOutput struct {
 	// URL is postgres://... (or postgresql://...) or sqlite:PATH
 	// (sqlite:///abs/file.db; a relative path is under the data directory).
-	URL string `yaml:"url"`
+	URL string `yaml:"url,omitempty"`
 	// Table is the SQL table: [a-z_][a-z0-9_]{0,62}.
-	Table string `yaml:"table"`
+	Table string `yaml:"table,omitempty"`
 	// Mode is append (default: one row per output) or upsert (one row per key).
-	Mode string `yaml:"mode"`
+	Mode string `yaml:"mode,omitempty"`
 	// Key lists the columns of the unique key (upsert only, required there).
-	Key []string `yaml:"key"`
+	Key []string `yaml:"key,omitempty"`
 	// Columns maps a column name to a JSON pointer into the output event.
-	Columns map[string]string `yaml:"columns"`
+	Columns map[string]string `yaml:"columns,omitempty"`
 }
 
 // SQL output modes.
@@ -225,8 +227,8 @@ func (s *SQLOutput) validate(p string, add func(path, format string, args ...any
 
 // Retention bounds what a stream keeps.
 type Retention struct {
-	MaxAge   Duration `yaml:"max_age"`
-	MaxBytes Size     `yaml:"max_bytes"`
+	MaxAge   Duration `yaml:"max_age,omitempty"`
+	MaxBytes Size     `yaml:"max_bytes,omitempty"`
 }
 
 // Defaults used when the file and the flags say nothing.
@@ -326,118 +328,17 @@ func (c *Config) Validate() error {
 	c.Limits.ProduceLimits.validate(add)
 	c.Reads.validate(add)
 	for _, name := range c.streamNames() {
-		s := c.Streams[name]
-		p := "streams." + name
-		if !catalog.ValidName(name) {
-			add(p, "stream names are %s", catalog.NameRule)
-		}
-		if s.Schema == "" {
-			add(p+".schema", "required: every stream has a JSON Schema (a path relative to this file)")
-		}
-		for field, ptr := range map[string]string{"id": s.ID, "time": s.Time} {
-			if ptr != "" && !schema.ValidPointer(ptr) {
-				add(p+"."+field, "%q is not a JSON pointer (e.g. /meta/id)", ptr)
-			}
-		}
-		for i, ptr := range s.Key {
-			if ptr == "" || !schema.ValidPointer(ptr) {
-				add(fmt.Sprintf("%s.key[%d]", p, i), "%q is not a JSON pointer (e.g. /wiki)", ptr)
-			}
-		}
-		if s.Retention.MaxAge < 0 {
-			add(p+".retention.max_age", "cannot be negative")
-		}
+		c.Streams[name].validate(name, "streams."+name, add)
 	}
 	for _, name := range sortedKeys(c.Sources) {
-		s := c.Sources[name]
-		p := "sources." + name
-		if !source.ValidName(name) {
-			add(p, "source names are [a-z0-9][a-z0-9_-]{0,63}")
-		}
-		switch {
-		case s.SSE != nil && s.File != nil, s.SSE == nil && s.File == nil:
-			add(p, "give exactly one kind: sse or file")
-		case s.SSE != nil:
-			if err := s.SSE.Validate(); err != nil {
-				add(p+".sse", "%v", err)
-			}
-		case s.File != nil:
-			if err := s.File.Validate(); err != nil {
-				add(p+".file", "%v", err)
-			}
-		}
-		if s.To == "" {
-			add(p+".to", "required: the stream to write to")
-		}
-		if s.Drop != nil {
-			if _, err := filter.Compile(*s.Drop); err != nil {
-				add(p+".drop", "%v", err)
-			}
-		}
+		c.Sources[name].validate(name, "sources."+name, add)
 	}
 	for _, name := range sortedKeys(c.Pipelines) {
-		pl := c.Pipelines[name]
-		p := "pipelines." + name
-		if !pipelineName.MatchString(name) {
-			add(p, "pipeline names are [a-z0-9][a-z0-9_-]{0,63}")
-		}
-		if pl.From == "" {
-			add(p+".from", "required: the stream to read")
-		}
-		if pl.Start != "" {
-			if _, err := event.ParsePosition(pl.Start); err != nil {
-				add(p+".start", "%v", err)
-			}
-		}
-		if pl.Where != "" {
-			if _, err := filter.Compile(pl.Where); err != nil {
-				add(p+".where", "%v", err)
-			}
-		}
-		if pl.Function.Name == "" {
-			add(p+".function.name", "required (e.g. jq, identity, mediawiki.page_images)")
-		}
-		if len(pl.To) == 0 {
-			add(p+".to", "at least one output")
-		}
-		for i, o := range pl.To {
-			switch {
-			case kinds(o) != 1:
-				add(fmt.Sprintf("%s.to[%d]", p, i), "give exactly one kind: stream, table, sql or files")
-			case o.Files != nil:
-				o.Files.validate(pl, fmt.Sprintf("%s.to[%d].files", p, i), add)
-			case o.SQL != nil:
-				o.SQL.validate(fmt.Sprintf("%s.to[%d].sql", p, i), add)
-			case o.Table != "":
-				if _, ok := c.Tables[o.Table]; !ok {
-					add(fmt.Sprintf("%s.to[%d].table", p, i), "%q is not declared under tables", o.Table)
-				}
-			}
-		}
-		if pl.MaxInFlight < 0 {
-			add(p+".max_in_flight", "cannot be negative")
-		}
+		c.Pipelines[name].validate(name, "pipelines."+name, add, func(t string) bool { _, ok := c.Tables[t]; return ok })
 	}
 	c.validateFilesPlaces(add)
 	for _, name := range sortedKeys(c.Tables) {
-		tb := c.Tables[name]
-		p := "tables." + name
-		if err := table.ValidName(name); err != nil {
-			add(p, "%v", err)
-		}
-		if tb.Key == "" {
-			add(p+".key", `required: a CEL expression over event, e.g. 'event.wiki + ":" + event.page_id'`)
-		} else if _, err := filter.CompileExpr(tb.Key, "event"); err != nil {
-			add(p+".key", "%v", err)
-		}
-		if tb.Time == "" || !schema.ValidPointer(tb.Time) {
-			add(p+".time", "required: the JSON pointer of the version's time, e.g. /event_time")
-		}
-		if tb.DeleteWhen != "" {
-			if _, err := filter.Compile(tb.DeleteWhen); err != nil {
-				add(p+".delete_when", "%v", err)
-			}
-		}
+		c.Tables[name].validate(name, "tables."+name, add)
 	}
 	if c.TableStore != "" && !strings.HasPrefix(c.TableStore, "postgres://") && !strings.HasPrefix(c.TableStore, "postgresql://") {
 		add("table_store", "want empty (SQLite under the data directory) or a postgres:// URL")
@@ -511,22 +412,32 @@ type Declared struct {
 func (c *Config) Declared() ([]Declared, error) {
 	var out []Declared
 	for _, name := range c.streamNames() {
-		s := c.Streams[name]
-		path := s.Schema
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(c.dir, path)
-		}
-		b, err := schema.LoadFile(path)
+		d, err := c.Streams[name].Declared(name, c.Dir())
 		if err != nil {
-			return nil, fmt.Errorf("streams.%s.schema: %w", name, err)
+			return nil, fmt.Errorf("streams.%s.%w", name, err)
 		}
-		out = append(out, Declared{Schema: b, Def: catalog.Stream{
-			Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
-			Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
-			DuplicateWindow: catalog.Duration(s.DuplicateWindow),
-		}})
+		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Declared is the stream named name with its schema loaded (a path is
+// taken from dir); an error names the field ("schema: ...").
+func (s Stream) Declared(name, dir string) (Declared, error) {
+	var b schema.Bundle
+	if s.SchemaBundle != nil {
+		b = s.SchemaBundle.Bundle
+	} else {
+		var err error
+		if b, err = s.Schema.Bundle(dir); err != nil {
+			return Declared{}, fmt.Errorf("schema: %w", err)
+		}
+	}
+	return Declared{Schema: b, Def: catalog.Stream{
+		Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
+		Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
+		DuplicateWindow: catalog.Duration(s.DuplicateWindow),
+	}}, nil
 }
 
 // Size is a byte count written as "10GiB", "64MB" or a plain number.
@@ -543,6 +454,8 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 
 // Duration is written as "168h", "90s".
 type Duration time.Duration
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)

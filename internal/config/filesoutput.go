@@ -13,24 +13,24 @@ import (
 type FilesOutput struct {
 	// URL is file:///abs/dir or s3://bucket?region=...&endpoint=...&use_path_style=true;
 	// ?prefix=dir/ puts every object under dir/.
-	URL string `yaml:"url"`
+	URL string `yaml:"url,omitempty"`
 	// Format is ndjson (default), ndjson.gz or parquet.
-	Format string `yaml:"format"`
+	Format string `yaml:"format,omitempty"`
 	// Partition is a Go text/template giving an object's folder, e.g.
 	// '{{.EventTime.Format "2006/01/02/15"}}'; fields: EventTime, Seq, ID,
 	// Key, Stream, and {{.Get "/json/pointer"}}. Empty: no folder.
-	Partition string `yaml:"partition"`
-	Roll      Roll   `yaml:"roll"`
+	Partition string `yaml:"partition,omitempty"`
+	Roll      Roll   `yaml:"roll,omitempty"`
 	// Stream names the stream output to write; needed only when the
 	// pipeline has more than one.
-	Stream string `yaml:"stream"`
+	Stream string `yaml:"stream,omitempty"`
 }
 
 // Roll says when an object ends.
 type Roll struct {
-	MaxBytes  Size     `yaml:"max_bytes"`  // default 64MiB: the events as NDJSON
-	MaxAge    Duration `yaml:"max_age"`    // default 5m after the object's first event
-	MaxEvents int      `yaml:"max_events"` // default 100,000 stream sequences
+	MaxBytes  Size     `yaml:"max_bytes,omitempty"`  // default 64MiB: the events as NDJSON
+	MaxAge    Duration `yaml:"max_age,omitempty"`    // default 5m after the object's first event
+	MaxEvents int      `yaml:"max_events,omitempty"` // default 100,000 stream sequences
 }
 
 // Config is the output's files.Config.

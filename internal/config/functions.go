@@ -11,16 +11,16 @@ import "os"
 type Function struct {
 	// Kind names a built-in kind (jq, identity, mediawiki.page_images),
 	// with Config as its preset config.
-	Kind string `yaml:"kind"`
+	Kind string `yaml:"kind,omitempty"`
 	// Config is handed to a process or http function with every batch; for
 	// a built-in kind, it is the kind's config.
-	Config map[string]any `yaml:"config"`
+	Config map[string]any `yaml:"config,omitempty"`
 	// MaxBatch bounds the events of one invocation (default 100).
-	MaxBatch int `yaml:"max_batch"`
+	MaxBatch int `yaml:"max_batch,omitempty"`
 	// Payload is sluice (default) or firehose.
-	Payload string `yaml:"payload"`
+	Payload string `yaml:"payload,omitempty"`
 	// Doc is shown with the function.
-	Doc string `yaml:"doc"`
+	Doc string `yaml:"doc,omitempty"`
 	// Kinds holds the entry's other keys: the kind (process, http) and its settings.
 	Kinds map[string]any `yaml:",inline"`
 }

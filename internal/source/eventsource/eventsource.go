@@ -25,18 +25,18 @@ import (
 
 // Config is the `sse:` block of a source.
 type Config struct {
-	URL string `yaml:"url" json:"url"`
+	URL string `yaml:"url,omitempty" json:"url"`
 	// Since is where to start when the source has no stored position:
 	// "latest" (default), an RFC 3339 time or unix milliseconds.
-	Since string `yaml:"since" json:"since,omitempty"`
+	Since string `yaml:"since,omitempty" json:"since,omitempty"`
 	// UserAgent is required: Wikimedia blocks generic agents; say who you are and how to reach you.
-	UserAgent string `yaml:"user_agent" json:"user_agent"`
+	UserAgent string `yaml:"user_agent,omitempty" json:"user_agent"`
 	// IdleTimeout: no bytes for this long means a dead connection (default 60s).
-	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout,omitempty"`
+	IdleTimeout time.Duration `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"`
 	// MaxEventBytes bounds one event (default 4 MiB); bigger ones are skipped and reported.
-	MaxEventBytes int `yaml:"max_event_bytes" json:"max_event_bytes,omitempty"`
+	MaxEventBytes int `yaml:"max_event_bytes,omitempty" json:"max_event_bytes,omitempty"`
 	// MaxBackoff caps the wait between reconnects (default 60s).
-	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff,omitempty"`
+	MaxBackoff time.Duration `yaml:"max_backoff,omitempty" json:"max_backoff,omitempty"`
 }
 
 // Validate checks the config; errors name the field.

@@ -21,7 +21,7 @@ import (
 // Config is the `file:` block of a source.
 type Config struct {
 	// Paths of NDJSON or JSON-array files, read in order.
-	Paths []string `yaml:"paths" json:"paths"`
+	Paths []string `yaml:"paths,omitempty" json:"paths"`
 }
 
 // Validate checks the config.
