@@ -116,6 +116,12 @@ type Applied struct {
 // schema equal to an earlier version of the stream's (a config file that
 // is behind what was changed at run time): see Applied.Behind.
 func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bundle) (Applied, error) {
+	return s.ApplyForced(ctx, def, sch, false)
+}
+
+// ApplyForced is Apply that, with force set, replaces the schema even if
+// the new one breaks consumers (the breaking changes are recorded).
+func (s *Service) ApplyForced(ctx context.Context, def catalog.Stream, sch schema.Bundle, force bool) (Applied, error) {
 	def.Defaults()
 	if err := def.Validate(); err != nil {
 		return Applied{}, err
@@ -132,7 +138,7 @@ func (s *Service) Apply(ctx context.Context, def catalog.Stream, sch schema.Bund
 	}
 	v, schemaChanged := catalog.Version{Version: current}, false
 	if behind == 0 {
-		if v, schemaChanged, err = s.cat.SetSchema(ctx, def.Name, sch, false); err != nil {
+		if v, schemaChanged, err = s.cat.SetSchema(ctx, def.Name, sch, force); err != nil {
 			return Applied{}, err
 		}
 	}

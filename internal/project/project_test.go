@@ -1,0 +1,169 @@
+package project_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/stream"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func open(t *testing.T) *project.Service {
+	t.Helper()
+	ctx := context.Background()
+	e, err := jetstream.Open(ctx, jetstream.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	cat, err := catalog.Open(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := catalog.OpenDefinitions(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &project.Service{Defs: defs, Streams: stream.New(e, cat, nil, nil), Builtin: func(n string) bool { return n == "identity" }}
+}
+
+func def(k catalog.Kind, name, spec string) catalog.Definition {
+	return catalog.Definition{Kind: k, Name: name, Spec: []byte(spec)}
+}
+
+var base = []catalog.Definition{
+	def(catalog.Streams, "in", `{"schema":{"type":"object"},"id":"/id","time":"/t"}`),
+	def(catalog.Streams, "out", `{"schema":{"type":"object"},"id":"/id","time":"/t"}`),
+	def(catalog.Tables, "t", `{"key":"event.id","time":"/t"}`),
+	def(catalog.Pipelines, "p", `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"},{"table":"t"}]}`),
+}
+
+func lines(p project.Plan) []string {
+	return strings.Split(strings.TrimSpace(p.String()), "\n")
+}
+
+func TestApplyPlansThenIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	plan, err := s.Apply(ctx, base, project.ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"+ streams.in", "+ streams.out", "+ tables.t", "+ pipelines.p"}
+	if !reflect.DeepEqual(lines(plan), want) || plan.Applied {
+		t.Fatalf("dry run = %q", lines(plan))
+	}
+	if _, err := s.Get(ctx, catalog.Pipelines, "p"); !errors.Is(err, catalog.ErrNoDefinition) {
+		t.Fatalf("a dry run wrote: %v", err)
+	}
+	if plan, err = s.Apply(ctx, base, project.ApplyOptions{By: "test"}); err != nil || !plan.Applied {
+		t.Fatalf("apply: %v %+v", err, plan)
+	}
+	if plan, err = s.Apply(ctx, base, project.ApplyOptions{}); err != nil || plan.String() != "no changes\n" {
+		t.Fatalf("second apply: %v %q", err, plan.String())
+	}
+	changed := append([]catalog.Definition(nil), base...)
+	changed[3] = def(catalog.Pipelines, "p", `{"from":"in","where":"event.id != ''","function":{"name":"identity"},"to":[{"stream":"out"},{"table":"t"}]}`)
+	changed[0] = def(catalog.Streams, "in", `{"schema":{"type":"object","properties":{"x":{"type":"string"}}},"id":"/id","time":"/t","retention":{"max_age":"24h"}}`)
+	plan, err = s.Apply(ctx, changed, project.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"~ streams.in (retention, schema)", "~ pipelines.p (where)"}; !reflect.DeepEqual(lines(plan), want) {
+		t.Fatalf("update plan = %q", lines(plan))
+	}
+	// the first schema again: an earlier version, not a change
+	again := append([]catalog.Definition(nil), changed...)
+	again[0] = def(catalog.Streams, "in", `{"schema":{"type":"object"},"id":"/id","time":"/t","retention":{"max_age":"24h"}}`)
+	if plan, err = s.Apply(ctx, again, project.ApplyOptions{DryRun: true}); err != nil || plan.String() != "no changes\n" {
+		t.Fatalf("earlier schema: %v %q", err, plan.String())
+	}
+	h, err := s.History(ctx, catalog.Pipelines, "p")
+	if err != nil || len(h) != 2 || h[0].By != "test" || !reflect.DeepEqual(h[1].Fields, []string{"where"}) {
+		t.Fatalf("history = %+v %v", h, err)
+	}
+	if h, _ := s.History(ctx, catalog.Streams, "in"); len(h) != 2 || h[1].Op != catalog.OpUpdate {
+		t.Fatalf("stream history = %+v", h)
+	}
+}
+
+func TestApplyRefusals(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Apply(ctx, base, project.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bad := []catalog.Definition{
+		def(catalog.Pipelines, "q", `{"from":"in","function":{"name":"nope"},"to":[{"table":"x"}]}`),
+		def(catalog.Streams, "in", `{"schema":{"type":"string"},"id":"/id","time":"/t"}`),
+	}
+	_, err := s.Apply(ctx, bad, project.ApplyOptions{})
+	var inv *project.Invalid
+	if !errors.As(err, &inv) {
+		t.Fatalf("want Invalid, got %v", err)
+	}
+	msg := err.Error()
+	for _, w := range []string{`pipelines.q.to[0].table: unknown table "x"`, `streams.in.schema: breaks consumers`} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("%q lacks %q", msg, w)
+		}
+	}
+	moved := def(catalog.Pipelines, "p", `{"from":"out","function":{"name":"identity"},"to":[{"table":"t"}]}`)
+	if _, _, err := s.Put(ctx, catalog.Pipelines, "p", moved.Spec, project.PutOptions{}); !errors.Is(err, project.ErrFromChanged) {
+		t.Fatalf("from changed: %v", err)
+	}
+	if _, _, err := s.Put(ctx, catalog.Pipelines, "p", moved.Spec, project.PutOptions{Reset: "earliest"}); err != nil {
+		t.Fatalf("from changed with reset: %v", err)
+	}
+	var inUse *project.InUse
+	if err := s.Delete(ctx, catalog.Streams, "out", false, ""); !errors.As(err, &inUse) {
+		t.Fatalf("delete a stream in use: %v", err)
+	}
+	if err := s.Delete(ctx, catalog.Tables, "t", false, ""); !errors.As(err, &inUse) || !strings.Contains(err.Error(), "pipelines.p (to[0].table)") {
+		t.Fatalf("delete a table in use: %v", err)
+	}
+	if _, _, err := s.Put(ctx, catalog.Pipelines, "p", moved.Spec, project.PutOptions{Create: true}); !errors.Is(err, catalog.ErrDefinitionExists) {
+		t.Fatalf("create existing: %v", err)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Apply(ctx, base, project.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	only := base[:2]
+	plan, err := s.Apply(ctx, only, project.ApplyOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"- pipelines.p", "- tables.t"}; !reflect.DeepEqual(lines(plan), want) {
+		t.Fatalf("prune plan = %q", lines(plan))
+	}
+	if _, err := s.Get(ctx, catalog.Tables, "t"); !errors.Is(err, catalog.ErrNoDefinition) {
+		t.Fatalf("pruned table still there: %v", err)
+	}
+	plan, err = s.Apply(ctx, nil, project.ApplyOptions{Prune: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"- streams.in: holds events: deleted only with force", "- streams.out: holds events: deleted only with force"}; !reflect.DeepEqual(lines(plan), want) {
+		t.Fatalf("prune streams plan = %q", lines(plan))
+	}
+	if _, err := s.Apply(ctx, nil, project.ApplyOptions{Prune: true, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.List(ctx, catalog.Streams); len(list) != 0 {
+		t.Fatalf("streams left: %+v", list)
+	}
+}
