@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/access"
 )
 
 // HTTP bounds the node's HTTP server and says which browsers' pages may
@@ -31,6 +31,7 @@ type HTTP struct {
 
 // Defaults of the http section.
 const (
+	DefaultBodyTimeout    = 60 * time.Second // as httpapi.DefaultBodyTimeout
 	DefaultHeaderTimeout  = 10 * time.Second
 	DefaultIdleTimeout    = 2 * time.Minute
 	DefaultMaxHeaderBytes = 64 << 10
@@ -38,7 +39,7 @@ const (
 
 func (h *HTTP) defaults() {
 	if h.BodyTimeout == 0 {
-		h.BodyTimeout = Duration(httpapi.DefaultBodyTimeout)
+		h.BodyTimeout = Duration(DefaultBodyTimeout)
 	}
 	if h.HeaderTimeout == 0 {
 		h.HeaderTimeout = Duration(DefaultHeaderTimeout)
@@ -79,6 +80,6 @@ func (h *HTTP) validate(add func(path, format string, args ...any)) {
 }
 
 // Access is who may use the node beside its own pages.
-func (h *HTTP) Access() httpapi.Access {
-	return httpapi.Access{Hosts: h.Hosts, TrustedOrigins: h.TrustedOrigins, CORSOrigins: h.CORSOrigins}
+func (h *HTTP) Access() access.Access {
+	return access.Access{Hosts: h.Hosts, TrustedOrigins: h.TrustedOrigins, CORSOrigins: h.CORSOrigins}
 }

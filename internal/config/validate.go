@@ -39,7 +39,7 @@ func (s Stream) validate(name, p string, add adder) {
 		add(namePath(p), "stream names are %s", catalog.NameRule)
 	}
 	if s.Schema.empty() && s.SchemaBundle == nil {
-		add(sub(p, "schema"), "required: every stream has a JSON Schema (a path relative to this file, or the schema itself)")
+		add(sub(p, "schema"), "required: no schema, no stream (in a file: the path of a JSON Schema relative to it, or the schema itself)")
 	}
 	if !s.Schema.empty() && s.SchemaBundle != nil {
 		add(sub(p, "schema_bundle"), "give schema or schema_bundle, not both")

@@ -461,7 +461,7 @@ func TestSchemaEvolutionOverHTTP(t *testing.T) {
 	if status, _, _ = c.call("POST", "/v1/streams", "application/json", []byte(`{"name":"orders","schema":{}}`)); status != 409 {
 		t.Fatalf("create twice: %d", status)
 	}
-	if status, _, body = c.call("POST", "/v1/streams", "application/json", []byte(`{"name":"no.schema"}`)); status != 400 || !strings.Contains(string(body), "no schema, no stream") {
+	if status, _, body = c.call("POST", "/v1/streams", "application/json", []byte(`{"name":"no.schema"}`)); status != 422 || !strings.Contains(string(body), "no schema, no stream") || !strings.Contains(string(body), `"path":"schema"`) {
 		t.Fatalf("no schema: %d %s", status, body)
 	}
 	status, _, body = c.call("PUT", "/v1/streams/orders/schema", "application/json", []byte(`{"schema":{"type":"object","required":["id","qty"],"properties":{"id":{"type":"string"},"qty":{"type":"string"}}}}`))

@@ -42,6 +42,22 @@ const components = `{
   "rate_per_s":{"type":"number","description":"mean arrival rate over the last minute"}}},
 "StreamList": {"type":"object","required":["streams"],"properties":{"streams":{"type":"array","items":{"$ref":"#/components/schemas/StreamInfo"}}}},
 "Bundle": {"type":"object","required":["root","resources"],"properties":{"root":{"type":"string"},"resources":{"type":"object"}}},
+"Definition": {"type":"object","description":"a definition's spec: the same fields as its entry in sluice.yaml (docs/SELF-SERVICE.md); name may be given here or in the path"},
+"StoredDefinition": {"type":"object","required":["kind","name","spec","version"],"properties":{
+  "kind":{"type":"string","enum":["streams","tables","functions","sources","pipelines"]},"name":{"type":"string"},
+  "spec":{"type":"object"},"version":{"type":"integer"},"created":{"type":"string"},"updated":{"type":"string"},"by":{"type":"string"}}},
+"PutResult": {"type":"object","required":["name","changed"],"properties":{"changed":{"type":"boolean"},
+  "fields":{"type":"array","items":{"type":"string"}},"spec":{"type":"object"},"version":{"type":"integer"}}},
+"DefinitionHistory": {"type":"object","required":["versions"],"properties":{"versions":{"type":"array","items":{"type":"object",
+  "required":["version","op","at"],"properties":{"version":{"type":"integer"},"op":{"type":"string","enum":["create","update","delete"]},
+  "at":{"type":"string"},"by":{"type":"string"},"fields":{"type":"array","items":{"type":"string"}},"spec":{"type":"object"}}}}}},
+"DefinitionList": {"type":"object","required":["definitions"],"properties":{"definitions":{"type":"array","items":{"$ref":"#/components/schemas/StoredDefinition"}}}},
+"ApplyRequest": {"type":"object","required":["definitions"],"properties":{
+  "definitions":{"type":"array","items":{"type":"object","required":["kind","name","spec"],"properties":{"kind":{"type":"string"},"name":{"type":"string"},"spec":{"type":"object"}}}},
+  "resets":{"type":"object","additionalProperties":{"type":"string"}}}},
+"Plan": {"type":"object","required":["changes","applied"],"properties":{"applied":{"type":"boolean"},"changes":{"type":"array","items":{"type":"object",
+  "required":["op","kind","name"],"properties":{"op":{"type":"string","enum":["+","~","-"]},"kind":{"type":"string"},"name":{"type":"string"},
+  "fields":{"type":"array","items":{"type":"string"}},"note":{"type":"string"}}}}}},
 "StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{
   "name":{"type":"string"},"schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"},
   "id":{"type":"string"},"time":{"type":"string"},"key":{"type":"array","items":{"type":"string"}},

@@ -48,7 +48,7 @@ func Guard(next http.Handler, o GuardOptions) (http.Handler, error) {
 	}
 	rules, _ := hostRules(o.Hosts)
 	if host, _, err := net.SplitHostPort(o.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
-		rules = append(rules, hostRule{name: strings.TrimSuffix(strings.ToLower(host), ".")})
+		rules = append(rules, hostRule{Name: strings.TrimSuffix(strings.ToLower(host), ".")})
 	}
 	trusted, _ := parseOrigins(o.TrustedOrigins)
 	readers, _ := parseOrigins(o.CORSOrigins)

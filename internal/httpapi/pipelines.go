@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/history"
@@ -55,7 +56,7 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.withPast(s))
+	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Pipelines, s.Name, a.withPast(s)))
 }
 
 func (a *API) pausePipeline(w http.ResponseWriter, r *http.Request) error {

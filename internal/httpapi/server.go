@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/table"
@@ -52,6 +54,9 @@ type Options struct {
 	History *history.Recorder
 	// Files are the files outputs, shown with their pipelines; nil: none.
 	Files *files.Group
+	// Project creates, changes and deletes definitions; nil: the
+	// self-service routes answer 404.
+	Project *project.Service
 }
 
 // API serves the HTTP API.
@@ -85,9 +90,14 @@ func New(svc *stream.Service, opts Options) *API {
 	if opts.Ready == nil {
 		opts.Ready = func(context.Context) error { return nil }
 	}
+	if opts.Project == nil { // streams are always managed: by the catalog of their engine
+		if defs, err := catalog.OpenDefinitions(context.Background(), svc.Engine()); err == nil {
+			opts.Project = &project.Service{Defs: defs, Streams: svc}
+		}
+	}
 	a := &API{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
 	a.closing, a.close = context.WithCancel(context.Background())
-	a.routes = standard(a.table())
+	a.routes = standard(append(a.table(), a.definitionRoutes()...))
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.path, a.adapt(rt.h))
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/source"
 )
@@ -43,7 +44,7 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.sourcePast(v))
+	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Sources, v.Name, a.sourcePast(v)))
 }
 
 func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error {

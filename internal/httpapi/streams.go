@@ -111,7 +111,7 @@ func (a *API) getStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, info)
+	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Streams, info.Name, info))
 }
 
 func (a *API) deleteStream(w http.ResponseWriter, r *http.Request) error {
