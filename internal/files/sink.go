@@ -25,6 +25,8 @@ const (
 	// object to be committed before the engine delivers it again (the sink
 	// ignores such repeats; they only cost a fetch).
 	ackSlack = 5 * time.Minute
+	// closeTimeout bounds deleting a removed sink's consumer.
+	closeTimeout = 10 * time.Second
 )
 
 // Options wire a sink to its pipeline.
@@ -52,6 +54,8 @@ type Sink struct {
 	st     status
 	cols   *columns // for parquet, with the schema version it was made from
 	colsV  int
+	// forget: the sink was removed; Close deletes its consumer too.
+	forget bool
 }
 
 // New checks the config and opens the storage (without a request to it:
@@ -102,8 +106,26 @@ func New(ctx context.Context, svc *stream.Service, cfg Config, o Options) (*Sink
 	return s, nil
 }
 
-// Close releases the storage; call after Run returned.
-func (s *Sink) Close() error { return s.bucket.Close() }
+// Close releases the storage, and the durable consumer of a sink that was
+// removed from its group; call after Run returned.
+func (s *Sink) Close() error {
+	err := s.bucket.Close()
+	if s.forget {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if derr := s.cons.DeleteConsumer(ctx, s.opts.Stream, s.name); derr != nil && !errors.Is(derr, engine.ErrNotFound) {
+			err = errors.Join(err, derr)
+		}
+	}
+	return err
+}
+
+// Name names the sink by its durable consumer on the stream:
+// "files_<pipeline>_<hash of the URL>", stable across restarts.
+func (s *Sink) Name() string { return s.name }
+
+// Pipeline is the pipeline whose outputs the sink writes ("" for every event).
+func (s *Sink) Pipeline() string { return s.opts.Pipeline }
 
 // Status reports what the sink did and is doing.
 func (s *Sink) Status() Status { return s.st.view() }

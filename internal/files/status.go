@@ -2,10 +2,14 @@ package files
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-dev/sluice/internal/lifecycle"
 )
 
 // States a sink is in.
@@ -95,54 +99,83 @@ func (st *status) view() Status {
 	return v
 }
 
-// Group runs a node's sinks.
+// Group runs a node's sinks, each named by its durable consumer (see
+// Sink.Name); sinks can be put and removed while it runs.
 type Group struct {
-	sinks  []*Sink
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	sinks *lifecycle.Group[*Sink]
 }
+
+// ErrNotFound is returned for a sink a group does not have.
+var ErrNotFound = errors.New("files output not found")
 
 // NewGroup makes a group; it registers the sinks' metrics on reg if not nil.
 func NewGroup(reg prometheus.Registerer) *Group {
-	g := &Group{}
+	g := &Group{sinks: lifecycle.New[*Sink]()}
 	if reg != nil {
 		reg.MustRegister(collector{g})
 	}
 	return g
 }
 
-// Add adds a sink; call before Start.
-func (g *Group) Add(s *Sink) { g.sinks = append(g.sinks, s) }
+// Add adds a sink, or puts it in place of the one of the same name.
+func (g *Group) Add(s *Sink) { _ = g.Put(context.Background(), s) }
+
+// Put runs a sink (at once if the group runs), or puts it in place of the
+// one of the same name: that one is stopped and closed first (an object
+// it was gathering is not written: the new one reads its events again, from
+// the same consumer). ctx bounds the wait for another change to end.
+func (g *Group) Put(ctx context.Context, s *Sink) error {
+	return g.sinks.Put(ctx, s.name, s, nil)
+}
+
+// Remove stops a sink, closes its storage and deletes its durable
+// consumer; the objects it wrote stay. ErrNotFound if there is none.
+func (g *Group) Remove(ctx context.Context, name string) error {
+	err := g.sinks.Remove(ctx, name, func(old *Sink) error {
+		old.forget = true
+		return nil
+	})
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return err
+}
+
+// RemovePipeline removes every sink of a pipeline (see Remove).
+func (g *Group) RemovePipeline(ctx context.Context, pipeline string) error {
+	var errs []error
+	for _, name := range g.Names(pipeline) {
+		if err := g.Remove(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Names returns the names of a pipeline's sinks, in order.
+func (g *Group) Names(pipeline string) []string {
+	var out []string
+	for _, e := range g.sinks.List() {
+		if e.Component.opts.Pipeline == pipeline {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
 
 // Start runs every sink until Stop.
-func (g *Group) Start(ctx context.Context) {
-	ctx, g.cancel = context.WithCancel(ctx)
-	for _, s := range g.sinks {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			s.Run(ctx)
-		}()
-	}
-}
+func (g *Group) Start(ctx context.Context) { g.sinks.Start(ctx) }
 
 // Stop ends every sink (an object being gathered is not written: its
 // events come again at the next start), waits, and closes the storage.
-func (g *Group) Stop() {
-	if g.cancel != nil {
-		g.cancel()
-	}
-	g.wg.Wait()
-	for _, s := range g.sinks {
-		_ = s.Close()
-	}
-}
+func (g *Group) Stop() { g.sinks.Stop() }
 
-// List reports every sink.
+// List reports every sink, in name order.
 func (g *Group) List() []Status {
-	out := make([]Status, 0, len(g.sinks))
-	for _, s := range g.sinks {
-		out = append(out, s.Status())
+	list := g.sinks.List()
+	out := make([]Status, 0, len(list))
+	for _, e := range list {
+		out = append(out, e.Component.Status())
 	}
 	return out
 }

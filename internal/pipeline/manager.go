@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/lifecycle"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -24,18 +24,17 @@ import (
 var ErrNotFound = errors.New("pipeline not found")
 
 // Manager runs a node's pipelines and their long operations (redrive,
-// rebuild). Pause state and each pipeline's last operation live in the
-// engine's KV bucket "pipelines"; positions live in the engine's durable
-// consumers.
+// rebuild); pipelines can be put (added, or put in place of the running
+// one of the same name) and removed while it runs (change.go). Pause state
+// and each pipeline's last operation live in the engine's KV bucket
+// "pipelines"; positions live in the engine's durable consumers.
 type Manager struct {
 	svc     *stream.Service
 	cons    engine.Consumers
 	kv      engine.KV
 	log     *slog.Logger
-	runners map[string]*runner
-	order   []string
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	runners *lifecycle.Group[*runner]
+	started atomic.Bool
 	pauseMu sync.Mutex
 	ops     *operations
 	// rebuildHook, if set, runs in a rebuild at its stages: "dropped"
@@ -57,52 +56,27 @@ func NewManager(ctx context.Context, svc *stream.Service, log *slog.Logger, reg 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{svc: svc, cons: cons, kv: kv, log: log, runners: map[string]*runner{}, ops: newOperations(ctx, kv, log)}
+	m := &Manager{svc: svc, cons: cons, kv: kv, log: log, runners: lifecycle.New[*runner](), ops: newOperations(ctx, kv, log)}
 	if reg != nil {
 		reg.MustRegister(collector{m})
 	}
 	return m, nil
 }
 
-// Add configures a pipeline; call before Start.
+// Add configures a pipeline, once (see Put).
 func (m *Manager) Add(s Spec) error {
-	if !ValidName(s.Name) {
-		return fmt.Errorf("pipeline name %q: want [a-z0-9][a-z0-9_-]{0,63}", s.Name)
-	}
-	if _, dup := m.runners[s.Name]; dup {
+	if _, dup := m.runners.Get(s.Name); dup {
 		return fmt.Errorf("pipeline %q configured twice", s.Name)
 	}
-	if s.MaxInFlight <= 0 {
-		s.MaxInFlight = DefaultMaxInFlight
-	}
-	var to []string
-	for _, o := range s.To {
-		to = append(to, o.Name())
-	}
-	st := &status{s: Status{Name: s.Name, From: s.From, Function: s.FunctionName, To: to, State: Starting}}
-	m.runners[s.Name] = &runner{spec: &s, svc: m.svc, cons: m.cons, log: m.log, st: st, control: make(chan func(context.Context) error)}
-	m.order = append(m.order, s.Name)
-	sort.Strings(m.order)
-	return nil
+	return m.Put(context.Background(), s, PutOptions{})
 }
 
-// Start runs every pipeline until Stop.
+// Start runs every pipeline until Stop; pipelines put later start at once.
 func (m *Manager) Start(ctx context.Context) {
-	ctx, m.cancel = context.WithCancel(ctx)
-	for _, name := range m.order {
-		r := m.runners[name]
-		if raw, _, err := m.kv.Get(ctx, name); err == nil {
-			var ps struct{ Paused bool }
-			r.paused = json.Unmarshal(raw, &ps) == nil && ps.Paused
-		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			r.run(ctx)
-		}()
-	}
-	for _, name := range m.order {
-		m.resume(ctx, m.ops.load(ctx, name))
+	m.started.Store(true)
+	m.runners.Start(ctx)
+	for _, e := range m.runners.List() {
+		m.resume(ctx, m.ops.load(ctx, e.Name))
 	}
 }
 
@@ -122,46 +96,32 @@ func (m *Manager) resume(ctx context.Context, v *Operation) {
 	m.log.Info("interrupted rebuild started over", "table", v.Table, "operation", nv.ID, "resumes", v.ID)
 }
 
-// Stop ends every pipeline, waits for them, and closes their functions
-// (e.g. idle HTTP connections) and their outputs that hold resources (e.g.
-// a database).
+// Stop ends the operations and every pipeline, waits for them, and closes
+// their functions (e.g. idle HTTP connections) and their outputs that hold
+// resources (e.g. a database).
 func (m *Manager) Stop() {
-	if m.cancel != nil {
-		m.cancel()
-	}
 	m.ops.close()
-	m.wg.Wait()
-	for _, r := range m.runners {
-		if c, ok := r.spec.Function.(io.Closer); ok {
-			_ = c.Close()
-		}
-	}
-	for _, r := range m.runners {
-		for _, o := range r.spec.To {
-			if c, ok := o.(io.Closer); ok {
-				_ = c.Close()
-			}
-		}
-	}
+	m.runners.Stop()
 }
 
-// List reports every pipeline.
+// List reports every pipeline, in name order.
 func (m *Manager) List() []Status {
-	out := make([]Status, 0, len(m.order))
-	for _, name := range m.order {
-		s := m.runners[name].st.view()
-		s.Operation = m.ops.of(name)
+	list := m.runners.List()
+	out := make([]Status, 0, len(list))
+	for _, e := range list {
+		s := e.Component.st.view()
+		s.Operation = m.ops.of(e.Name)
 		out = append(out, s)
 	}
 	return out
 }
 
 func (m *Manager) runner(name string) (*runner, error) {
-	r, ok := m.runners[name]
+	e, ok := m.runners.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	return r, nil
+	return e.Component, nil
 }
 
 // Get reports one pipeline.
@@ -175,30 +135,37 @@ func (m *Manager) Get(name string) (Status, error) {
 	return s, nil
 }
 
-// do runs f in the pipeline's own goroutine, between two batches.
-func (m *Manager) do(ctx context.Context, name string, f func(ctx context.Context) error) error {
-	r, err := m.runner(name)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	select {
-	case r.control <- func(ctx context.Context) error { err := f(ctx); done <- err; return err }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+// do runs f in the pipeline's own goroutine, between two batches, with the
+// pipeline's runner: if the pipeline is put anew meanwhile, the new one runs f.
+func (m *Manager) do(ctx context.Context, name string, f func(ctx context.Context, r *runner) error) error {
+	for {
+		r, err := m.runner(name)
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		select {
+		case r.control <- func(ctx context.Context) error { err := f(ctx, r); done <- err; return err }:
+		case <-r.done:
+			if cur, err := m.runner(name); err == nil && cur == r {
+				return fmt.Errorf("pipeline %q: %w", name, ErrStopping)
+			}
+			continue // replaced: ask the one in its place
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
 // SetPaused pauses or resumes a pipeline, here and after restarts.
 func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Status, error) {
-	r, err := m.runner(name)
-	if err != nil {
+	if _, err := m.runner(name); err != nil {
 		return Status{}, err
 	}
 	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
@@ -207,16 +174,21 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Stat
 	if err := engine.Put(ctx, m.kv, name, raw); err != nil {
 		return Status{}, err
 	}
-	err = m.do(ctx, name, func(context.Context) error { r.paused = paused; return nil })
+	// A runner put in place of this one meanwhile reads the state just
+	// stored when it starts, or is the one do reaches.
+	err := m.do(ctx, name, func(_ context.Context, r *runner) error {
+		r.paused = paused
+		r.st.set(func(s *Status) {
+			s.Paused = paused
+			if paused {
+				s.State = Paused
+			}
+		})
+		return nil
+	})
 	if err != nil {
 		return Status{}, err
 	}
-	r.st.set(func(s *Status) {
-		s.Paused = paused
-		if paused {
-			s.State = Paused
-		}
-	})
 	return m.Get(name)
 }
 
@@ -224,11 +196,7 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (Stat
 // (a backfill) without deleting outputs; outputs it wrote before are not
 // written twice.
 func (m *Manager) Reset(ctx context.Context, name string, to event.Position) (Status, error) {
-	r, err := m.runner(name)
-	if err != nil {
-		return Status{}, err
-	}
-	err = m.do(ctx, name, func(ctx context.Context) error {
+	err := m.do(ctx, name, func(ctx context.Context, r *runner) error {
 		seq, err := m.svc.Resolve(ctx, r.spec.From, to)
 		if err != nil {
 			return err

@@ -87,6 +87,9 @@ var (
 // runs one already; Running is that one.
 type BusyError struct{ Running Operation }
 
+// Unwrap makes a BusyError an ErrBusy.
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
 func (e *BusyError) Error() string {
 	return fmt.Sprintf("pipeline %q is running %s operation %s (started %s): wait until it ends, or cancel it",
 		e.Running.Pipeline, e.Running.Kind, e.Running.ID, e.Running.Started.Format(time.RFC3339))
@@ -106,7 +109,8 @@ type operations struct {
 	wg   sync.WaitGroup
 
 	mu   sync.Mutex
-	last map[string]*op // by pipeline
+	last map[string]*op  // by pipeline
+	held map[string]bool // pipelines being put anew or removed: no operation starts
 }
 
 // op is one operation while it runs, and after.
@@ -139,7 +143,7 @@ func (o *op) progress(f func(p *Progress)) {
 func (o *op) setTotal(n uint64) { o.progress(func(p *Progress) { p.Total = &n }) }
 
 func newOperations(ctx context.Context, kv engine.KV, log *slog.Logger) *operations {
-	s := &operations{kv: kv, log: log, last: map[string]*op{}}
+	s := &operations{kv: kv, log: log, last: map[string]*op{}, held: map[string]bool{}}
 	s.ctx, s.stop = context.WithCancelCause(context.WithoutCancel(ctx))
 	return s
 }
@@ -150,6 +154,9 @@ func (s *operations) start(v Operation, run func(ctx context.Context, o *op) err
 	defer s.mu.Unlock()
 	if s.ctx.Err() != nil {
 		return Operation{}, ErrStopping
+	}
+	if s.held[v.Pipeline] {
+		return Operation{}, fmt.Errorf("%w: pipeline %q is being changed: try again", ErrBusy, v.Pipeline)
 	}
 	if cur := s.last[v.Pipeline]; cur != nil {
 		if cv := cur.view(); cv.Running() {
@@ -176,6 +183,34 @@ func (s *operations) start(v Operation, run func(ctx context.Context, o *op) err
 			"done", fv.Progress.Done, "succeeded", fv.Progress.Succeeded, "failed", fv.Progress.Failed, "err", fv.Error)
 	}()
 	return o.view(), nil
+}
+
+// hold keeps operations off a pipeline while it is put anew or removed
+// (an operation uses its runner, which is about to end), unless one runs:
+// then the change is refused with a *BusyError. Release ends it.
+func (s *operations) hold(pipeline string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur := s.last[pipeline]; cur != nil {
+		if cv := cur.view(); cv.Running() {
+			return &BusyError{Running: cv}
+		}
+	}
+	s.held[pipeline] = true
+	return nil
+}
+
+func (s *operations) release(pipeline string) {
+	s.mu.Lock()
+	delete(s.held, pipeline)
+	s.mu.Unlock()
+}
+
+// forget drops the last operation of a pipeline that was removed.
+func (s *operations) forget(pipeline string) {
+	s.mu.Lock()
+	delete(s.last, pipeline)
+	s.mu.Unlock()
 }
 
 // finish records how an operation ended: err is what it returned, cause

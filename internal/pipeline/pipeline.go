@@ -137,6 +137,24 @@ func (st *status) advance(now int64) {
 	}
 }
 
+// carry takes the counts, the rate and the last error of the status of
+// the pipeline this one replaces (which ended), and its position if it
+// read the same stream.
+func (st *status) carry(old *status) {
+	old.mu.Lock()
+	o, window, second := old.s, old.window, old.second
+	old.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := &st.s
+	s.Processed, s.Filtered, s.Failed, s.Outputs = o.Processed, o.Filtered, o.Failed, o.Outputs
+	s.LastError, s.LastErrorTime, s.LastEventTime = o.LastError, o.LastErrorTime, o.LastEventTime
+	if o.From == s.From {
+		s.Position, s.LagEvents = o.Position, o.LagEvents
+	}
+	st.window, st.second = window, second
+}
+
 func (st *status) view() Status {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -29,20 +29,32 @@ const (
 func (m *Manager) StartRebuild(table string) (Operation, error) { return m.startRebuild(table, "") }
 
 func (m *Manager) startRebuild(table, resumes string) (Operation, error) {
-	r, tout, sout, err := m.feeder(table)
+	r, _, _, err := m.feeder(table)
 	if err != nil {
 		return Operation{}, err
 	}
 	return m.ops.start(Operation{Kind: KindRebuild, Pipeline: r.spec.Name, Table: table, Resumes: resumes},
-		func(ctx context.Context, o *op) error { return m.rebuild(ctx, r, tout, sout, o) })
+		func(ctx context.Context, o *op) error {
+			// Found again now: the pipeline cannot be put anew while this
+			// runs (see operations.hold), but it may have been just before.
+			nr, tout, sout, err := m.feeder(table)
+			if err != nil {
+				return err
+			}
+			if nr.spec.Name != r.spec.Name {
+				return fmt.Errorf("table %q is now fed by pipeline %q", table, nr.spec.Name)
+			}
+			return m.rebuild(ctx, nr, tout, sout, o)
+		})
 }
 
 // feeder finds the pipeline that writes a table, and its stream output.
 func (m *Manager) feeder(table string) (*runner, *TableOutput, *StreamOutput, error) {
-	for _, pn := range m.order {
+	for _, e := range m.runners.List() {
+		pn := e.Name
 		var t *TableOutput
 		var s *StreamOutput
-		for _, o := range m.runners[pn].spec.To {
+		for _, o := range e.Component.spec.To {
 			switch x := o.(type) {
 			case *TableOutput:
 				if x.name == table {
@@ -58,7 +70,7 @@ func (m *Manager) feeder(table string) (*runner, *TableOutput, *StreamOutput, er
 		if s == nil {
 			return nil, nil, nil, fmt.Errorf("%w: table %q: pipeline %q has no stream output to rebuild it from", ErrCannotRebuild, table, pn)
 		}
-		return m.runners[pn], t, s, nil
+		return e.Component, t, s, nil
 	}
 	return nil, nil, nil, fmt.Errorf("%w: no pipeline writes table %q", ErrNotFound, table)
 }

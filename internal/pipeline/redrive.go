@@ -23,11 +23,16 @@ const redriveBatch = 50
 // written to the outputs and then removed from "<pipeline>.errors"; the
 // others stay. Dead letters added while it runs are left for the next.
 func (m *Manager) StartRedrive(name string) (Operation, error) {
-	r, err := m.runner(name)
-	if err != nil {
+	if _, err := m.runner(name); err != nil {
 		return Operation{}, err
 	}
 	return m.ops.start(Operation{Kind: KindRedrive, Pipeline: name}, func(ctx context.Context, o *op) error {
+		// Taken now: the pipeline cannot be put anew while this runs (see
+		// operations.hold), but it may have been just before.
+		r, err := m.runner(name)
+		if err != nil {
+			return err
+		}
 		return m.redrive(ctx, r, o)
 	})
 }

@@ -27,11 +27,20 @@ type runner struct {
 	spec    *Spec
 	svc     *stream.Service
 	cons    engine.Consumers
+	kv      engine.KV // the pause state
 	log     *slog.Logger
 	st      *status
 	control chan func(ctx context.Context) error // run between batches: pause, resume, reset
+	done    chan struct{}                        // closed when Run returned
 	paused  bool
 	errors  string // the dead-letter stream
+	// reset, if set, is the sequence the consumer starts at, wherever it
+	// was, at the first session (see PutOptions.Reset).
+	reset *uint64
+	prev  *status // of the pipeline this one replaces: its counts go on
+	// onClose, if set, runs at the end of Close: what a change left to
+	// do once the pipeline ended (e.g. delete its consumer).
+	onClose func(ctx context.Context) error
 }
 
 func consumerName(pipeline string) string { return "pipeline_" + pipeline }
@@ -149,6 +158,19 @@ func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
 	}
 	cfg := engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(r.spec.Name),
 		StartSeq: start, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait}
+	if r.reset != nil {
+		if err := r.cons.DeleteConsumer(ctx, r.spec.From, cfg.Name); err != nil {
+			return nil, err
+		}
+		cfg.StartSeq = *r.reset
+		c, err := r.cons.EnsureConsumer(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		r.log.Info("pipeline starts at the position it was put with", "pipeline", r.spec.Name, "seq", cfg.StartSeq)
+		r.reset = nil
+		return c, nil
+	}
 	c, err := r.cons.EnsureConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err

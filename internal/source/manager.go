@@ -6,29 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/lifecycle"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
 // ErrNotFound is returned for a source that is not configured.
 var ErrNotFound = errors.New("source not found")
 
-// Manager runs the configured sources of a node. Pause state is kept in
-// the engine's KV bucket "sources", so it survives restarts and is shared.
+// Manager runs the sources of a node; they can be put (added, or put in
+// place of the one of the same name) and removed while it runs. Pause state
+// is kept in the engine's KV bucket "sources", so it survives restarts and
+// is shared.
 type Manager struct {
 	svc     *stream.Service
 	kv      engine.KV
 	log     *slog.Logger
-	runners map[string]*runner
-	order   []string
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	runners *lifecycle.Group[*runner]
 	pauseMu sync.Mutex
 }
 
@@ -41,26 +40,49 @@ func NewManager(ctx context.Context, svc *stream.Service, log *slog.Logger, reg 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{svc: svc, kv: kv, log: log, runners: map[string]*runner{}}
+	m := &Manager{svc: svc, kv: kv, log: log, runners: lifecycle.New[*runner]()}
 	if reg != nil {
 		reg.MustRegister(collector{m})
 	}
 	return m, nil
 }
 
-// Add configures a source; call before Start.
+// Add configures a source, once.
 func (m *Manager) Add(s Spec) error {
+	if _, dup := m.runners.Get(s.Name); dup {
+		return fmt.Errorf("source %q configured twice", s.Name)
+	}
+	return m.Put(context.Background(), s)
+}
+
+// Put runs a source (at once if the manager is started), or puts it in
+// place of the running one of the same name: that one is stopped first,
+// and the new one resumes after the last event the old one stored, as
+// after a restart (the stream is the checkpoint). A paused source stays
+// paused; the counts go on from the old one's. ctx bounds the wait for another change to end.
+func (m *Manager) Put(ctx context.Context, s Spec) error {
 	if !ValidName(s.Name) {
 		return fmt.Errorf("source name %q: want [a-z0-9][a-z0-9_-]{0,63}", s.Name)
 	}
-	if _, dup := m.runners[s.Name]; dup {
-		return fmt.Errorf("source %q configured twice", s.Name)
-	}
 	st := &Status{s: StatusView{Name: s.Name, Kind: s.Kind, To: s.To, State: Starting, StartedAt: time.Now().UTC()}}
-	m.runners[s.Name] = &runner{spec: s, svc: m.svc, log: m.log, status: st, pause: make(chan bool, 1)}
-	m.order = append(m.order, s.Name)
-	sort.Strings(m.order)
-	return nil
+	r := &runner{spec: s, svc: m.svc, log: m.log, status: st, pause: make(chan bool, 1), m: m}
+	return m.runners.Put(ctx, s.Name, r, func(old *runner) error {
+		r.prev = old.status
+		return nil
+	})
+}
+
+// Remove stops a source and deletes its pause state; the events it stored
+// stay. ErrNotFound if there is none.
+func (m *Manager) Remove(ctx context.Context, name string) error {
+	err := m.runners.Remove(ctx, name, func(old *runner) error {
+		old.forget = true
+		return nil
+	})
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return err
 }
 
 type pauseState struct {
@@ -68,58 +90,61 @@ type pauseState struct {
 	At     time.Time `json:"at"`
 }
 
-// Start runs every source until Stop.
-func (m *Manager) Start(ctx context.Context) {
-	ctx, m.cancel = context.WithCancel(ctx)
-	for _, name := range m.order {
-		r := m.runners[name]
-		paused := false
-		if raw, _, err := m.kv.Get(ctx, name); err == nil {
-			var ps pauseState
-			paused = json.Unmarshal(raw, &ps) == nil && ps.Paused
-		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			r.run(ctx, paused)
-		}()
+// paused reads a source's stored pause state. It holds pauseMu, so that a
+// source that starts while SetPaused runs sees its change: either here, or
+// on its pause channel (SetPaused finds the runner under pauseMu too).
+func (m *Manager) paused(ctx context.Context, name string) bool {
+	m.pauseMu.Lock()
+	defer m.pauseMu.Unlock()
+	raw, _, err := m.kv.Get(ctx, name)
+	if err != nil {
+		return false
 	}
+	var ps pauseState
+	return json.Unmarshal(raw, &ps) == nil && ps.Paused
 }
+
+// Start runs every source until Stop.
+func (m *Manager) Start(ctx context.Context) { m.runners.Start(ctx) }
 
 // Stop ends every source and waits for them.
-func (m *Manager) Stop() {
-	if m.cancel != nil {
-		m.cancel()
-	}
-	m.wg.Wait()
-}
+func (m *Manager) Stop() { m.runners.Stop() }
 
-// List reports every source's status.
+// List reports every source's status, in name order.
 func (m *Manager) List() []StatusView {
-	out := make([]StatusView, 0, len(m.order))
-	for _, name := range m.order {
-		out = append(out, m.runners[name].status.View())
+	list := m.runners.List()
+	out := make([]StatusView, 0, len(list))
+	for _, e := range list {
+		out = append(out, e.Component.status.View())
 	}
 	return out
 }
 
+func (m *Manager) runner(name string) (*runner, error) {
+	e, ok := m.runners.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return e.Component, nil
+}
+
 // Get reports one source's status.
 func (m *Manager) Get(name string) (StatusView, error) {
-	r, ok := m.runners[name]
-	if !ok {
-		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
+	r, err := m.runner(name)
+	if err != nil {
+		return StatusView{}, err
 	}
 	return r.status.View(), nil
 }
 
 // SetPaused pauses or resumes a source, here and after restarts.
 func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (StatusView, error) {
-	r, ok := m.runners[name]
-	if !ok {
-		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
-	}
 	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
 	defer m.pauseMu.Unlock()
+	r, err := m.runner(name)
+	if err != nil {
+		return StatusView{}, err
+	}
 	raw, _ := json.Marshal(pauseState{Paused: paused, At: time.Now().UTC()})
 	if err := engine.Put(ctx, m.kv, name, raw); err != nil {
 		return StatusView{}, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type runner struct {
 	spec    Spec
 	svc     *stream.Service
 	log     *slog.Logger
+	m       *Manager // for the pause state
+	forget  bool     // removed: Close deletes its pause state
+	prev    *Status  // of the source this one replaces: its counts go on
 	status  *Status
 	pause   chan bool // true: pause, false: resume
 	dlq     string
@@ -50,6 +54,34 @@ type runner struct {
 	confirmed     string
 	confirmedN    uint64
 	confirmedData []byte // the data of the event at confirmed (see Resume.Last)
+}
+
+// closeTimeout bounds what Close does in the engine.
+const closeTimeout = 10 * time.Second
+
+// Run keeps the source going until ctx ends, paused or not as stored.
+func (r *runner) Run(ctx context.Context) {
+	if r.prev != nil { // it ended: its counts are final
+		r.status.carry(r.prev.View())
+	}
+	r.run(ctx, r.m.paused(ctx, r.spec.Name))
+}
+
+// Close closes a feed that holds resources; a source that was removed
+// also gives up its pause state.
+func (r *runner) Close() error {
+	var err error
+	if c, ok := r.spec.Feed.(io.Closer); ok {
+		err = c.Close()
+	}
+	if r.forget {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if derr := r.m.kv.Delete(ctx, r.spec.Name); derr != nil && !errors.Is(derr, engine.ErrNotFound) {
+			err = errors.Join(err, fmt.Errorf("source %q: delete its pause state: %w", r.spec.Name, derr))
+		}
+	}
+	return err
 }
 
 // run keeps the source going until ctx ends.

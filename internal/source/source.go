@@ -132,6 +132,16 @@ func (s *Status) update(f func(v *StatusView)) {
 	s.mu.Unlock()
 }
 
+// carry takes the counts and the last error of the status of the source
+// this one replaces.
+func (s *Status) carry(old StatusView) {
+	s.update(func(v *StatusView) {
+		v.EventsIn, v.Stored, v.Duplicates, v.Dropped = old.EventsIn, old.Stored, old.Duplicates, old.Dropped
+		v.DeadLettered, v.Unreadable, v.Reconnects = old.DeadLettered, old.Unreadable, old.Reconnects
+		v.LastError, v.LastErrorTime, v.Position, v.lastEventTimeT = old.LastError, old.LastErrorTime, old.Position, old.lastEventTimeT
+	})
+}
+
 // View returns a snapshot, with the lag computed now.
 func (s *Status) View() StatusView {
 	s.mu.Lock()
