@@ -59,14 +59,28 @@ type Definition struct {
 	Created time.Time       `json:"created"`
 	Updated time.Time       `json:"updated"`
 	By      string          `json:"by,omitempty"`
+	// Reset is where a pipeline starts with this version (its input stream
+	// changed); the nodes running the previous version move it there.
+	Reset string `json:"reset,omitempty"`
+}
+
+// Write says how Put writes a definition.
+type Write struct {
+	By string // who: shown in the history
+	// Create refuses a definition that exists (ErrDefinitionExists).
+	Create bool
+	// IfRevision refuses a definition changed since (ErrStale); 0: any.
+	IfRevision uint64
+	// Reset goes with the new version (Definition.Reset).
+	Reset string
 }
 
 // Change is one entry of a definition's history.
 type Change struct {
-	Version int    `json:"version"`
-	Op      string `json:"op"` // create, update or delete
+	Version int       `json:"version"`
+	Op      string    `json:"op"` // create, update or delete
 	At      time.Time `json:"at"`
-	By      string `json:"by,omitempty"`
+	By      string    `json:"by,omitempty"`
 	// Fields are the paths of the fields that changed ("where",
 	// "function.config.user_agent", "to[1].table"); none for a create.
 	Fields []string `json:"fields,omitempty"`
@@ -148,12 +162,11 @@ func (d *Definitions) List(ctx context.Context, k Kind) ([]Definition, error) {
 	return out, nil
 }
 
-// Put stores a definition: a new one (create), or a new version of the
-// one there. With create set, an existing one is ErrDefinitionExists;
-// with ifRevision set, one changed since that revision is ErrStale. A
-// spec equal to the current one changes nothing: the Change answered is
-// then the zero Change.
-func (d *Definitions) Put(ctx context.Context, k Kind, name string, spec json.RawMessage, by string, create bool, ifRevision uint64) (Definition, Change, error) {
+// Put stores a definition: a new one, or a new version of the one there
+// (see Write). A spec equal to the current one changes nothing: the
+// Change answered is then the zero Change.
+func (d *Definitions) Put(ctx context.Context, k Kind, name string, spec json.RawMessage, w Write) (Definition, Change, error) {
+	by, create, ifRevision := w.By, w.Create, w.IfRevision
 	canon, err := Canonical(spec)
 	if err != nil {
 		return Definition{}, Change{}, fmt.Errorf("spec: %w", err)
@@ -165,7 +178,7 @@ func (d *Definitions) Put(ctx context.Context, k Kind, name string, spec json.Ra
 			return Definition{}, Change{}, fmt.Errorf("%w: %s %q was deleted", ErrStale, k.Singular(), name)
 		}
 		now := time.Now().UTC()
-		def := Definition{Kind: k, Name: name, Spec: canon, Version: d.nextVersion(ctx, k, name), Created: now, Updated: now, By: by}
+		def := Definition{Kind: k, Name: name, Spec: canon, Version: d.nextVersion(ctx, k, name), Created: now, Updated: now, By: by, Reset: w.Reset}
 		raw, _ := json.Marshal(def)
 		if _, err := d.kv.Create(ctx, defKey(k, name), raw); errors.Is(err, engine.ErrExists) {
 			return Definition{}, Change{}, fmt.Errorf("%w: %s %q was created meanwhile", ErrStale, k.Singular(), name)
@@ -187,7 +200,7 @@ func (d *Definitions) Put(ctx context.Context, k Kind, name string, spec json.Ra
 	fields := DiffFields(cur.Spec, canon)
 	now := time.Now().UTC()
 	def := cur
-	def.Spec, def.Version, def.Updated, def.By = canon, cur.Version+1, now, by
+	def.Spec, def.Version, def.Updated, def.By, def.Reset = canon, cur.Version+1, now, by, w.Reset
 	raw, _ := json.Marshal(def)
 	if _, err := d.kv.Update(ctx, defKey(k, name), raw, rev); errors.Is(err, engine.ErrConflict) {
 		return Definition{}, Change{}, fmt.Errorf("%w: %s %q", ErrStale, k.Singular(), name)

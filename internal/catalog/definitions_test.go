@@ -30,32 +30,32 @@ func TestDefinitionsLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := json.RawMessage(`{"from":"s", "where":"true", "to":[{"stream":"o"}]}`)
-	def, ch, err := d.Put(ctx, catalog.Pipelines, "p", spec, "ann", true, 0)
+	def, ch, err := d.Put(ctx, catalog.Pipelines, "p", spec, catalog.Write{By: "ann", Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if def.Version != 1 || ch.Op != catalog.OpCreate || string(def.Spec) != `{"from":"s","to":[{"stream":"o"}],"where":"true"}` {
 		t.Fatalf("create = %+v %+v", def, ch)
 	}
-	if _, _, err := d.Put(ctx, catalog.Pipelines, "p", spec, "ann", true, 0); !errors.Is(err, catalog.ErrDefinitionExists) {
+	if _, _, err := d.Put(ctx, catalog.Pipelines, "p", spec, catalog.Write{By: "ann", Create: true}); !errors.Is(err, catalog.ErrDefinitionExists) {
 		t.Fatalf("create twice: %v", err)
 	}
 	// the same spec written differently is no change
-	if _, ch, err := d.Put(ctx, catalog.Pipelines, "p", json.RawMessage(`{"to":[{"stream":"o"}],"from":"s","where":"true"}`), "bob", false, 0); err != nil || ch.Op != "" {
+	if _, ch, err := d.Put(ctx, catalog.Pipelines, "p", json.RawMessage(`{"to":[{"stream":"o"}],"from":"s","where":"true"}`), catalog.Write{By: "bob"}); err != nil || ch.Op != "" {
 		t.Fatalf("same spec: %+v %v", ch, err)
 	}
 	_, rev, _ := d.Get(ctx, catalog.Pipelines, "p")
-	def, ch, err = d.Put(ctx, catalog.Pipelines, "p", json.RawMessage(`{"from":"s","where":"false","to":[{"stream":"x"}]}`), "bob", false, rev)
+	def, ch, err = d.Put(ctx, catalog.Pipelines, "p", json.RawMessage(`{"from":"s","where":"false","to":[{"stream":"x"}]}`), catalog.Write{By: "bob", IfRevision: rev})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if def.Version != 2 || ch.Op != catalog.OpUpdate || !reflect.DeepEqual(ch.Fields, []string{"to[0].stream", "where"}) {
 		t.Fatalf("update = %+v %+v", def, ch)
 	}
-	if _, _, err := d.Put(ctx, catalog.Pipelines, "p", spec, "bob", false, rev); !errors.Is(err, catalog.ErrStale) {
+	if _, _, err := d.Put(ctx, catalog.Pipelines, "p", spec, catalog.Write{By: "bob", IfRevision: rev}); !errors.Is(err, catalog.ErrStale) {
 		t.Fatalf("stale revision: %v", err)
 	}
-	if _, _, err := d.Put(ctx, catalog.Tables, "p", json.RawMessage(`{"key":"event.k"}`), "ann", true, 0); err != nil {
+	if _, _, err := d.Put(ctx, catalog.Tables, "p", json.RawMessage(`{"key":"event.k"}`), catalog.Write{By: "ann", Create: true}); err != nil {
 		t.Fatal(err) // another kind, same name
 	}
 	if err := d.Delete(ctx, catalog.Pipelines, "p", "cy"); err != nil {
@@ -64,7 +64,7 @@ func TestDefinitionsLifecycle(t *testing.T) {
 	if _, _, err := d.Get(ctx, catalog.Pipelines, "p"); !errors.Is(err, catalog.ErrNoDefinition) {
 		t.Fatalf("get deleted: %v", err)
 	}
-	def, _, err = d.Put(ctx, catalog.Pipelines, "p", spec, "ann", true, 0)
+	def, _, err = d.Put(ctx, catalog.Pipelines, "p", spec, catalog.Write{By: "ann", Create: true})
 	if err != nil || def.Version != 4 {
 		t.Fatalf("create after delete: %+v %v", def, err)
 	}
@@ -93,7 +93,7 @@ func TestDefinitionsWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.Put(ctx, catalog.Sources, "a", json.RawMessage(`{"to":"s"}`), "", true, 0); err != nil {
+	if _, _, err := d.Put(ctx, catalog.Sources, "a", json.RawMessage(`{"to":"s"}`), catalog.Write{Create: true}); err != nil {
 		t.Fatal(err)
 	}
 	ch, err := d.Watch(ctx)
@@ -115,7 +115,7 @@ func TestDefinitionsWatch(t *testing.T) {
 	if c := next(); !c.CaughtUp {
 		t.Fatalf("want caught up, got %+v", c)
 	}
-	if _, _, err := d.Put(ctx, catalog.Pipelines, "p.x", json.RawMessage(`{}`), "", true, 0); err != nil {
+	if _, _, err := d.Put(ctx, catalog.Pipelines, "p.x", json.RawMessage(`{}`), catalog.Write{Create: true}); err != nil {
 		t.Fatal(err)
 	}
 	if c := next(); c.Kind != catalog.Pipelines || c.Name != "p.x" || c.Def == nil || c.Def.Version != 1 {

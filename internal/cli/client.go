@@ -46,6 +46,7 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("X-Sluice-User", whoami())
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, unreachable(c, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	pysdk "github.com/sluice-dev/sluice/sdk/python"
 )
 
@@ -29,6 +30,7 @@ func newFunction(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newFunctionInit(g))
+	cmd.AddCommand(defineCommands(g, catalog.Functions)...)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
@@ -69,6 +70,7 @@ func newPipeline(g *globals) *cobra.Command {
 		&cobra.Command{Use: "cancel NAME", Short: "Cancel the operation (redrive, rebuild of a table) a pipeline runs; what it did stays done", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error { return cancelPipelineOperation(g, cmd, args[0]) }},
 	)
+	cmd.AddCommand(defineCommands(g, catalog.Pipelines)...)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/source"
 )
 
@@ -43,6 +44,7 @@ func newSource(g *globals) *cobra.Command {
 			}},
 		pauseCmd(g, "pause"), pauseCmd(g, "resume"),
 	)
+	cmd.AddCommand(defineCommands(g, catalog.Sources)...)
 	return cmd
 }
 

@@ -19,6 +19,7 @@ import (
 func newStream(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "stream", Short: "Create, list, inspect, evolve and delete streams"}
 	cmd.AddCommand(newStreamCreate(g), newStreamLs(g), newStreamInfo(g), newStreamSchema(g), newStreamRm(g))
+	cmd.AddCommand(defineCommands(g, catalog.Streams)...)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
@@ -96,6 +97,7 @@ func newTable(g *globals) *cobra.Command {
 		}}
 	rebuild.Flags().BoolVar(&noWait, "no-wait", false, "print the operation and return at once (it runs on the server)")
 	cmd.AddCommand(get, history, ls, rebuild)
+	cmd.AddCommand(defineCommands(g, catalog.Tables)...)
 	return cmd
 }
 

@@ -53,7 +53,8 @@ type Config struct {
 	// Tables are temporal tables: every version of every key, queryable as of a time.
 	Tables map[string]Table `yaml:"tables"`
 
-	dir string // folder of the file, for relative paths
+	dir  string // folder of the file, for relative paths
+	path string // the file
 }
 
 // NATS says which engine to use.
@@ -251,7 +252,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.dir = filepath.Dir(abs)
+	c.dir, c.path = filepath.Dir(abs), abs
 	return c, nil
 }
 
@@ -364,33 +365,40 @@ func sortedKeys[V any](m map[string]V) []string {
 func (c *Config) SourceSpecs(log *slog.Logger) ([]source.Spec, error) {
 	var out []source.Spec
 	for _, name := range sortedKeys(c.Sources) {
-		s := c.Sources[name]
-		drop := source.DefaultDrop
-		if s.Drop != nil {
-			drop = *s.Drop
-		}
-		f, err := filter.Compile(drop)
+		spec, err := SourceSpec(name, c.Sources[name], c.Dir(), log)
 		if err != nil {
-			return nil, fmt.Errorf("sources.%s.drop: %w", name, err)
-		}
-		spec := source.Spec{Name: name, To: s.To, Drop: f}
-		switch {
-		case s.SSE != nil:
-			spec.Kind, spec.Feed = "sse", eventsource.New(name, *s.SSE, log)
-		case s.File != nil:
-			fc := *s.File
-			fc.Paths = make([]string, len(s.File.Paths))
-			for i, p := range s.File.Paths {
-				if !filepath.IsAbs(p) {
-					p = filepath.Join(c.dir, p)
-				}
-				fc.Paths[i] = p
-			}
-			spec.Kind, spec.Feed = "file", file.New(fc)
+			return nil, fmt.Errorf("sources.%s.%w", name, err)
 		}
 		out = append(out, spec)
 	}
 	return out, nil
+}
+
+// SourceSpec builds one source; relative file paths start at dir.
+func SourceSpec(name string, s Source, dir string, log *slog.Logger) (source.Spec, error) {
+	drop := source.DefaultDrop
+	if s.Drop != nil {
+		drop = *s.Drop
+	}
+	f, err := filter.Compile(drop)
+	if err != nil {
+		return source.Spec{}, fmt.Errorf("drop: %w", err)
+	}
+	spec := source.Spec{Name: name, To: s.To, Drop: f}
+	switch {
+	case s.SSE != nil:
+		spec.Kind, spec.Feed = "sse", eventsource.New(name, *s.SSE, log)
+	case s.File != nil:
+		fc := *s.File
+		fc.Paths = make([]string, len(s.File.Paths))
+		for i, p := range s.File.Paths {
+			fc.Paths[i] = abs(dir, p)
+		}
+		spec.Kind, spec.Feed = "file", file.New(fc)
+	default:
+		return source.Spec{}, errors.New("give exactly one kind: sse or file")
+	}
+	return spec, nil
 }
 
 func (c *Config) streamNames() []string {

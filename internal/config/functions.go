@@ -34,3 +34,6 @@ func (c *Config) Dir() string {
 	}
 	return c.dir
 }
+
+// Path is the file the config was read from ("" for one not read from a file).
+func (c *Config) Path() string { return c.path }

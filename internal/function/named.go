@@ -47,6 +47,25 @@ func (r *Registry) Declare(n Named) error {
 	return nil
 }
 
+// Undeclare takes a named function out of the registry and returns it:
+// the caller closes it once nothing uses it any more (a definition
+// changed or deleted while the node runs).
+func (r *Registry) Undeclare(name string) (Named, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.named[name]
+	delete(r.named, name)
+	return n, ok
+}
+
+// Builtin reports whether name is a built-in kind.
+func (r *Registry) Builtin(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.specs[name]
+	return ok
+}
+
 // Lookup returns a named function.
 func (r *Registry) Lookup(name string) (Named, bool) {
 	r.mu.RLock()

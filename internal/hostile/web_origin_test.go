@@ -50,7 +50,7 @@ func stateCases(t *testing.T) map[string]stateCase {
 		t.Fatal(err)
 	}
 	var op string // the operation the cancel case cancels
-	return map[string]stateCase{
+	out := map[string]stateCase{
 		"POST /v1/streams": {req: func(i int) (string, string) {
 			return "/v1/streams", fmt.Sprintf(`{"name":"made-%d","schema":{"type":"object"}}`, i)
 		}},
@@ -97,7 +97,55 @@ func stateCases(t *testing.T) map[string]stateCase {
 		}},
 		"POST /v1/tables/{name}/rebuild": {prepare: func(t *testing.T, n *testNode, _ int) { idle(t, n) },
 			req: fixed("/v1/tables/t/rebuild", "")},
+		"POST /v1/apply": {req: func(i int) (string, string) {
+			return "/v1/apply", fmt.Sprintf(`{"definitions":[{"kind":"tables","name":"applied_%d","spec":%s}]}`, i, specs["tables"])
+		}},
+		"PUT /v1/streams/{name}": {req: func(i int) (string, string) {
+			return fmt.Sprintf("/v1/streams/put-%d", i), `{"schema":{"type":"object"}}`
+		}},
 	}
+	for _, kind := range []string{"tables", "functions", "sources", "pipelines"} {
+		out["POST /v1/"+kind] = stateCase{req: func(i int) (string, string) {
+			return "/v1/" + kind, fmt.Sprintf(`{"name":"made_%d",%s`, i, specs[kind][1:])
+		}}
+		out["PUT /v1/"+kind+"/{name}"] = stateCase{req: func(i int) (string, string) {
+			return fmt.Sprintf("/v1/%s/put_%d", kind, i), specs[kind]
+		}}
+		out["DELETE /v1/"+kind+"/{name}"] = stateCase{
+			prepare: func(t *testing.T, n *testNode, i int) {
+				if a := do(t, "PUT", fmt.Sprintf("%s/v1/%s/gone_%d", n.URL, kind, i), specs[kind]); a.Status != http.StatusCreated {
+					t.Fatalf("create %s gone_%d: %d %s", kind, i, a.Status, a.Body)
+				}
+				// what it makes as it starts (its dead-letter stream) is not the deletion's doing
+				switch kind {
+				case "pipelines":
+					waitStream(t, n, fmt.Sprintf("gone_%d.errors", i))
+				case "sources":
+					waitStream(t, n, "s.dlq")
+				}
+			},
+			req: func(i int) (string, string) { return fmt.Sprintf("/v1/%s/gone_%d", kind, i), "" }}
+	}
+	return out
+}
+
+// waitStream waits until a stream exists.
+func waitStream(t *testing.T, n *testNode, name string) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if do(t, "GET", n.URL+"/v1/streams/"+name, "").Status == http.StatusOK {
+			return
+		}
+	}
+	t.Fatalf("stream %s not made in 10s", name)
+}
+
+// specs are definitions the self-service cases create.
+var specs = map[string]string{
+	"tables":    `{"key":"event.meta.id","time":"/meta/dt"}`,
+	"functions": `{"kind":"identity"}`,
+	"sources":   `{"file":{"paths":["/nonexistent/sluice-hostile.ndjson"]},"to":"s"}`,
+	"pipelines": `{"from":"s","function":{"name":"identity"},"to":[{"table":"t"}]}`,
 }
 
 // snapshot is what the state-changing routes change that can be read back
@@ -117,7 +165,13 @@ func (n *testNode) snapshot(t *testing.T) string {
 	var src, pl struct {
 		Paused bool `json:"paused"`
 	}
-	for path, into := range map[string]any{"/v1/streams": &streams, "/v1/streams/s": &s, "/v1/sources/feed": &src, "/v1/pipelines/copy": &pl} {
+	var defs struct {
+		Definitions []struct {
+			Kind, Name string
+			Version    int
+		} `json:"definitions"`
+	}
+	for path, into := range map[string]any{"/v1/streams": &streams, "/v1/streams/s": &s, "/v1/sources/feed": &src, "/v1/pipelines/copy": &pl, "/v1/definitions": &defs} {
 		a := do(t, "GET", n.URL+path, "")
 		if a.Status != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, a.Status, a.Body)
@@ -126,8 +180,8 @@ func (n *testNode) snapshot(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	return fmt.Sprintf("streams %v; s: %d events, %d versions; source paused %v; pipeline paused %v",
-		streams.Streams, n.count(t, "s"), len(s.Versions), src.Paused, pl.Paused)
+	return fmt.Sprintf("streams %v; s: %d events, %d versions; source paused %v; pipeline paused %v; definitions %v",
+		streams.Streams, n.count(t, "s"), len(s.Versions), src.Paused, pl.Paused, defs.Definitions)
 }
 
 func TestCrossSiteRequestsChangeNothing(t *testing.T) {

@@ -67,9 +67,16 @@ func by(r *http.Request) string {
 	return who + " (" + host + ")"
 }
 
+// kindName is the path parameter naming a definition of kind k, with its rule.
+func kindName(k catalog.Kind) param {
+	return map[catalog.Kind]param{catalog.Streams: streamName, catalog.Pipelines: pipelineName, catalog.Sources: sourceName,
+		catalog.Tables: tableName, catalog.Functions: functionName}[k]
+}
+
 // readSpec reads a definition's body: a JSON object, its name (if any)
-// taken out and checked against want (empty: the body must name it).
-func readSpec(r *http.Request, want string) (string, json.RawMessage, error) {
+// taken out and checked against want (empty: the body must name it) and
+// against the kind's name rule (400, as a name in a path).
+func readSpec(r *http.Request, k catalog.Kind, want string) (string, json.RawMessage, error) {
 	if _, err := bodyType(r, false); err != nil {
 		return "", nil, err
 	}
@@ -91,6 +98,9 @@ func readSpec(r *http.Request, want string) (string, json.RawMessage, error) {
 	if name == "" {
 		return "", nil, invalid(&project.Invalid{Errors: config.FieldErrors{{Path: "name", Message: "required"}}})
 	}
+	if err := kindName(k).check(name); err != nil {
+		return "", nil, err
+	}
 	spec, _ := json.Marshal(fields)
 	return name, spec, nil
 }
@@ -100,7 +110,7 @@ func (a *API) putDefinition(w http.ResponseWriter, r *http.Request, k catalog.Ki
 	if err != nil {
 		return err
 	}
-	name, spec, err := readSpec(r, r.PathValue("name"))
+	name, spec, err := readSpec(r, k, r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -283,7 +293,7 @@ func (a *API) definitionRoutes() []route {
 	var out []route
 	for _, k := range catalog.Kinds {
 		one, tag := k.Singular(), string(k)
-		name := param{name: "name", in: "path", desc: one + " name", typ: "string", required: true}
+		name := kindName(k)
 		kinded := func(f func(w http.ResponseWriter, r *http.Request, k catalog.Kind) error) handlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) error { return f(w, r, k) }
 		}

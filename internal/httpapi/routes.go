@@ -36,6 +36,7 @@ var (
 	streamName   = param{name: "name", in: "path", desc: "stream name: " + catalog.NameRule, typ: "string", required: true, check: checkStream}
 	pipelineName = param{name: "name", in: "path", desc: "pipeline name", typ: "string", required: true, check: checkPipeline}
 	sourceName   = param{name: "name", in: "path", desc: "source name", typ: "string", required: true, check: checkSource}
+	functionName = param{name: "name", in: "path", desc: "function name", typ: "string", required: true, check: checkPipeline}
 	tableName    = param{name: "name", in: "path", desc: "table name", typ: "string", required: true, check: checkTable}
 	operationID  = param{name: "id", in: "path", desc: "operation id", typ: "string", required: true}
 	atParam      = param{name: "at", in: "query", desc: "RFC 3339 time or unix ms (default: now)", typ: "string"}

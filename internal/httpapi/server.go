@@ -47,8 +47,8 @@ type Options struct {
 	Pipelines *pipeline.Manager
 	// Tables is the temporal table store; nil: none.
 	Tables table.Store
-	// TableNames are the declared tables.
-	TableNames []string
+	// TableNames lists the defined tables (they change while the node runs).
+	TableNames func() []string
 	// History has the recent lag and rate of sources ("source/<name>") and
 	// pipelines ("pipeline/<name>"); nil: none.
 	History *history.Recorder

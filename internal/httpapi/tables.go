@@ -78,17 +78,14 @@ func queryValue(r *http.Request, name string) string {
 
 func (a *API) tableOf(r *http.Request) (string, error) {
 	name := r.PathValue("name")
-	if a.opts.Tables == nil || !slices.Contains(a.opts.TableNames, name) {
-		return "", problem(http.StatusNotFound, "Not found", fmt.Sprintf("no table %q (tables: %v)", name, a.opts.TableNames))
+	if names := a.tableNames(); a.opts.Tables == nil || !slices.Contains(names, name) {
+		return "", problem(http.StatusNotFound, "Not found", fmt.Sprintf("no table %q (tables: %v)", name, names))
 	}
 	return name, nil
 }
 
 func (a *API) listTables(w http.ResponseWriter, r *http.Request) error {
-	names := a.opts.TableNames
-	if names == nil {
-		names = []string{}
-	}
+	names := a.tableNames()
 	return writeJSON(w, http.StatusOK, map[string]any{"tables": names})
 }
 
@@ -177,4 +174,11 @@ func (a *API) rebuildTable(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return accepted(w, op)
+}
+
+func (a *API) tableNames() []string {
+	if a.opts.TableNames == nil {
+		return []string{}
+	}
+	return a.opts.TableNames()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/table"
@@ -40,17 +41,21 @@ type Node struct {
 	Pipelines *pipeline.Manager
 	Tables    table.Store // nil without tables
 	Files     *files.Group
+	Defs      *catalog.Definitions // the definitions of sources, pipelines, tables, functions
+	Project   *project.Service     // creates, changes, deletes definitions (the self-service API)
 	API       *httpapi.API
 	Registry  *prometheus.Registry
 	History   *history.Recorder // the last hour of lag and rate, per source and pipeline
 
-	log   *slog.Logger
-	srv   *http.Server
-	ln    net.Listener
-	ready atomic.Bool
-	stop  context.CancelFunc // ends the node's own loops
-	loops sync.WaitGroup
-	done  chan error
+	log     *slog.Logger
+	dataDir string
+	runtime *runtime // runs what the catalog defines
+	srv     *http.Server
+	ln      net.Listener
+	ready   atomic.Bool
+	stop    context.CancelFunc // ends the node's own loops
+	loops   sync.WaitGroup
+	done    chan error
 }
 
 // Start opens the engine, applies the declared streams and serves HTTP on
@@ -59,7 +64,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	declared, err := cfg.Declared()
+	declared, err := cfg.Definitions()
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +74,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Engine: eng, log: log, Registry: prometheus.NewRegistry(), done: make(chan error, 1), History: history.New(historyPoints)}
+	n := &Node{Engine: eng, log: log, dataDir: cfg.Data, Registry: prometheus.NewRegistry(), done: make(chan error, 1), History: history.New(historyPoints)}
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	fail := func(err error) (*Node, error) {
+		if n.Sources != nil {
+			n.Sources.Stop()
+		}
+		if n.Pipelines != nil {
+			n.Pipelines.Stop() // closes the functions and outputs put in place
+		}
 		if n.Functions != nil {
 			_ = n.Functions.Close()
 		}
@@ -92,59 +103,47 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n.Streams.Limits = stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxRequestBytes: int(cfg.Limits.MaxRequestBytes),
 		MaxEventsPerRequest: cfg.Limits.MaxEventsPerRequest, MaxNumberLength: cfg.Limits.MaxNumberLength, MaxInvalidListed: cfg.Limits.MaxInvalidListed}
 	n.Streams.ReadLimits = readLimits(cfg.Reads)
-	for _, d := range declared {
-		a, err := n.Streams.Apply(ctx, d.Def, d.Schema)
-		if err != nil {
-			return fail(fmt.Errorf("streams.%s: %w", d.Def.Name, err))
-		}
-		if a.Behind > 0 {
-			log.Warn("the config's schema is an earlier version of the stream's; the stream keeps its current schema",
-				"stream", d.Def.Name, "config_version", a.Behind, "current_version", a.Version,
-				"hint", "update the schema file to the current version (GET /v1/streams/"+d.Def.Name+")")
-		}
-		if a.Created || a.SchemaChanged || a.SettingsChanged {
-			log.Info("stream applied", "stream", d.Def.Name, "created", a.Created, "schema_changed", a.SchemaChanged,
-				"settings_changed", a.SettingsChanged, "version", a.Version)
-		}
-	}
-	specs, err := cfg.SourceSpecs(log)
-	if err != nil {
+	if n.Defs, err = catalog.OpenDefinitions(ctx, eng); err != nil {
 		return fail(err)
-	}
-	if n.Sources, err = source.NewManager(ctx, n.Streams, log, n.Registry); err != nil {
-		return fail(err)
-	}
-	for _, s := range specs {
-		if err := n.Sources.Add(s); err != nil {
-			return fail(err)
-		}
 	}
 	if n.Tables, err = openTables(ctx, cfg); err != nil {
 		return fail(err)
 	}
 	n.Functions = Functions()
-	n.Functions.SetOperatorValues(functionUses(cfg))
-	if err := DeclareFunctions(cfg, n.Functions, log); err != nil {
-		return fail(err)
-	}
-	pspecs, err := pipelineSpecs(cfg, n.Functions, n.Streams, n.Tables)
+	n.Project = &project.Service{Defs: n.Defs, Streams: n.Streams, Builtin: n.Functions.Builtin}
+	// The file's definitions go to the catalog as `sluice apply` puts them:
+	// created or updated, the catalog's others left alone.
+	plan, err := n.Project.Apply(ctx, declared, project.ApplyOptions{By: "sluice serve --config " + cfg.Path()})
 	if err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	for _, c := range plan.Changes {
+		log.Info("definition applied from the config", "change", c.String())
+	}
+	for _, b := range plan.Behind {
+		log.Warn("the config's schema is an earlier version of the stream's; the stream keeps its current schema",
+			"stream", b.Stream, "config_version", b.Declared, "current_version", b.Current,
+			"hint", "update the schema file to the current version (GET /v1/streams/"+b.Stream+")")
+	}
+	if n.Sources, err = source.NewManager(ctx, n.Streams, log, n.Registry); err != nil {
 		return fail(err)
 	}
 	if n.Pipelines, err = pipeline.NewManager(ctx, n.Streams, log, n.Registry); err != nil {
 		return fail(err)
 	}
-	for _, s := range pspecs {
-		if err := n.Pipelines.Add(s); err != nil {
-			return fail(err)
-		}
-	}
-	if n.Files, err = fileSinks(ctx, cfg, n.Streams, log, n.Registry); err != nil {
+	n.Files = files.NewGroup(n.Registry)
+	n.runtime = newRuntime(n, cfg.Dir(), log)
+	if err := n.runtime.load(ctx); err != nil {
 		return fail(err)
 	}
+	// What the file declares must run: a bad function config, a process
+	// that does not start, stops the start as it always did.
+	if errs := n.runtime.errorsOf(declared); errs != nil {
+		return fail(errs)
+	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
-		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables,
-		TableNames: sortedKeys(cfg.Tables), History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout)})
+		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project,
+		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout)})
 	hc := cfg.HTTP.WithDefaults()
 	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,
 		BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log})
@@ -164,12 +163,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	n.stop = stop
 	n.loops.Go(func() { n.recordHistory(loopCtx) })
+	n.loops.Go(func() { n.runtime.watch(loopCtx) })
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
 		mode = "external " + cfg.NATS.URL
 	}
-	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "streams", len(declared), "sources", len(specs))
+	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
 	return n, nil
 }
 

@@ -12,13 +12,10 @@ import (
 	"github.com/sluice-dev/sluice/internal/table/sqlite"
 )
 
-// openTables opens the table store (SQLite under the data directory unless
-// table_store names PostgreSQL) and creates the declared tables. Without
-// declared tables and without table_store, no store is opened.
+// openTables opens the table store: SQLite under the data directory
+// unless table_store names PostgreSQL. Tables are created as they are
+// defined (see runtime).
 func openTables(ctx context.Context, cfg *config.Config) (table.Store, error) {
-	if len(cfg.Tables) == 0 && cfg.TableStore == "" {
-		return nil, nil
-	}
 	var st table.Store
 	var err error
 	if cfg.TableStore != "" {
@@ -31,12 +28,6 @@ func openTables(ctx context.Context, cfg *config.Config) (table.Store, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("table store: %w", err)
-	}
-	for _, name := range sortedKeys(cfg.Tables) {
-		if err := st.Create(ctx, name); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("tables.%s: %w", name, err)
-		}
 	}
 	return st, nil
 }

@@ -21,7 +21,8 @@ type Change struct {
 	// Note says more: a breaking schema change, a stream kept.
 	Note string `json:"note,omitempty"`
 
-	spec []byte
+	spec   []byte
+	behind Behind
 }
 
 // Plan operations.
@@ -46,6 +47,16 @@ func (c Change) String() string {
 type Plan struct {
 	Changes []Change `json:"changes"`
 	Applied bool     `json:"applied"`
+	// Behind lists the streams whose declared schema is an earlier version
+	// of theirs: not a change, the stream keeps its current schema.
+	Behind []Behind `json:"behind,omitempty"`
+}
+
+// Behind is a stream declared with an earlier version of its schema.
+type Behind struct {
+	Stream   string `json:"stream"`
+	Declared int    `json:"declared_version"`
+	Current  int    `json:"current_version"`
 }
 
 func (p Plan) String() string {
@@ -102,6 +113,9 @@ func (s *Service) Plan(ctx context.Context, defs []catalog.Definition, opt Apply
 		}
 		if c.Op != "" {
 			plan.Changes = append(plan.Changes, c)
+		}
+		if c.behind.Stream != "" {
+			plan.Behind = append(plan.Behind, c.behind)
 		}
 	}
 	if len(errs) > 0 {
@@ -216,6 +230,9 @@ func (s *Service) planStream(ctx context.Context, c Change, name string, st conf
 		}
 		if v.Schema.Equal(d.Schema) {
 			schemaSame = true // the current version or an earlier one
+			if v.Version != cur.Version {
+				c.behind = Behind{Stream: name, Declared: v.Version, Current: cur.Version}
+			}
 		}
 	}
 	want := d.Def
@@ -244,7 +261,7 @@ func (s *Service) planStream(ctx context.Context, c Change, name string, st conf
 		}
 	}
 	if len(fields) == 0 {
-		return Change{}, nil
+		return Change{behind: c.behind}, nil
 	}
 	c.Op, c.Fields = Update, fields
 	return c, nil

@@ -213,7 +213,7 @@ func (s *Service) Put(ctx context.Context, k catalog.Kind, name string, spec []b
 	if !exists {
 		rev = 0
 	}
-	return s.Defs.Put(ctx, k, name, canon, opt.By, opt.Create, rev)
+	return s.Defs.Put(ctx, k, name, canon, catalog.Write{By: opt.By, Create: opt.Create, IfRevision: rev, Reset: opt.Reset})
 }
 
 // checkFrom refuses a change of a pipeline's input stream without a reset.
