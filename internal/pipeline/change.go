@@ -86,6 +86,7 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 		held = true
 		if from != s.From { // its consumer there would only come back at a stale position
 			old.onClose = func(ctx context.Context) error { return m.deleteConsumer(ctx, from, s.Name) }
+			r.newInput = true
 		}
 		r.prev = old.st
 		return nil
