@@ -91,6 +91,9 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 		r.prev = old.st
 		return nil
 	})
+	if errors.Is(err, lifecycle.ErrStopped) {
+		return fmt.Errorf("pipeline %q: %w", s.Name, ErrStopping)
+	}
 	if err != nil {
 		return err
 	}
@@ -123,8 +126,11 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-	if errors.Is(err, lifecycle.ErrNotFound) {
+	switch {
+	case errors.Is(err, lifecycle.ErrNotFound):
 		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	case errors.Is(err, lifecycle.ErrStopped):
+		return fmt.Errorf("pipeline %q: %w", name, ErrStopping)
 	}
 	if held {
 		m.ops.forget(name)
