@@ -123,9 +123,13 @@ func (g *Group) Add(s *Sink) { _ = g.Put(context.Background(), s) }
 // Put runs a sink (at once if the group runs), or puts it in place of the
 // one of the same name: that one is stopped and closed first (an object
 // it was gathering is not written: the new one reads its events again, from
-// the same consumer). ctx bounds the wait for another change to end.
+// the same consumer; if it read another stream, its consumer there is
+// deleted). ctx bounds the wait for another change to end.
 func (g *Group) Put(ctx context.Context, s *Sink) error {
-	return g.sinks.Put(ctx, s.name, s, nil)
+	return g.sinks.Put(ctx, s.name, s, func(old *Sink) error {
+		old.forget = old.opts.Stream != s.opts.Stream
+		return nil
+	})
 }
 
 // Remove stops a sink, closes its storage and deletes its durable

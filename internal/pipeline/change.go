@@ -86,10 +86,14 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 		held = true
 		if from != s.From { // its consumer there would only come back at a stale position
 			old.onClose = func(ctx context.Context) error { return m.deleteConsumer(ctx, from, s.Name) }
+			r.newInput = true
 		}
 		r.prev = old.st
 		return nil
 	})
+	if errors.Is(err, lifecycle.ErrStopped) {
+		return fmt.Errorf("pipeline %q: %w", s.Name, ErrStopping)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,8 +126,11 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-	if errors.Is(err, lifecycle.ErrNotFound) {
+	switch {
+	case errors.Is(err, lifecycle.ErrNotFound):
 		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	case errors.Is(err, lifecycle.ErrStopped):
+		return fmt.Errorf("pipeline %q: %w", name, ErrStopping)
 	}
 	if held {
 		m.ops.forget(name)

@@ -11,6 +11,10 @@
 // a rebuild of a table it writes) run beside it, one at a time, followed
 // by id (operation.go); pause, resume and reset run in the pipeline's own
 // goroutine, between two batches.
+//
+// Pipelines can be added, put in place of a running one (which goes on from
+// its consumer) and removed while the node runs (change.go); the manager
+// runs them on the lifecycle package.
 package pipeline
 
 import (

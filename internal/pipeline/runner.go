@@ -37,7 +37,9 @@ type runner struct {
 	// reset, if set, is the sequence the consumer starts at, wherever it
 	// was, at the first session (see PutOptions.Reset).
 	reset *uint64
-	prev  *status // of the pipeline this one replaces: its counts go on
+	// newInput: the pipeline was put to read another stream than before.
+	newInput bool
+	prev     *status // of the pipeline this one replaces: its counts go on
 	// onClose, if set, runs at the end of Close: what a change left to
 	// do once the pipeline ended (e.g. delete its consumer).
 	onClose func(ctx context.Context) error
@@ -91,6 +93,9 @@ func (r *runner) session(ctx context.Context) error {
 	}
 	for _, o := range r.spec.To {
 		if so, ok := o.(*StreamOutput); ok {
+			if r.newInput && so.written == "" {
+				continue // the positions it wrote are of the old input stream: they say nothing of this one's
+			}
 			if err := so.load(ctx); err != nil {
 				return err
 			}
