@@ -18,10 +18,11 @@ import (
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
-// TestSameVerdictAsThePipeline: a function whose output lacks a field the
-// output stream requires is dead-lettered by the running pipeline, is
-// that event's error in an invoke, and fails `sluice test`, all three in
-// the same words.
+// TestSameVerdictAsThePipeline: an input for which the function gives an
+// output that lacks a field the output stream requires (its second one)
+// is dead-lettered by the running pipeline, none of its outputs written;
+// it is that input's error in an invoke, and fails `sluice test`, all
+// three in the same words.
 func TestSameVerdictAsThePipeline(t *testing.T) {
 	dir := t.TempDir()
 	for name, text := range map[string]string{
@@ -35,7 +36,7 @@ pipelines:
   p:
     from: in
     start: earliest
-    function: {name: jq, config: {program: '{meta} + (if .n then {n} else {} end)'}}
+    function: {name: jq, config: {program: '{meta, n: 0}, ({meta} + (if .n then {n} else {} end))'}}
     to: [{stream: out}]
 `,
 		"tests/p.yaml": `
@@ -94,8 +95,16 @@ cases:
 		c.Close()
 	}
 	if f.Output != "stream:out" || len(f.Invalid) == 0 || f.Invalid[0].Keyword != "required" ||
-		!strings.HasPrefix(f.Error, "output stream:out refused the function's output 0: /: required: ") {
+		!strings.HasPrefix(f.Error, "output stream:out refused the function's output 1: /: required: ") {
 		t.Fatalf("dead letter: %+v", f)
+	}
+	if c, err := n.Streams.Open(ctx, "out", stream.Range{From: event.Position{Kind: event.Earliest}}); err != nil {
+		t.Fatal(err)
+	} else {
+		if e, err := c.Next(ctx); err == nil {
+			t.Fatalf("an output of the dead-lettered input was written: %s", e.Data)
+		}
+		c.Close()
 	}
 	res, _, err := n.Pipelines.Invoke(ctx, "p", []json.RawMessage{ev})
 	if err != nil || res[0].Err == nil || res[0].Err.Error() != f.Error {
