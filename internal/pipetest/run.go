@@ -80,7 +80,7 @@ func outputChecks(cfg *config.Config, name string, pl config.Pipeline, rules map
 		case o.Stream != "":
 			r, ok := rules[o.Stream]
 			if !ok {
-				return nil, fmt.Errorf("%s.stream: %q is not declared under streams", p, o.Stream)
+				return nil, fmt.Errorf("%s.stream: %q is not declared under streams: a test checks outputs against its schema", p, o.Stream)
 			}
 			streams = append(streams, pipeline.StreamCheck(o.Stream, r))
 		case o.SQL != nil:
@@ -136,7 +136,7 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 	}
 	in, ok := rules[pl.From]
 	if !ok {
-		return fmt.Errorf("pipelines.%s.from: %q is not declared under streams", f.Pipeline, pl.From)
+		return fmt.Errorf("pipelines.%s.from: %q is not declared under streams: a test checks inputs against its schema", f.Pipeline, pl.From)
 	}
 	for _, c := range f.Cases {
 		step := pipeline.Step{Where: where, Function: fn, Checks: checks}
