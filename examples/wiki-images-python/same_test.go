@@ -55,7 +55,8 @@ func recordedEvents(t testing.TB, s *sim.Server) []json.RawMessage {
 	s.Wiki().Delete("en.wikipedia.org", "Old article", 151234500, at)
 	deletion := func(title string, logID int64) json.RawMessage {
 		ev := map[string]any{"$schema": "/mediawiki/recentchange/1.0.0",
-			"meta": map[string]any{"id": fmt.Sprintf("del-%d-%s", logID, title), "dt": "2023-07-29T07:55:00Z", "domain": "en.wikipedia.org"},
+			"meta": map[string]any{"id": fmt.Sprintf("del-%d-%s", logID, title), "dt": "2023-07-29T07:55:00Z", "domain": "en.wikipedia.org",
+				"stream": "mediawiki.recentchange"},
 			"type": "log", "namespace": 0, "title": title, "log_type": "delete", "log_action": "delete",
 			"wiki": "enwiki", "server_url": "https://en.wikipedia.org", "server_name": "en.wikipedia.org",
 			"server_script_path": "/w", "timestamp": at.Unix()}

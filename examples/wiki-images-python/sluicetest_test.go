@@ -11,7 +11,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/cli"
+	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/testenv"
 	sim "github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
@@ -65,9 +68,15 @@ func TestSameAsBuiltinAsProcess(t *testing.T) {
 			"from": "in", "function": map[string]any{"name": "wiki_py"}, "to": []any{map[string]any{"stream": "out"}},
 		}},
 	}
+	// The case holds the events the input stream stores: it refuses the
+	// others (a field of the wrong type), so a pipeline never sees them.
+	stored := storedBy(t, filepath.Join(here, "../wiki-images/schemas/mediawiki/recentchange/1.0.0.yaml"))
 	var input []any
 	var expect []any
 	for i, e := range events {
+		if !stored(e) {
+			continue
+		}
 		var ev any
 		if err := json.Unmarshal(e, &ev); err != nil {
 			t.Fatal(err)
@@ -84,7 +93,7 @@ func TestSameAsBuiltinAsProcess(t *testing.T) {
 		}
 	}
 	cases := map[string]any{"pipeline": "same", "cases": []any{map[string]any{
-		"name": fmt.Sprintf("the %d recorded events give the built-in's outputs", len(events)), "input": input, "expect": expect}}}
+		"name": fmt.Sprintf("the %d recorded events give the built-in's outputs", len(input)), "input": input, "expect": expect}}}
 	write := func(name string, v any) {
 		b, err := yaml.Marshal(v)
 		if err != nil {
@@ -102,4 +111,22 @@ func TestSameAsBuiltinAsProcess(t *testing.T) {
 	if out := sluiceTest(t, dir); !strings.Contains(out, "1 passed, 0 failed") {
 		t.Fatalf("want the one case:\n%s", out)
 	}
+}
+
+// storedBy says whether a stream of the schema at path (with the default
+// id and time pointers) would store an event.
+func storedBy(t *testing.T, path string) func(json.RawMessage) bool {
+	t.Helper()
+	b, err := schema.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schema.Compile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := catalog.Stream{Name: "in"}
+	def.Defaults()
+	r := stream.Rules{Def: def, Schema: sch, Limits: stream.DefaultLimits}
+	return func(e json.RawMessage) bool { return r.Check(e) == nil }
 }

@@ -18,8 +18,10 @@ func newTest(g *globals) *cobra.Command {
 		Short: "Run a project's pipeline tests (DIR/tests/*.yaml next to DIR/sluice.yaml); no server needed",
 		Long: "Each test file names a pipeline of DIR/sluice.yaml and lists cases: input events, optionally a\n" +
 			"mock of the function or the simulated MediaWiki API (mediawiki_sim: true), and the expected\n" +
-			"outputs as exact JSON (with ignored fields) or CEL conditions over `output`. Outputs are also\n" +
-			"checked against the output streams' schemas. Named functions (functions: in sluice.yaml) run as\n" +
+			"outputs as exact JSON (with ignored fields) or CEL conditions over `output`. Inputs are checked\n" +
+			"against the input stream (schema, id, time) and outputs against the outputs (the output stream's\n" +
+			"schema, id and time; a table's key and time): what the pipeline would dead-letter is that input's\n" +
+			"error, and fails the case unless expected (error: ...). Named functions (functions: in sluice.yaml) run as\n" +
 			"the node runs them: process functions are started, http ones called. Exits 1 if any case fails.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -93,6 +93,10 @@ func newFailure(spec *Spec, seq uint64, id string, ev []byte, err error) Failure
 		f.Attempts, f.Status, f.Body = ce.Attempts, ce.Status, ce.Body
 		f.ErrorType, f.Stack, f.Stderr, f.Exit = ce.Type, ce.Stack, ce.Stderr, ce.Exit
 	}
+	var re *RefusedError
+	if errors.As(err, &re) {
+		f.Output, f.Invalid = re.Output, re.Violations
+	}
 	return f
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/lifecycle"
-	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -215,35 +214,29 @@ func (m *Manager) Reset(ctx context.Context, name string, to event.Position) (St
 	return m.Get(name)
 }
 
-// Invoke runs the pipeline's where and function on events and writes nothing.
+// Invoke runs the pipeline's step on events (where, function, output
+// checks) and writes nothing: one result per event, in order, filtered
+// set where `where` left it out. An output the outputs would refuse is
+// its event's error, as the pipeline would dead-letter it (the outputs
+// are kept beside it). A function unavailable now is in the results (see
+// function.Unavailable), not an error.
 func (m *Manager) Invoke(ctx context.Context, name string, events []json.RawMessage) ([]function.Result, []bool, error) {
 	r, err := m.runner(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	filtered := make([]bool, len(events))
-	var pass []json.RawMessage
-	var index []int
-	for i, e := range events {
-		if r.spec.Where != nil {
-			doc, err := schema.Decode(e)
-			ok := err == nil
-			if ok {
-				ok, err = r.spec.Where.Match(doc)
-				ok = ok && err == nil
-			}
-			if !ok {
-				filtered[i] = true
-				continue
-			}
-		}
-		pass, index = append(pass, e), append(index, i)
+	step, err := r.step(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	outcomes, err := step.Run(ctx, events)
+	if err != nil && !errors.Is(err, function.ErrUnavailable) {
+		return nil, nil, err
 	}
 	results := make([]function.Result, len(events))
-	if len(pass) > 0 {
-		for j, res := range r.spec.Function.Call(ctx, pass) {
-			results[index[j]] = res
-		}
+	filtered := make([]bool, len(events))
+	for i, o := range outcomes {
+		results[i], filtered[i] = function.Result{Outputs: o.Outputs, Err: o.Err}, o.Skipped
 	}
 	return results, filtered, nil
 }

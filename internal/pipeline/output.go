@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,25 @@ func NewStreamOutput(svc *stream.Service, pipeline, name string) *StreamOutput {
 	return &StreamOutput{svc: svc, stream: name, pipeline: pipeline}
 }
 
-func (o *StreamOutput) Name() string { return "stream:" + o.stream }
+func (o *StreamOutput) Name() string { return streamOutputName(o.stream) }
+
+func streamOutputName(stream string) string { return "stream:" + stream }
+
+// Check is what the stream refuses now (its current schema, its id and
+// time pointers, the limits): Write refuses the same, unless the schema
+// changed in between.
+func (o *StreamOutput) Check(ctx context.Context) (Check, error) {
+	r, err := o.svc.Rules(ctx, o.stream)
+	if err != nil {
+		return Check{}, fmt.Errorf("output %s: %w", o.Name(), err)
+	}
+	return StreamCheck(o.stream, r), nil
+}
+
+// StreamCheck is the check of an output to a stream whose rules are r.
+func StreamCheck(name string, r stream.Rules) Check {
+	return Check{Output: streamOutputName(name), Refuse: func(_ int, data json.RawMessage) []schema.Violation { return r.Check(data) }}
+}
 
 // load reads the last position written, once per run.
 func (o *StreamOutput) load(ctx context.Context) error {

@@ -183,6 +183,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil || string(res[0].Outputs[0]) != `{"meta":{"dt":"x","id":"i-d"},"n":42}` || !filtered[1] {
 		t.Fatalf("invoke: %+v %v %v", res, filtered, err)
 	}
+	// ... and the output checks: what the output stream would refuse is the
+	// event's error, in the words of the dead letter the pipeline wrote.
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "output stream:out refused the function's output 0: /meta/dt: sluice.time") {
+		t.Fatalf("invoke of an output without a valid time: %+v", res[0])
+	}
+	res, _, err = n.Pipelines.Invoke(context.Background(), "double", []json.RawMessage{
+		json.RawMessage(`{"meta":{"id":"big","dt":"2026-11-27T11:00:01Z"},"kind":"keep","n":600}`)})
+	if err != nil || res[0].Err == nil || res[0].Err.Error() != f2.Error {
+		t.Fatalf("invoke of the dead-lettered input: %+v %v, want the error %q", res, err, f2.Error)
+	}
 	// Redrive after a fix: let the output accept n up to 10000.
 	b, _ := schema.FromDocument("urn:out2", []byte(`{"type":"object","required":["meta","n"],"properties":{"n":{"type":"integer","maximum":10000}}}`))
 	if _, _, err := n.Streams.SetSchema(context.Background(), "out", b, false); err != nil {

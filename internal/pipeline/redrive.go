@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -106,11 +107,19 @@ func (m *Manager) redriveSome(ctx context.Context, r *runner, name string, dls [
 	var outs []Out
 	var outOf []int // of dls, per output
 	if len(events) > 0 {
-		results := r.spec.Function.Call(ctx, events)
+		step, err := r.step(ctx)
+		if err != nil {
+			return err
+		}
+		step.Where = nil // a dead letter passed where when it failed
+		outcomes, err := step.Run(ctx, events)
 		if ctx.Err() != nil {
 			return ctx.Err() // canceled: the answers may be cut short; nothing counted
 		}
-		for j, res := range results {
+		if err != nil && !errors.Is(err, function.ErrUnavailable) { // unavailable: each one's error, it stays
+			return err
+		}
+		for j, res := range outcomes {
 			i := index[j]
 			if res.Err != nil {
 				failed[i] = res.Err
@@ -141,7 +150,8 @@ func (m *Manager) redriveSome(ctx context.Context, r *runner, name string, dls [
 		}
 		for k, vs := range invalid {
 			if i := from[k]; failed[i] == nil {
-				failed[i] = fmt.Errorf("output %s refused the result: %s: %s: %s", out.Name(), vs[0].Pointer, vs[0].Keyword, vs[0].Message)
+				_, index, _ := splitOutPosition(give[k].Position)
+				failed[i] = &RefusedError{Output: out.Name(), Index: index, Violations: vs}
 			}
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/sluice-dev/sluice/internal/engine"
-	"github.com/sluice-dev/sluice/internal/function"
-	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -192,17 +190,16 @@ func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
 	return r.cons.EnsureConsumer(ctx, cfg)
 }
 
-// process handles one batch: where, function, outputs, dead letters, acks.
+// process handles one batch: the step (where, function, output checks),
+// then outputs, dead letters, acks.
 func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 	type input struct {
 		d  engine.Delivery
 		id string
 	}
-	var pass []input
+	var ins []input // the events of the batch
 	var events []json.RawMessage
 	var failures []Failure
-	var filtered uint64
-	failedPass := 0 // inputs that passed where and then failed
 	var lastTime time.Time
 	for _, d := range batch {
 		e := stream.EventOf(d.Stored)
@@ -218,50 +215,44 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		if e.Time.After(lastTime) {
 			lastTime = e.Time
 		}
-		if r.spec.Where != nil {
-			doc, err := schema.Decode(d.Data)
-			if err != nil {
-				failures = append(failures, newFailure(r.spec, d.Seq, e.ID, d.Data, fmt.Errorf("input is not JSON: %w", err)))
-				continue
-			}
-			ok, err := r.spec.Where.Match(doc)
-			if err != nil {
-				// A where clause that cannot be decided on this event (e.g. a
-				// missing field) leaves it out, as SQL does with NULL.
-				ok = false
-			}
-			if !ok {
-				filtered++
-				continue
-			}
-		}
-		pass = append(pass, input{d, e.ID})
-		events = append(events, d.Data)
+		ins, events = append(ins, input{d, e.ID}), append(events, d.Data)
 	}
-	var outs []Out
-	var outInput []int // index in pass of each output
+	var outcomes []Outcome
 	if len(events) > 0 {
-		results := r.spec.Function.Call(ctx, events)
+		step, err := r.step(ctx)
+		if err != nil {
+			return err // nothing acknowledged: the batch comes again
+		}
+		outcomes, err = step.Run(ctx, events)
 		if ctx.Err() != nil {
 			return nil // shutting down: nothing acknowledged, all will come again
 		}
-		if err := function.Unavailable(results); err != nil {
+		if err != nil {
 			return fmt.Errorf("function %s: %w", r.spec.FunctionName, err) // not the events' fault: the batch comes again
 		}
-		for i, res := range results {
-			in := pass[i]
-			if res.Err != nil {
-				failures = append(failures, newFailure(r.spec, in.d.Seq, in.id, in.d.Data, res.Err))
-				failedPass++
-				continue
-			}
-			for k, o := range res.Outputs {
-				outs = append(outs, Out{Data: o, ID: fmt.Sprintf("%s:%s:%d", r.spec.Name, in.id, k),
+	}
+	var filtered, processed uint64
+	var outs []Out
+	var outInput []int // index in ins of each output
+	for i, o := range outcomes {
+		in := ins[i]
+		switch {
+		case o.Skipped:
+			filtered++
+		case o.Err != nil: // the function's error, or an output refused what it gave
+			failures = append(failures, newFailure(r.spec, in.d.Seq, in.id, in.d.Data, o.Err))
+		default:
+			processed++
+			for k, data := range o.Outputs {
+				outs = append(outs, Out{Data: data, ID: fmt.Sprintf("%s:%s:%d", r.spec.Name, in.id, k),
 					Position: fmt.Sprintf("%020d:%06d", in.d.Seq, k)})
 				outInput = append(outInput, i)
 			}
 		}
 	}
+	// An output may still refuse at write time what its check let through
+	// (its schema changed in between), or have no check: that input is
+	// dead-lettered too, as the step would have.
 	refused := map[int]bool{}
 	for _, o := range r.outputOrder() {
 		invalid, err := o.Write(ctx, outs)
@@ -274,11 +265,10 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 				continue
 			}
 			refused[i] = true
-			failedPass++
-			f := newFailure(r.spec, pass[i].d.Seq, pass[i].id, pass[i].d.Data,
-				fmt.Errorf("output %s refused the function's result: %s: %s: %s", o.Name(), vs[0].Pointer, vs[0].Keyword, vs[0].Message))
-			f.Output, f.Invalid = o.Name(), vs
-			failures = append(failures, f)
+			processed--
+			_, k, _ := splitOutPosition(outs[oi].Position)
+			in := ins[i]
+			failures = append(failures, newFailure(r.spec, in.d.Seq, in.id, in.d.Data, &RefusedError{Output: o.Name(), Index: k, Violations: vs}))
 		}
 	}
 	if len(failures) > 0 {
@@ -308,7 +298,7 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 	r.st.count(uint64(len(batch)))
 	now := time.Now().UTC()
 	r.st.set(func(s *Status) {
-		s.Processed += uint64(len(pass) - failedPass)
+		s.Processed += processed
 		s.Filtered += filtered
 		s.Failed += uint64(len(failures))
 		s.Outputs += uint64(len(outs))

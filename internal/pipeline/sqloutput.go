@@ -70,6 +70,33 @@ const sqlChunk = 100
 
 // NewSQLOutput opens the database and creates the table if it is missing.
 func NewSQLOutput(ctx context.Context, cfg SQLOutputConfig) (*SQLOutput, error) {
+	o, err := newSQLOutput(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, where, err := openSQL(ctx, cfg.URL, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.db, o.dollar = db, strings.HasPrefix(where, "postgres")
+	if _, err := db.ExecContext(ctx, o.createTable()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sql output %s: create table %s: %w", where, cfg.Table, err)
+	}
+	return o, nil
+}
+
+// SQLCheck is the check of a SQL output, with no database.
+func SQLCheck(cfg SQLOutputConfig) (Check, error) {
+	o, err := newSQLOutput(cfg)
+	if err != nil {
+		return Check{}, err
+	}
+	return o.Check(context.Background())
+}
+
+// newSQLOutput reads cfg, opening nothing.
+func newSQLOutput(cfg SQLOutputConfig) (*SQLOutput, error) {
 	if !sqlIdentRE.MatchString(cfg.Table) {
 		return nil, fmt.Errorf("sql output: table %q: want [a-z_][a-z0-9_]{0,62}", cfg.Table)
 	}
@@ -109,15 +136,6 @@ func NewSQLOutput(ctx context.Context, cfg SQLOutputConfig) (*SQLOutput, error) 
 			}
 			o.key = append(o.key, i)
 		}
-	}
-	db, where, err := openSQL(ctx, cfg.URL, cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
-	o.db, o.dollar = db, strings.HasPrefix(where, "postgres")
-	if _, err := db.ExecContext(ctx, o.createTable()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sql output %s: create table %s: %w", where, cfg.Table, err)
 	}
 	return o, nil
 }
@@ -243,36 +261,20 @@ func (o *SQLOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Vio
 	var rows []row
 	index := map[string]int{} // de-duplication key -> index in rows
 	for i, out := range outs {
-		doc, err := schema.Decode(out.Data)
-		if err != nil {
-			invalid = refuse(invalid, i, schema.Violation{Keyword: "json", Message: err.Error()})
-			continue
-		}
-		r := make(row, 0, len(o.columns)+2)
-		for _, ptr := range o.ptrs {
-			v, err := sqlValue(doc, ptr)
-			if err != nil {
-				invalid = refuse(invalid, i, schema.Violation{Pointer: ptr, Keyword: "sluice.sql", Message: err.Error()})
+		vals, vs := o.values(out.Data)
+		if vs != nil {
+			if invalid == nil {
+				invalid = map[int][]schema.Violation{}
 			}
-			r = append(r, v)
-		}
-		if invalid[i] != nil {
+			invalid[i] = vs
 			continue
 		}
-		r = append(r, out.Position, out.ID)
+		r := append(row(vals), out.Position, out.ID)
 		dedup := out.Position
 		if o.upsert {
 			var parts []string
 			for _, k := range o.key {
-				s, ok := r[k].(string)
-				if !ok {
-					invalid = refuse(invalid, i, schema.Violation{Pointer: o.ptrs[k], Keyword: "sluice.key",
-						Message: fmt.Sprintf("the key column %s of sql output %s has no value", o.columns[k], o.table)})
-				}
-				parts = append(parts, strconv.Quote(s))
-			}
-			if invalid[i] != nil {
-				continue
+				parts = append(parts, strconv.Quote(r[k].(string))) // values checked it has one
 			}
 			dedup = strings.Join(parts, ",")
 		}
@@ -293,6 +295,42 @@ func (o *SQLOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.Vio
 		return nil, fmt.Errorf("output %s: %w", o.Name(), err)
 	}
 	return invalid, nil
+}
+
+// values reads an output's column values; vs is why the table refuses it:
+// not JSON, or (upsert) a key column without a value.
+func (o *SQLOutput) values(data json.RawMessage) (vals []any, vs []schema.Violation) {
+	doc, err := schema.Decode(data)
+	if err != nil {
+		return nil, []schema.Violation{{Keyword: "json", Message: err.Error()}}
+	}
+	vals = make([]any, 0, len(o.columns)+2)
+	for _, ptr := range o.ptrs {
+		v, err := sqlValue(doc, ptr)
+		if err != nil {
+			vs = append(vs, schema.Violation{Pointer: ptr, Keyword: "sluice.sql", Message: err.Error()})
+		}
+		vals = append(vals, v)
+	}
+	if vs != nil {
+		return nil, vs
+	}
+	for _, k := range o.key {
+		if _, ok := vals[k].(string); !ok {
+			vs = append(vs, schema.Violation{Pointer: o.ptrs[k], Keyword: "sluice.key",
+				Message: fmt.Sprintf("the key column %s of sql output %s has no value", o.columns[k], o.table)})
+		}
+	}
+	return vals, vs
+}
+
+// Check is what the table refuses: an output that is not JSON, or
+// (upsert) one without a value for a key column.
+func (o *SQLOutput) Check(context.Context) (Check, error) {
+	return Check{Output: o.Name(), Refuse: func(_ int, data json.RawMessage) []schema.Violation {
+		_, vs := o.values(data)
+		return vs
+	}}, nil
 }
 
 // put writes rows in one transaction.
@@ -336,12 +374,4 @@ func sqlValue(doc any, ptr string) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
-}
-
-func refuse(invalid map[int][]schema.Violation, i int, v schema.Violation) map[int][]schema.Violation {
-	if invalid == nil {
-		invalid = map[int][]schema.Violation{}
-	}
-	invalid[i] = append(invalid[i], v)
-	return invalid
 }

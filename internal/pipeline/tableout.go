@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,25 +72,9 @@ func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.V
 		if rebuilding && out.Stored {
 			continue // the rebuild writes it, as the stream holds it
 		}
-		doc, err := schema.Decode(out.Data)
-		if err != nil {
-			refuse(i, schema.Violation{Keyword: "json", Message: err.Error()})
-			continue
-		}
-		ts, _ := lookupString(doc, o.timePtr)
-		at, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			refuse(i, schema.Violation{Pointer: o.timePtr, Keyword: "sluice.time", Message: fmt.Sprintf("the table's time %q is not an RFC 3339 time", ts)})
-			continue
-		}
-		deleted := false
-		if o.deleteWhen != nil {
-			deleted, _ = o.deleteWhen.Match(doc)
-		}
-		doc, _ = schema.Decode(out.Data) // Match converts numbers in place: decode again for the key
-		key, err := o.key.String(doc)
-		if err != nil {
-			refuse(i, schema.Violation{Keyword: "sluice.key", Message: "the table's key: " + err.Error()})
+		key, at, deleted, v := o.version(out.Data)
+		if v != nil {
+			refuse(i, *v)
 			continue
 		}
 		if key == "" {
@@ -108,6 +93,52 @@ func (o *TableOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.V
 		return nil, fmt.Errorf("output %s: %w", o.Name(), err)
 	}
 	return invalid, nil
+}
+
+// version reads the version an output makes: its key ("": nothing to
+// keep), its time, whether it is a tombstone; v is why the table refuses it.
+func (o *TableOutput) version(data json.RawMessage) (key string, at time.Time, deleted bool, v *schema.Violation) {
+	doc, err := schema.Decode(data)
+	if err != nil {
+		return "", at, false, &schema.Violation{Keyword: "json", Message: err.Error()}
+	}
+	ts, _ := lookupString(doc, o.timePtr)
+	if at, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+		return "", at, false, &schema.Violation{Pointer: o.timePtr, Keyword: "sluice.time", Message: fmt.Sprintf("the table's time %q is not an RFC 3339 time", ts)}
+	}
+	if o.deleteWhen != nil {
+		deleted, _ = o.deleteWhen.Match(doc)
+	}
+	doc, _ = schema.Decode(data) // Match converts numbers in place: decode again for the key
+	if key, err = o.key.String(doc); err != nil {
+		return "", at, false, &schema.Violation{Keyword: "sluice.key", Message: "the table's key: " + err.Error()}
+	}
+	return key, at, deleted, nil
+}
+
+// Check is what the table refuses: an input's first output (the one it
+// keeps) whose time is not an RFC 3339 time or whose key cannot be
+// evaluated.
+func (o *TableOutput) Check(context.Context) (Check, error) {
+	return Check{Output: o.Name(), Refuse: func(k int, data json.RawMessage) []schema.Violation {
+		if k > 0 {
+			return nil // one version per input: its first output
+		}
+		if _, _, _, v := o.version(data); v != nil {
+			return []schema.Violation{*v}
+		}
+		return nil
+	}}, nil
+}
+
+// TableCheck is the check of an output to a table, with no store: the
+// table's key, time and delete_when as NewTableOutput takes them.
+func TableCheck(name, key, timePtr, deleteWhen string) (Check, error) {
+	o, err := NewTableOutput(nil, name, "", key, timePtr, deleteWhen)
+	if err != nil {
+		return Check{}, err
+	}
+	return o.Check(context.Background())
 }
 
 // recreate drops the table and creates it again, holding the gate, so that

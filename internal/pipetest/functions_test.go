@@ -28,11 +28,11 @@ func TestNamedProcessFunction(t *testing.T) {
 		}
 	}
 	write("in.json", `{"type":"object"}`)
-	write("out.json", `{"type":"object","required":["n"]}`)
+	// The outputs go to a SQL table: one for two of them (do: two) is {n, k}
+	// alone, with no id nor time, which a stream would refuse.
 	write("sluice.yaml", `
 streams:
   in: {schema: in.json}
-  out: {schema: out.json}
 functions:
   gofn:
     process: {command: [`+fn+`], instances: 2}
@@ -42,19 +42,22 @@ pipelines:
   p:
     from: in
     function: {name: gofn}
-    to: [{stream: out}]
+    to: [{sql: {url: "sqlite:out.db", table: out, columns: {n: /n, k: /k}}}]
 `)
 	write("tests/p.yaml", `
 pipeline: p
 cases:
   - name: outputs
-    input: [{n: 1}, {n: 2, do: none}, {n: 3, do: two}]
+    input: [{meta: {id: a, dt: "2026-01-01T00:00:00Z"}, n: 1}, {meta: {id: b, dt: "2026-01-01T00:00:01Z"}, n: 2, do: none},
+            {meta: {id: c, dt: "2026-01-01T00:00:02Z"}, n: 3, do: two}]
     expect:
       - json: {n: 1, by: go, function: gofn, config: {greeting: hello}}
+        ignore: [/meta]
       - cel: 'output.n == 3 && output.k == 0'
       - cel: 'output.n == 3 && output.k == 1'
   - name: an event's error and a crash
-    input: [{n: 1, do: fail}, {n: 2}, {n: 3, do: exit}]
+    input: [{meta: {id: a, dt: "2026-01-01T00:00:00Z"}, n: 1, do: fail}, {meta: {id: b, dt: "2026-01-01T00:00:01Z"}, n: 2},
+            {meta: {id: c, dt: "2026-01-01T00:00:02Z"}, n: 3, do: exit}]
     expect:
       - error: "BadEvent: event 1 is bad"
       - cel: output.n == 2
@@ -65,7 +68,7 @@ pipeline: p
 mediawiki_sim: true
 cases:
   - name: the simulator's host is let in
-    input: [{n: 1}]
+    input: [{meta: {id: a, dt: "2026-01-01T00:00:00Z"}, n: 1}]
     expect:
       - cel: 'output.config.greeting == "hello" && output.config.allowed_hosts[0].startsWith("127.0.0.1:")'
 `)

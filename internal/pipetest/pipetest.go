@@ -1,8 +1,13 @@
 // Package pipetest runs pipeline tests written as YAML next to a project's
 // config (`sluice test DIR`, like `benthos test`): each case gives input
 // events, optionally a mock for the function or the simulated MediaWiki
-// API, and the outputs expected, as exact JSON or CEL conditions. Outputs
-// are also validated against the output streams' schemas.
+// API, and the outputs expected, as exact JSON or CEL conditions. A case
+// runs the pipeline's own step (pipeline.Step: where, function, output
+// checks), so it fails exactly when the pipeline would dead-letter: an
+// output its outputs would refuse (the output stream's schema, id and
+// time; a table's key and time; a SQL key) is that input's error. Inputs
+// are checked against the input stream as a produce would: one it would
+// refuse fails the case.
 package pipetest
 
 import (

@@ -24,15 +24,19 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	if sum.Passed != 4 || sum.Failed != 1 {
+	if sum.Passed != 5 || sum.Failed != 3 {
 		t.Fatalf("summary %+v\n%s", sum, got)
 	}
 	for _, want := range []string{
 		"PASS titles: keeps and reshapes", "PASS titles: conditions", "PASS titles: errors", "PASS titles: a mock",
+		"PASS titles: an output the output stream refuses is the input's error",
 		"FAIL titles: wrong on purpose",
-		"output 0 does not fit stream titles: /n: maximum",
-		`-   "n": 200,`, `+   "n": 201,`,
-		"4 passed, 1 failed",
+		`-   "n": 20,`, `+   "n": 21,`,
+		"FAIL titles: refused on purpose by the output stream",
+		"expect[0] (input[0]): the input failed: output stream:titles refused the function's output 0: /n: maximum: maximum: got 301, want 100",
+		"FAIL titles: an input the input stream refuses, on purpose",
+		"input[1]: stream in refuses it: /meta/id: sluice.id: ",
+		"5 passed, 3 failed",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)

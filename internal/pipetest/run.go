@@ -16,7 +16,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/invocation"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
 
@@ -32,13 +34,13 @@ func Run(ctx context.Context, dir string, cfg *config.Config, reg *function.Regi
 	if len(files) == 0 {
 		return Summary{}, fmt.Errorf("no tests in %s (want tests/*.yaml or *_test.yaml)", dir)
 	}
-	schemas, err := streamSchemas(cfg)
+	rules, err := streamRules(cfg)
 	if err != nil {
 		return Summary{}, err
 	}
 	var sum Summary
 	for _, f := range files {
-		if err := runFile(ctx, f, cfg, reg, schemas, w, &sum); err != nil {
+		if err := runFile(ctx, f, cfg, reg, rules, w, &sum); err != nil {
 			return sum, fmt.Errorf("%s: %w", f.path, err)
 		}
 	}
@@ -46,23 +48,61 @@ func Run(ctx context.Context, dir string, cfg *config.Config, reg *function.Regi
 	return sum, nil
 }
 
-func streamSchemas(cfg *config.Config) (map[string]*schema.Schema, error) {
+// streamRules are what each declared stream refuses, as a node running
+// the project would check it (its schema, id and time, the limits).
+func streamRules(cfg *config.Config) (map[string]stream.Rules, error) {
 	declared, err := cfg.Declared()
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*schema.Schema{}
+	lim := stream.Limits{MaxEventBytes: int(cfg.Limits.MaxEventBytes), MaxNumberLength: cfg.Limits.MaxNumberLength}
+	out := map[string]stream.Rules{}
 	for _, d := range declared {
 		s, err := schema.Compile(d.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("streams.%s.schema: %w", d.Def.Name, err)
 		}
-		out[d.Def.Name] = s
+		def := d.Def
+		def.Defaults()
+		out[def.Name] = stream.Rules{Def: def, Schema: s, Limits: lim}
 	}
 	return out, nil
 }
 
-func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Registry, schemas map[string]*schema.Schema, w io.Writer, sum *Summary) error {
+// outputChecks are the checks of a pipeline's outputs, in the order the
+// pipeline writes them (streams first), as the node builds them; files
+// outputs read an output stream and refuse nothing of their own.
+func outputChecks(cfg *config.Config, name string, pl config.Pipeline, rules map[string]stream.Rules) ([]pipeline.Check, error) {
+	var streams, others []pipeline.Check
+	for i, o := range pl.To {
+		p := fmt.Sprintf("pipelines.%s.to[%d]", name, i)
+		switch {
+		case o.Stream != "":
+			r, ok := rules[o.Stream]
+			if !ok {
+				return nil, fmt.Errorf("%s.stream: %q is not declared under streams: a test checks outputs against its schema", p, o.Stream)
+			}
+			streams = append(streams, pipeline.StreamCheck(o.Stream, r))
+		case o.SQL != nil:
+			c, err := pipeline.SQLCheck(pipeline.SQLOutputConfig{URL: o.SQL.URL, Dir: cfg.Data,
+				Table: o.SQL.Table, Mode: o.SQL.Mode, Key: o.SQL.Key, Columns: o.SQL.Columns})
+			if err != nil {
+				return nil, fmt.Errorf("%s.sql: %w", p, err)
+			}
+			others = append(others, c)
+		case o.Table != "":
+			tb := cfg.Tables[o.Table]
+			c, err := pipeline.TableCheck(o.Table, tb.Key, tb.Time, tb.DeleteWhen)
+			if err != nil {
+				return nil, fmt.Errorf("%s: tables.%s.%w", p, o.Table, err)
+			}
+			others = append(others, c)
+		}
+	}
+	return append(streams, others...), nil
+}
+
+func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Registry, rules map[string]stream.Rules, w io.Writer, sum *Summary) error {
 	pl, ok := cfg.Pipelines[f.Pipeline]
 	if !ok {
 		return fmt.Errorf("pipeline %q is not in the config", f.Pipeline)
@@ -90,8 +130,20 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 	if c, ok := fn.(io.Closer); ok {
 		defer c.Close()
 	}
+	checks, err := outputChecks(cfg, f.Pipeline, pl, rules)
+	if err != nil {
+		return err
+	}
+	in, ok := rules[pl.From]
+	if !ok {
+		return fmt.Errorf("pipelines.%s.from: %q is not declared under streams: a test checks inputs against its schema", f.Pipeline, pl.From)
+	}
 	for _, c := range f.Cases {
-		problems, err := runCase(ctx, c, fn, where, pl, schemas, simURL)
+		step := pipeline.Step{Where: where, Function: fn, Checks: checks}
+		if simURL != "" {
+			step.Function = simFunction{fn, simURL}
+		}
+		problems, err := runCase(ctx, c, step, pl.From, in)
 		if err != nil {
 			return fmt.Errorf("case %q: %w", c.Name, err)
 		}
@@ -156,6 +208,27 @@ func startSim() (stop func(), base string, err error) {
 	}, "http://" + ln.Addr().String(), nil
 }
 
+// simFunction is a function that calls the simulator instead of the
+// wikis: where sees the events as they are, the function with their wiki
+// pointed at the simulator.
+type simFunction struct {
+	fn     function.Function
+	simURL string
+}
+
+func (f simFunction) Call(ctx context.Context, events []json.RawMessage) []function.Result {
+	out := make([]json.RawMessage, len(events))
+	for i, e := range events {
+		out[i] = e
+		var m map[string]any
+		if json.Unmarshal(e, &m) == nil {
+			toSim(m, f.simURL)
+			out[i], _ = json.Marshal(m)
+		}
+	}
+	return f.fn.Call(ctx, out)
+}
+
 // toSim points an event's wiki at the simulator: server_url becomes
 // <sim>/<original host>, which the simulator reads as the wiki.
 func toSim(ev map[string]any, simURL string) {
@@ -167,72 +240,85 @@ func toSim(ev map[string]any, simURL string) {
 	ev["server_url"] = simURL + "/" + u.Host
 }
 
-func runCase(ctx context.Context, c Case, fn function.Function, where *filter.Filter, pl config.Pipeline,
-	schemas map[string]*schema.Schema, simURL string) ([]string, error) {
+// mock is a case's stand-in function.
+type mock struct {
+	outputs []json.RawMessage
+	err     error
+}
+
+func newMock(m *Mock) (mock, error) {
+	if m.Error != "" {
+		return mock{err: errors.New(m.Error)}, nil
+	}
+	var f mock
+	for i, o := range m.Outputs {
+		raw, err := toJSON(o)
+		if err != nil {
+			return mock{}, fmt.Errorf("mock.outputs[%d]: %w", i, err)
+		}
+		f.outputs = append(f.outputs, raw)
+	}
+	return f, nil
+}
+
+func (f mock) Call(_ context.Context, events []json.RawMessage) []function.Result {
+	out := make([]function.Result, len(events))
+	for i := range out {
+		out[i] = function.Result{Outputs: f.outputs, Err: f.err}
+	}
+	return out
+}
+
+// got is one result of a case: an output, or an input's error.
+type got struct {
+	input int
+	out   json.RawMessage
+	err   error
+}
+
+// runCase checks the case's inputs as its input stream would, runs the
+// pipeline's step on them (where, function, output checks) and compares
+// what it gives with the expectations. An input the stream would refuse
+// fails the case: the pipeline would never see it.
+func runCase(ctx context.Context, c Case, step pipeline.Step, from string, in stream.Rules) ([]string, error) {
 	var events []json.RawMessage
 	var problems []string
-	for i, in := range c.Input {
-		m, ok := in.(map[string]any)
-		if !ok {
+	for i, v := range c.Input {
+		if _, ok := v.(map[string]any); !ok {
 			return nil, fmt.Errorf("input[%d]: an event is a mapping", i)
 		}
-		raw, err := toJSON(m)
+		raw, err := toJSON(v)
 		if err != nil {
 			return nil, err
 		}
-		if where != nil {
-			doc, _ := schema.Decode(raw)
-			if ok, err := where.Match(doc); err != nil || !ok {
-				continue
-			}
-		}
-		if simURL != "" {
-			toSim(m, simURL)
-			raw, _ = toJSON(m)
+		for _, v := range in.Check(raw) {
+			problems = append(problems, fmt.Sprintf("input[%d]: stream %s refuses it: %s: %s: %s", i, from, orRoot(v.Pointer), v.Keyword, v.Message))
 		}
 		events = append(events, raw)
 	}
-	type got struct {
-		out json.RawMessage
-		err error
+	if len(problems) > 0 {
+		return problems, nil
+	}
+	if c.Mock != nil {
+		m, err := newMock(c.Mock)
+		if err != nil {
+			return nil, err
+		}
+		step.Function = m
+	}
+	outcomes, err := step.Run(ctx, events)
+	if err != nil && !errors.Is(err, function.ErrUnavailable) { // unavailable: each input's error
+		return nil, err
 	}
 	var gots []got
-	switch {
-	case c.Mock != nil:
-		for range events {
-			if c.Mock.Error != "" {
-				gots = append(gots, got{err: errors.New(c.Mock.Error)})
-				continue
-			}
-			for _, o := range c.Mock.Outputs {
-				raw, err := toJSON(o)
-				if err != nil {
-					return nil, err
-				}
-				gots = append(gots, got{out: raw})
-			}
-		}
-	case len(events) > 0:
-		for _, res := range fn.Call(ctx, events) {
-			if res.Err != nil {
-				gots = append(gots, got{err: res.Err})
-				continue
-			}
-			for _, o := range res.Outputs {
-				gots = append(gots, got{out: o})
-			}
-		}
-	}
-	for i, g := range gots {
-		if g.err != nil {
-			continue
-		}
-		for _, to := range pl.To {
-			if s := schemas[to.Stream]; s != nil {
-				doc, _ := schema.Decode(g.out)
-				for _, v := range s.Validate(doc) {
-					problems = append(problems, fmt.Sprintf("output %d does not fit stream %s: %s: %s: %s", i, to.Stream, orRoot(v.Pointer), v.Keyword, v.Message))
-				}
+	for i, o := range outcomes {
+		switch {
+		case o.Skipped:
+		case o.Err != nil:
+			gots = append(gots, got{input: i, err: o.Err})
+		default:
+			for _, out := range o.Outputs {
+				gots = append(gots, got{input: i, out: out})
 			}
 		}
 	}
@@ -242,16 +328,20 @@ func runCase(ctx context.Context, c Case, fn function.Function, where *filter.Fi
 	}
 	for i, e := range c.Expect {
 		if p := check(e, gots[i].out, gots[i].err); p != "" {
-			problems = append(problems, fmt.Sprintf("output %d: %s", i, p))
+			problems = append(problems, fmt.Sprintf("expect[%d] (input[%d]): %s", i, gots[i].input, p))
 		}
 	}
 	return problems, nil
 }
 
-func listGots[T any](gots []T) string {
+func listGots(gots []got) string {
 	var b strings.Builder
 	for i, g := range gots {
-		fmt.Fprintf(&b, "  %d: %+v\n", i, g)
+		if g.err != nil {
+			fmt.Fprintf(&b, "  %d: input[%d] failed: %v\n", i, g.input, g.err)
+			continue
+		}
+		fmt.Fprintf(&b, "  %d: input[%d]: %s\n", i, g.input, g.out)
 	}
 	return b.String()
 }

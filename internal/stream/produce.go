@@ -1,13 +1,10 @@
 package stream
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -99,7 +96,7 @@ func (s *Service) produce(ctx context.Context, name string, o Origin, raws [][]b
 		if err := ctx.Err(); err != nil {
 			return Result{}, fmt.Errorf("produce to %q: stopped before event %d of %d: %w", name, i, len(raws), context.Cause(ctx))
 		}
-		m, t, vs := prepare(c, raw, s.Limits)
+		m, t, vs := c.rules(s.Limits).prepare(raw)
 		s.metrics.Validated.WithLabelValues(name).Inc()
 		if vs != nil {
 			res.InvalidCount++
@@ -181,77 +178,13 @@ func (s *Service) Check(ctx context.Context, name string, raws [][]byte) ([]Inva
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("check for %q: stopped before event %d of %d: %w", name, i, len(raws), context.Cause(ctx))
 		}
-		_, _, vs := prepare(c, raw, s.Limits)
+		_, _, vs := c.rules(s.Limits).prepare(raw)
 		s.metrics.Validated.WithLabelValues(name).Inc()
 		if vs != nil {
 			out = append(out, newInvalid(i, vs))
 		}
 	}
 	return out, nil
-}
-
-// prepare decodes and checks one event and builds its message.
-func prepare(c cachedSchema, raw []byte, lim Limits) (engine.Msg, int64, []schema.Violation) {
-	if maxBytes := lim.MaxEventBytes; maxBytes > 0 && len(raw) > maxBytes {
-		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleSize,
-			Message: fmt.Sprintf("the event is %d bytes, over the limit of %d bytes per event", len(raw), maxBytes)}}
-	}
-	if !utf8.Valid(raw) { // the decoder would replace the bytes; the stored event would keep them
-		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON,
-			Message: fmt.Sprintf("not valid JSON: invalid UTF-8 at byte %d", invalidUTF8At(raw))}}
-	}
-	doc, err := schema.DecodeEvent(raw, schema.DecodeLimits{MaxNumberLength: lim.MaxNumberLength})
-	if err != nil {
-		var de *schema.DecodeError
-		if errors.As(err, &de) {
-			return engine.Msg{}, 0, []schema.Violation{de.Violation()}
-		}
-		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleJSON, Message: "not valid JSON: " + err.Error()}}
-	}
-	if _, ok := doc.(map[string]any); !ok {
-		return engine.Msg{}, 0, []schema.Violation{{Keyword: RuleObject, Message: "an event is a JSON object"}}
-	}
-	if vs := c.sch.Validate(doc); vs != nil {
-		return engine.Msg{}, 0, vs
-	}
-	var vs []schema.Violation
-	id, ok := lookupScalar(doc, c.def.ID)
-	if !ok || id == "" {
-		vs = append(vs, schema.Violation{Pointer: c.def.ID, Keyword: RuleID,
-			Message: "the stream's id field is missing or not a string or number; every event needs a unique id"})
-	}
-	var t time.Time
-	if ts, ok := lookupScalar(doc, c.def.Time); !ok {
-		vs = append(vs, schema.Violation{Pointer: c.def.Time, Keyword: RuleTime, Message: "the stream's event time field is missing"})
-	} else if t, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		vs = append(vs, schema.Violation{Pointer: c.def.Time, Keyword: RuleTime, Message: fmt.Sprintf("event time %q is not an RFC 3339 time", ts)})
-	}
-	if vs != nil {
-		return engine.Msg{}, 0, vs
-	}
-	h := map[string]string{hdrID: id, hdrTime: strconv.FormatInt(t.UnixNano(), 10)}
-	if len(c.def.Key) > 0 {
-		parts := make([]string, len(c.def.Key))
-		for i, p := range c.def.Key {
-			parts[i], _ = lookupScalar(doc, p)
-		}
-		h[hdrKey] = strings.Join(parts, "/")
-	}
-	// Stored events are one line, so SSE and NDJSON can carry them as they are.
-	if bytes.ContainsAny(raw, "\r\n") {
-		var buf bytes.Buffer
-		_ = json.Compact(&buf, raw) // valid: it decoded above
-		raw = buf.Bytes()
-	}
-	return engine.Msg{ID: id, Header: h, Data: raw}, t.UnixNano(), nil
-}
-
-func lookupScalar(doc any, ptr string) (string, bool) {
-	v, ok := schema.Lookup(doc, ptr)
-	if !ok {
-		return "", false
-	}
-	return schema.Scalar(v)
 }
 
 // mark is a stream's running maximum of event time, which makes time

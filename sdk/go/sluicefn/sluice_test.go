@@ -24,9 +24,10 @@ func TestThroughSluice(t *testing.T) {
 	files := map[string]string{
 		"any.json": `{"type": "object"}`,
 		"sluice.yaml": `
+# Inputs carry an id and a time, as the stream in requires of every event; the outputs
+# ({"n": 2}, ...) have none: they go to a SQL table, which takes them.
 streams:
   in: {schema: any.json}
-  out: {schema: any.json}
 functions:
   per_event:
     process: {command: [` + bin + `]}
@@ -34,14 +35,21 @@ functions:
   batch:
     process: {command: [` + bin + `], env: {SLUICEFN_TEST_MODE: batch}}
 pipelines:
-  per_event: {from: in, function: {name: per_event}, to: [{stream: out}]}
-  batch: {from: in, function: {name: batch}, to: [{stream: out}]}
+  per_event: {from: in, function: {name: per_event}, to: [{sql: &out {url: "sqlite:out.db", table: out, columns: {n: /n}}}]}
+  batch: {from: in, function: {name: batch}, to: [{sql: *out}]}
 `,
 		"tests/per_event.yaml": `
 pipeline: per_event
 cases:
   - name: outputs, none, an error and a panic of one event each
-    input: [{n: 1}, {n: 2, kind: two}, {n: 3, kind: none}, {n: 4, kind: fail}, {n: 5, kind: panic}, {n: x}, {n: 7}]
+    input:
+      - {meta: {id: e1, dt: "2026-01-01T00:00:01Z"}, n: 1}
+      - {meta: {id: e2, dt: "2026-01-01T00:00:02Z"}, n: 2, kind: two}
+      - {meta: {id: e3, dt: "2026-01-01T00:00:03Z"}, n: 3, kind: none}
+      - {meta: {id: e4, dt: "2026-01-01T00:00:04Z"}, n: 4, kind: fail}
+      - {meta: {id: e5, dt: "2026-01-01T00:00:05Z"}, n: 5, kind: panic}
+      - {meta: {id: e6, dt: "2026-01-01T00:00:06Z"}, n: x}
+      - {meta: {id: e7, dt: "2026-01-01T00:00:07Z"}, n: 7}
     expect:
       - json: {n: 1, tag: blue, deadline: true}
       - json: {n: 2}
@@ -55,12 +63,19 @@ cases:
 pipeline: batch
 cases:
   - name: a batch handler's results, an event's error among them
-    input: [{n: 1}, {n: 2, kind: fail}]
+    input:
+      - {meta: {id: e8, dt: "2026-01-01T00:00:08Z"}, n: 1}
+      - {meta: {id: e9, dt: "2026-01-01T00:00:09Z"}, n: 2, kind: fail}
     expect:
       - json: {n: 1, batch: 2}
       - error: "Bad: event 2 is bad"
   - name: a batch that fails, and a crash, are bisected to their events
-    input: [{n: 1}, {n: 2, kind: fail-batch}, {n: 3}, {n: 4, kind: crash}, {n: 5}]
+    input:
+      - {meta: {id: e10, dt: "2026-01-01T00:00:10Z"}, n: 1}
+      - {meta: {id: e11, dt: "2026-01-01T00:00:11Z"}, n: 2, kind: fail-batch}
+      - {meta: {id: e12, dt: "2026-01-01T00:00:12Z"}, n: 3}
+      - {meta: {id: e13, dt: "2026-01-01T00:00:13Z"}, n: 4, kind: crash}
+      - {meta: {id: e14, dt: "2026-01-01T00:00:14Z"}, n: 5}
     expect:
       - cel: output.n == 1
       - error: the API is down
