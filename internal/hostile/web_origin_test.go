@@ -100,6 +100,7 @@ func stateCases(t *testing.T) map[string]stateCase {
 		"POST /v1/apply": {req: func(i int) (string, string) {
 			return "/v1/apply", fmt.Sprintf(`{"definitions":[{"kind":"tables","name":"applied_%d","spec":%s}]}`, i, specs["tables"])
 		}},
+		"POST /v1/pipelines/{name}/dry-run": {req: fixed("/v1/pipelines/try/dry-run", specs["pipelines"])},
 		"PUT /v1/streams/{name}": {req: func(i int) (string, string) {
 			return fmt.Sprintf("/v1/streams/put-%d", i), `{"schema":{"type":"object"}}`
 		}},

@@ -58,6 +58,10 @@ const components = `{
 "Plan": {"type":"object","required":["changes","applied"],"properties":{"applied":{"type":"boolean"},"changes":{"type":"array","items":{"type":"object",
   "required":["op","kind","name"],"properties":{"op":{"type":"string","enum":["+","~","-"]},"kind":{"type":"string"},"name":{"type":"string"},
   "fields":{"type":"array","items":{"type":"string"}},"note":{"type":"string"}}}}}},
+"DryRun": {"type":"object","required":["pipeline","from","events"],"properties":{"pipeline":{"type":"string"},"from":{"type":"string"},
+  "events":{"type":"array","items":{"type":"object","required":["seq","id","input","skipped","outputs","error"],"properties":{
+    "seq":{"type":"integer"},"id":{"type":"string"},"input":{},"skipped":{"type":"boolean"},"outputs":{"type":"array"},
+    "error":{"oneOf":[{"type":"null"},{"type":"object","required":["message"],"properties":{"message":{"type":"string"},"type":{"type":"string"}}}]}}}}}},
 "StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{
   "name":{"type":"string"},"schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"},
   "id":{"type":"string"},"time":{"type":"string"},"key":{"type":"array","items":{"type":"string"}},

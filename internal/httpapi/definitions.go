@@ -323,6 +323,13 @@ func (a *API) definitionRoutes() []route {
 		)
 	}
 	out = append(out,
+		route{method: "POST", path: "/v1/pipelines/{name}/dry-run", id: "dryRunPipeline", tag: "pipelines",
+			summary: "Run a pipeline spec (saved or not) on the last events of its input stream: each one's outputs or error; writes nothing",
+			params:  []param{pipelineName, {name: "last", in: "query", desc: "how many of the newest events (1 to 100, default 10)", typ: "integer"}},
+			body:    &body{desc: "the pipeline's spec, as PUT takes it", types: []string{"application/json"}, schema: "Definition", example: specExamples[catalog.Pipelines]},
+			responses: map[int]response{200: jsonResp("each event's outcome, oldest first", "DryRun"),
+				404: problemResp("no such input stream"), 422: problemResp("invalid spec: errors lists each field path")},
+			h: a.dryRunPipeline},
 		route{method: "GET", path: "/v1/definitions", id: "listDefinitions", tag: "definitions", summary: "Every definition (sluice export)",
 			params:    []param{{name: "kind", in: "query", desc: "only this kind", typ: "string"}},
 			responses: map[int]response{200: jsonResp("the definitions", "DefinitionList")}, h: a.listDefinitions},
@@ -345,4 +352,59 @@ var specExamples = map[catalog.Kind]string{
 	catalog.Functions: `{"name":"enrich","http":{"url":"http://127.0.0.1:9000/enrich"}}`,
 	catalog.Sources:   `{"name":"wiki","sse":{"url":"http://127.0.0.1:8081/v2/stream/recentchange","user_agent":"me@example.org"},"to":"wiki.rc"}`,
 	catalog.Pipelines: `{"name":"p","from":"wiki.rc","where":"event.type == 'edit'","function":{"name":"identity"},"to":[{"stream":"edits"}]}`,
+}
+
+// DryRun is what a pipeline spec makes of the last events of its input
+// stream, written nowhere (POST /v1/pipelines/{name}/dry-run).
+type DryRun struct {
+	Pipeline string        `json:"pipeline"`
+	From     string        `json:"from"`
+	Events   []DryRunEvent `json:"events"`
+}
+
+// DryRunEvent is one input and its outcome: skipped by where, its
+// outputs, or the error that would dead-letter it.
+type DryRunEvent struct {
+	Seq     uint64            `json:"seq"`
+	ID      string            `json:"id"`
+	Input   json.RawMessage   `json:"input"`
+	Skipped bool              `json:"skipped"`
+	Outputs []json.RawMessage `json:"outputs"`
+	Error   *DryRunError      `json:"error"`
+	Err     error             `json:"-"` // set by the node; Error is made of it
+}
+
+// DryRunError is an input's error, with the function's detail if any.
+type DryRunError struct {
+	Message string `json:"message"`
+	*ErrorDetail
+}
+
+func (a *API) dryRunPipeline(w http.ResponseWriter, r *http.Request) error {
+	if a.opts.DryRun == nil {
+		return problem(http.StatusNotFound, "Not found", "this node runs no dry runs")
+	}
+	name, spec, err := readSpec(r, catalog.Pipelines, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	last := 10
+	if s := r.URL.Query().Get("last"); s != "" {
+		if last, err = strconv.Atoi(s); err != nil {
+			return badRequest("last %q: want a number of events", s)
+		}
+	}
+	out, err := a.opts.DryRun(r.Context(), name, spec, last)
+	if err != nil {
+		return definitionProblem(err)
+	}
+	if out.Events == nil {
+		out.Events = []DryRunEvent{}
+	}
+	for i := range out.Events {
+		if e := out.Events[i].Err; e != nil {
+			out.Events[i].Error = &DryRunError{Message: e.Error(), ErrorDetail: errorDetail(e)}
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }

@@ -255,7 +255,9 @@ func (rt *runtime) putSource(ctx context.Context, name string, s config.Source) 
 	return nil
 }
 
-func (rt *runtime) putPipeline(ctx context.Context, name string, d catalog.Definition, pl config.Pipeline) error {
+// tables are the definitions of the tables a pipeline writes; call with
+// rt.mu held.
+func (rt *runtime) tables(pl config.Pipeline) (map[string]config.Table, error) {
 	tables := map[string]config.Table{}
 	for _, o := range pl.To {
 		if o.Table == "" {
@@ -263,13 +265,28 @@ func (rt *runtime) putPipeline(ctx context.Context, name string, d catalog.Defin
 		}
 		td, ok := rt.defs[catalog.Tables][o.Table]
 		if !ok {
-			return fmt.Errorf("table %q is not defined", o.Table)
+			return nil, fmt.Errorf("table %q is not defined", o.Table)
 		}
 		v, err := config.Decode(catalog.Tables, td.Spec)
 		if err != nil {
-			return fmt.Errorf("table %q: %w", o.Table, err)
+			return nil, fmt.Errorf("table %q: %w", o.Table, err)
 		}
 		tables[o.Table] = v.(config.Table)
+	}
+	return tables, nil
+}
+
+// tablesOf is tables for a caller outside the runtime (a dry run).
+func (rt *runtime) tablesOf(pl config.Pipeline) (map[string]config.Table, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.tables(pl)
+}
+
+func (rt *runtime) putPipeline(ctx context.Context, name string, d catalog.Definition, pl config.Pipeline) error {
+	tables, err := rt.tables(pl)
+	if err != nil {
+		return err
 	}
 	spec, err := pipelineSpec(name, pl, tables, rt.n.Functions, rt.n.Streams, rt.n.Tables, rt.n.dataDir)
 	if err != nil {

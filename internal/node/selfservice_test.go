@@ -205,3 +205,56 @@ func TestSelfServiceTwoNodesSeeEachOther(t *testing.T) {
 	}
 	t.Logf("b saw the table after %v", time.Since(start))
 }
+
+// A dry run of an unsaved spec on the last events of its input: the
+// pipeline's own step (where, function, the outputs' checks), nothing
+// written.
+func TestDryRunOfAnUnsavedSpec(t *testing.T) {
+	n := selfNode(t, t.TempDir(), nil)
+	defer n.Shutdown(context.Background())
+	produce(t, n, 0, 30)
+	st, m := call(t, n, "POST", "/v1/pipelines/try/dry-run?last=5",
+		`{"from":"in","where":"event.id != 'e27'","function":{"name":"jq","config":{"program":"if .id == \"e28\" then {id: .id} else . end"}},"to":[{"stream":"out"}]}`)
+	if st != 200 {
+		t.Fatalf("dry run: %d %v", st, m)
+	}
+	events := m["events"].([]any)
+	if len(events) != 5 {
+		t.Fatalf("%d events, want the last 5", len(events))
+	}
+	for i, e := range events {
+		ev := e.(map[string]any)
+		id := fmt.Sprintf("e%d", 25+i)
+		if ev["id"] != id {
+			t.Fatalf("event %d is %v, want %s", i, ev["id"], id)
+		}
+		outs := ev["outputs"].([]any)
+		switch id {
+		case "e27":
+			if ev["skipped"] != true || len(outs) != 0 {
+				t.Errorf("e27 not skipped: %v", ev)
+			}
+		case "e28": // the output lacks t, which the stream out requires
+			errDoc, _ := ev["error"].(map[string]any)
+			if errDoc == nil || !strings.Contains(fmt.Sprint(errDoc["message"]), "missing property 't'") {
+				t.Errorf("e28: want the output check's error naming t, got %v", ev)
+			}
+		default:
+			if ev["error"] != nil || len(outs) != 1 {
+				t.Errorf("%s: %v", id, ev)
+			}
+		}
+	}
+	if ids := outputs(t, n, 0); len(ids) != 0 {
+		t.Fatalf("a dry run wrote %d events", len(ids))
+	}
+	if st, _ := call(t, n, "GET", "/v1/pipelines/try", ""); st != 404 {
+		t.Fatalf("a dry run saved the pipeline: %d", st)
+	}
+	if st, m := call(t, n, "POST", "/v1/pipelines/try/dry-run", `{"from":"in","function":{"name":"identity"},"to":[{"table":"x"}]}`); st != 422 || !strings.Contains(fmt.Sprint(m["errors"]), "to[0].table") {
+		t.Fatalf("invalid spec: %d %v", st, m)
+	}
+	if st, _ := call(t, n, "POST", "/v1/pipelines/try/dry-run?last=1000", `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"}]}`); st != 422 {
+		t.Fatalf("last=1000: %d", st)
+	}
+}

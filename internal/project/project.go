@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -357,6 +358,16 @@ func pipelineUses(spec []byte, k catalog.Kind, name string) []string {
 	return out
 }
 
+// Check decodes and checks a spec as Put would (references against the
+// catalog), without writing it: its problems are a *Invalid.
+func (s *Service) Check(ctx context.Context, k catalog.Kind, name string, spec []byte) (any, error) {
+	canon, err := catalog.Canonical(spec)
+	if err != nil {
+		return nil, &Invalid{Errors: config.FieldErrors{{Message: "not a JSON object: " + err.Error()}}}
+	}
+	return s.check(ctx, k, name, canon, nil)
+}
+
 // check decodes and checks a spec; references to tables and functions
 // must exist in the catalog or among extra (a project being applied).
 func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec []byte, extra map[string]bool) (any, error) {
@@ -375,6 +386,11 @@ func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec [
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := v.(config.Pipeline); ok {
+		if err := s.checkFilesPlaces(ctx, name, p, extra); err != nil {
+			return nil, err
+		}
+	}
 	if p, ok := v.(config.Pipeline); ok && p.Function.Name != "" {
 		builtin := s.Builtin != nil && s.Builtin(p.Function.Name)
 		if !builtin && !known(catalog.Functions, p.Function.Name) {
@@ -383,4 +399,43 @@ func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec [
 		}
 	}
 	return v, nil
+}
+
+// checkFilesPlaces refuses a files output that writes where another
+// pipeline's does: objects are named by sequence ranges, so one would take
+// the other's objects for its own. (Pipelines of a project being applied
+// are checked among themselves by config.Validate.)
+func (s *Service) checkFilesPlaces(ctx context.Context, name string, p config.Pipeline, extra map[string]bool) error {
+	mine := map[string]int{}
+	for i, o := range p.To {
+		if o.Files != nil && files.CheckURL(o.Files.URL) == nil {
+			mine[files.Redact(o.Files.URL)] = i
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	others, err := s.Defs.List(ctx, catalog.Pipelines)
+	if err != nil {
+		return err
+	}
+	for _, d := range others {
+		if d.Name == name || extra["pipelines."+d.Name] {
+			continue // itself, or replaced by the project being applied
+		}
+		v, err := config.Decode(catalog.Pipelines, d.Spec)
+		if err != nil {
+			continue
+		}
+		for j, o := range v.(config.Pipeline).To {
+			if o.Files == nil {
+				continue
+			}
+			if i, dup := mine[files.Redact(o.Files.URL)]; dup {
+				return &Invalid{Errors: config.FieldErrors{{Path: fmt.Sprintf("to[%d].files.url", i),
+					Message: fmt.Sprintf("pipelines.%s.to[%d].files writes the same place: each files output needs its own folder, bucket or prefix", d.Name, j)}}}
+			}
+		}
+	}
+	return nil
 }

@@ -167,3 +167,24 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("streams left: %+v", list)
 	}
 }
+
+func TestFilesOutputsOfTwoPipelinesCannotShareAPlace(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Apply(ctx, base, project.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"},{"files":{"url":"file://` + dir + `"}}]}`
+	if _, _, err := s.Put(ctx, catalog.Pipelines, "a", []byte(files), project.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.Put(ctx, catalog.Pipelines, "b", []byte(files), project.PutOptions{})
+	var inv *project.Invalid
+	if !errors.As(err, &inv) || inv.Errors[0].Path != "to[1].files.url" || !strings.Contains(err.Error(), "pipelines.a.to[1].files writes the same place") {
+		t.Fatalf("same place: %v", err)
+	}
+	if _, _, err := s.Put(ctx, catalog.Pipelines, "a", []byte(files), project.PutOptions{}); err != nil {
+		t.Fatalf("a itself again: %v", err)
+	}
+}
