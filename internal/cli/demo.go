@@ -98,13 +98,10 @@ func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config
 	cfg.Data = data
 	f.apply(cmd, cfg)
 	src, ok := cfg.Sources[demoSource]
-	if !ok || src.SSE == nil {
+	if !ok || src.Settings("sse") == nil {
 		return nil, fmt.Errorf("the embedded project has no sse source %q", demoSource)
 	}
-	sse := *src.SSE
-	sse.URL, sse.Since = st.feedURL, ""
-	src.SSE = &sse
-	cfg.Sources[demoSource] = src
+	cfg.Sources[demoSource] = src.With("sse", map[string]any{"url": st.feedURL, "since": nil})
 	pl, ok := cfg.Pipelines[demoPipeline]
 	if !ok {
 		return nil, fmt.Errorf("the embedded project has no pipeline %q", demoPipeline)

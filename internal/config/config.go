@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,11 +19,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
-	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/source"
-	"github.com/sluice-dev/sluice/internal/source/eventsource"
-	"github.com/sluice-dev/sluice/internal/source/file"
 )
 
 // Config is a sluice.yaml file.
@@ -97,16 +93,9 @@ type Stream struct {
 	DuplicateWindow Duration   `yaml:"duplicate_window,omitempty"`
 }
 
-// Source declares a source: exactly one kind (sse or file) and its stream.
-type Source struct {
-	SSE  *eventsource.Config `yaml:"sse,omitempty"`
-	File *file.Config        `yaml:"file,omitempty"`
-	// To is the stream the events go to; invalid ones go to its dead-letter stream "<to>.dlq".
-	To string `yaml:"to,omitempty"`
-	// Drop is a CEL expression over `event`: matching events are not stored.
-	// Default: Wikimedia's canary events. "false" keeps everything.
-	Drop *string `yaml:"drop,omitempty"`
-}
+// Source declares a source: exactly one kind and its settings, its
+// stream, what it drops (package source; its kinds check their settings).
+type Source = source.Definition
 
 // Pipeline declares a pipeline.
 type Pipeline struct {
@@ -331,9 +320,7 @@ func (c *Config) Validate() error {
 	for _, name := range c.streamNames() {
 		c.Streams[name].validate(name, "streams."+name, add)
 	}
-	for _, name := range sortedKeys(c.Sources) {
-		c.Sources[name].validate(name, "sources."+name, add)
-	}
+	// sources are checked by their kinds when applied (source.Registry)
 	for _, name := range sortedKeys(c.Pipelines) {
 		c.Pipelines[name].validate(name, "pipelines."+name, add, func(t string) bool { _, ok := c.Tables[t]; return ok })
 	}
@@ -359,46 +346,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// SourceSpecs builds the configured sources.
-func (c *Config) SourceSpecs(log *slog.Logger) ([]source.Spec, error) {
-	var out []source.Spec
-	for _, name := range sortedKeys(c.Sources) {
-		spec, err := SourceSpec(name, c.Sources[name], c.Dir(), log)
-		if err != nil {
-			return nil, fmt.Errorf("sources.%s.%w", name, err)
-		}
-		out = append(out, spec)
-	}
-	return out, nil
-}
-
-// SourceSpec builds one source; relative file paths start at dir.
-func SourceSpec(name string, s Source, dir string, log *slog.Logger) (source.Spec, error) {
-	drop := source.DefaultDrop
-	if s.Drop != nil {
-		drop = *s.Drop
-	}
-	f, err := filter.Compile(drop)
-	if err != nil {
-		return source.Spec{}, fmt.Errorf("drop: %w", err)
-	}
-	spec := source.Spec{Name: name, To: s.To, Drop: f}
-	switch {
-	case s.SSE != nil:
-		spec.Kind, spec.Feed = "sse", eventsource.New(name, *s.SSE, log)
-	case s.File != nil:
-		fc := *s.File
-		fc.Paths = make([]string, len(s.File.Paths))
-		for i, p := range s.File.Paths {
-			fc.Paths[i] = abs(dir, p)
-		}
-		spec.Kind, spec.Feed = "file", file.New(fc)
-	default:
-		return source.Spec{}, errors.New("give exactly one kind: sse or file")
-	}
-	return spec, nil
 }
 
 func (c *Config) streamNames() []string {

@@ -12,6 +12,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/field"
+	"github.com/sluice-dev/sluice/internal/source"
 )
 
 // This file turns the file's entries into definitions for the catalog and
@@ -63,13 +65,9 @@ func (c *Config) Definitions() ([]catalog.Definition, error) {
 	}
 	for _, name := range sortedKeys(c.Sources) {
 		s := c.Sources[name]
-		if s.File != nil {
-			fc := *s.File
-			fc.Paths = make([]string, len(s.File.Paths))
-			for i, p := range s.File.Paths {
-				fc.Paths[i] = abs(c.Dir(), p)
-			}
-			s.File = &fc
+		s.Dir = abs(c.Dir(), s.Dir)
+		if s.Dir == "" {
+			s.Dir = c.Dir()
 		}
 		if err := add(catalog.Sources, name, s); err != nil {
 			return nil, err
@@ -171,34 +169,26 @@ func decode[T any](spec []byte) (T, error) {
 	return v, nil
 }
 
-// FieldError is a problem of one field of a definition.
-type FieldError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
+// FieldError is a problem of one field of a definition (package field).
+type FieldError = field.Error
 
 // FieldErrors lists a definition's problems.
-type FieldErrors []FieldError
+type FieldErrors = field.Errors
 
-func (e FieldErrors) Error() string {
-	parts := make([]string, len(e))
-	for i, f := range e {
-		parts[i] = f.Path + ": " + f.Message
-		if f.Path == "" {
-			parts[i] = f.Message
-		}
-	}
-	return strings.Join(parts, "; ")
+// Checks are what the checks of a definition need beyond its spec.
+type Checks struct {
+	// Known says whether a definition exists, for references between
+	// definitions; nil: references are not checked.
+	Known func(k catalog.Kind, name string) bool
+	// Sources checks a source's kind and settings; nil: not checked.
+	Sources *source.Registry
 }
-
-// Known says whether a definition exists, for the checks of references
-// between definitions; nil: references are not checked.
-type Known func(k catalog.Kind, name string) bool
 
 // Check decodes and checks one definition's spec; its problems are
 // FieldErrors with paths inside the spec ("to[1].table"). Functions are
 // only decoded here: their kinds check them when they are declared.
-func Check(k catalog.Kind, name string, spec []byte, known Known) (any, error) {
+func Check(k catalog.Kind, name string, spec []byte, checks Checks) (any, error) {
+	known := checks.Known
 	v, err := Decode(k, spec)
 	if err != nil {
 		return nil, FieldErrors{{Message: err.Error()}}
@@ -211,7 +201,11 @@ func Check(k catalog.Kind, name string, spec []byte, known Known) (any, error) {
 	case Stream:
 		x.validate(name, "", add)
 	case Source:
-		x.validate(name, "", add)
+		if checks.Sources != nil {
+			errs = append(errs, checks.Sources.Check(name, x)...)
+		} else if !source.ValidName(name) {
+			add("name", "source names are [a-z0-9][a-z0-9_-]{0,63}")
+		}
 	case Table:
 		x.validate(name, "", add)
 	case Pipeline:

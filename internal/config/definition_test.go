@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/source"
+	"github.com/sluice-dev/sluice/internal/source/eventsource"
+	"github.com/sluice-dev/sluice/internal/source/file"
 )
 
 func TestDefinitionsRoundTrip(t *testing.T) {
@@ -48,7 +51,7 @@ pipelines:
 	got := map[string]string{}
 	for _, d := range defs {
 		got[string(d.Kind)+"."+d.Name] = string(d.Spec)
-		v, err := Check(d.Kind, d.Name, d.Spec, nil)
+		v, err := Check(d.Kind, d.Name, d.Spec, Checks{})
 		if err != nil {
 			t.Fatalf("%s %s: %v", d.Kind, d.Name, err)
 		}
@@ -62,8 +65,8 @@ pipelines:
 		"streams.inline": `{"schema":{"type":"object"}}`,
 		"tables.t":       `{"key":"event.k","time":"/time"}`,
 		"functions.f":    `{"max_batch":10,"process":{"command":["` + dir + `/fn.py"],"dir":"` + dir + `","instances":2}}`,
-		"sources.feed":   `{"file":{"paths":["` + dir + `/in.ndjson"]},"to":"s"}`,
-		"sources.sse":    `{"sse":{"idle_timeout":"30s","url":"http://127.0.0.1:1/x","user_agent":"me"},"to":"s"}`,
+		"sources.feed":   `{"dir":"` + dir + `","file":{"paths":["in.ndjson"]},"to":"s"}`,
+		"sources.sse":    `{"dir":"` + dir + `","sse":{"idle_timeout":"30s","url":"http://127.0.0.1:1/x","user_agent":"me"},"to":"s"}`,
 		"pipelines.p":    `{"from":"s","function":{"config":{"expr":"."},"name":"jq"},"to":[{"stream":"o"},{"table":"t"},{"files":{"roll":{"max_age":"1m0s"},"url":"file:///tmp/x"}}],"where":"event.id != \"\""}`,
 	}
 	for k, w := range want {
@@ -94,11 +97,14 @@ func TestCheckNamesTheField(t *testing.T) {
 		{catalog.Pipelines, `{"from":"s","function":{"name":"identity"},"to":[{"stream":"o","table":"t"}]}`, `to[0]: give exactly one kind`},
 		{catalog.Pipelines, `{"from":"s","function":{"name":"identity"},"to":[{"stream":"o"}],"where":"event."}`, `where: `},
 		{catalog.Pipelines, `{"from":"s","function":{"name":"identity"},"to":[{"stream":"o"}],"colour":"red"}`, `field colour not found`},
-		{catalog.Sources, `{"to":"s"}`, `give exactly one kind: sse or file`},
+		{catalog.Sources, `{"to":"s"}`, `give exactly one kind: file or sse`},
+		{catalog.Sources, `{"to":"s","sse":{"url":"ftp://x","user_agent":"me"}}`, `sse.url: "ftp://x": want an http(s) URL`},
+		{catalog.Sources, `{"to":"s","sse":{"url":"http://x","user_agent":"me","colour":1}}`, `sse: field colour not found`},
+		{catalog.Sources, `{"to":"s","kafka":{}}`, `kafka: unknown kind of source (want file or sse)`},
 		{catalog.Tables, `{"key":"event.k"}`, `time: required`},
 		{catalog.Streams, `{"id":"x"}`, `schema: required`},
 	} {
-		_, err := Check(c.kind, "n", []byte(c.spec), known)
+		_, err := Check(c.kind, "n", []byte(c.spec), Checks{Known: known, Sources: source.NewRegistry(eventsource.Kind, file.Kind)})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %s: %v, want %q", c.kind, c.spec, err, c.want)
 		}
@@ -107,7 +113,7 @@ func TestCheckNamesTheField(t *testing.T) {
 		}
 	}
 	var fe FieldErrors
-	_, err := Check(catalog.Pipelines, "p", []byte(`{"from":"s","function":{"name":"identity"},"to":[{"table":"x"}]}`), known)
+	_, err := Check(catalog.Pipelines, "p", []byte(`{"from":"s","function":{"name":"identity"},"to":[{"table":"x"}]}`), Checks{Known: known})
 	fe, _ = err.(FieldErrors)
 	raw, _ := json.Marshal(fe)
 	if string(raw) != `[{"path":"to[0].table","message":"unknown table \"x\" (not declared under tables)"}]` {

@@ -7,7 +7,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/schema"
-	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/table"
 )
 
@@ -56,32 +55,6 @@ func (s Stream) validate(name, p string, add adder) {
 	}
 	if s.Retention.MaxAge < 0 {
 		add(sub(p, "retention.max_age"), "cannot be negative")
-	}
-}
-
-func (s Source) validate(name, p string, add adder) {
-	if !source.ValidName(name) {
-		add(namePath(p), "source names are [a-z0-9][a-z0-9_-]{0,63}")
-	}
-	switch {
-	case s.SSE != nil && s.File != nil, s.SSE == nil && s.File == nil:
-		add(p, "give exactly one kind: sse or file")
-	case s.SSE != nil:
-		if err := s.SSE.Validate(); err != nil {
-			add(sub(p, "sse"), "%v", err)
-		}
-	case s.File != nil:
-		if err := s.File.Validate(); err != nil {
-			add(sub(p, "file"), "%v", err)
-		}
-	}
-	if s.To == "" {
-		add(sub(p, "to"), "required: the stream to write to")
-	}
-	if s.Drop != nil {
-		if _, err := filter.Compile(*s.Drop); err != nil {
-			add(sub(p, "drop"), "%v", err)
-		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/invocation"
 	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/source"
 )
 
 // runtime runs what the catalog defines: it watches the definitions (on
@@ -244,7 +245,7 @@ func (rt *runtime) putFunction(ctx context.Context, name string, f config.Functi
 }
 
 func (rt *runtime) putSource(ctx context.Context, name string, s config.Source) error {
-	spec, err := config.SourceSpec(name, s, rt.dir, rt.log)
+	spec, err := rt.n.SourceKinds.Spec(name, s, source.Env{Dir: rt.dir, Log: rt.log})
 	if err != nil {
 		return err
 	}

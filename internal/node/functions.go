@@ -11,12 +11,18 @@ import (
 	"github.com/sluice-dev/sluice/internal/function/jq"
 	"github.com/sluice-dev/sluice/internal/function/mediawiki"
 	"github.com/sluice-dev/sluice/internal/function/process"
+	"github.com/sluice-dev/sluice/internal/source"
+	"github.com/sluice-dev/sluice/internal/source/eventsource"
+	"github.com/sluice-dev/sluice/internal/source/file"
 )
 
 // Functions is the registry of every built-in function kind.
 func Functions() *function.Registry {
 	return function.NewRegistry(identity.Spec, jq.Spec, mediawiki.Spec)
 }
+
+// SourceKinds is the registry of every kind of source.
+func SourceKinds() *source.Registry { return source.NewRegistry(eventsource.Kind, file.Kind) }
 
 // functionUses are the built-in kinds the config uses (in pipelines, and
 // named under functions: with a preset config): the operator's values of

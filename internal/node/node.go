@@ -38,14 +38,16 @@ type Node struct {
 	Streams   *stream.Service
 	Sources   *source.Manager
 	Functions *function.Registry
-	Pipelines *pipeline.Manager
-	Tables    table.Store // nil without tables
-	Files     *files.Group
-	Defs      *catalog.Definitions // the definitions of sources, pipelines, tables, functions
-	Project   *project.Service     // creates, changes, deletes definitions (the self-service API)
-	API       *httpapi.API
-	Registry  *prometheus.Registry
-	History   *history.Recorder // the last hour of lag and rate, per source and pipeline
+	// SourceKinds are the kinds of sources this node runs (sse, file).
+	SourceKinds *source.Registry
+	Pipelines   *pipeline.Manager
+	Tables      table.Store // nil without tables
+	Files       *files.Group
+	Defs        *catalog.Definitions // the definitions of sources, pipelines, tables, functions
+	Project     *project.Service     // creates, changes, deletes definitions (the self-service API)
+	API         *httpapi.API
+	Registry    *prometheus.Registry
+	History     *history.Recorder // the last hour of lag and rate, per source and pipeline
 
 	log     *slog.Logger
 	dataDir string
@@ -110,7 +112,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Functions = Functions()
-	n.Project = &project.Service{Defs: n.Defs, Streams: n.Streams, Builtin: n.Functions.Builtin}
+	n.SourceKinds = SourceKinds()
+	n.Project = &project.Service{Defs: n.Defs, Streams: n.Streams, Builtin: n.Functions.Builtin, Sources: n.SourceKinds}
 	// The file's definitions go to the catalog as `sluice apply` puts them:
 	// created or updated, the catalog's others left alone.
 	plan, err := n.Project.Apply(ctx, declared, project.ApplyOptions{By: "sluice serve --config " + cfg.Path()})

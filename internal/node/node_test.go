@@ -30,13 +30,11 @@ func loadExample(t *testing.T) *config.Config {
 		t.Fatal(err)
 	}
 	src := cfg.Sources["recentchange"]
-	if src.SSE == nil || src.SSE.URL != "https://stream.wikimedia.org/v2/stream/recentchange" {
+	if src.Settings("sse")["url"] != "https://stream.wikimedia.org/v2/stream/recentchange" {
 		t.Fatalf("the example reads %+v", src)
 	}
-	sse := *src.SSE
-	sse.URL = "http://127.0.0.1:1/v2/stream/recentchange" // nothing listens: the source backs off
-	src.SSE = &sse
-	cfg.Sources["recentchange"] = src
+	// nothing listens: the source backs off
+	cfg.Sources["recentchange"] = src.With("sse", map[string]any{"url": "http://127.0.0.1:1/v2/stream/recentchange"})
 	return cfg
 }
 

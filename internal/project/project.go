@@ -30,6 +30,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/schema"
+	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
 
@@ -67,6 +68,9 @@ type Service struct {
 	Streams *stream.Service
 	// Builtin says whether a function name is a built-in kind (jq, ...).
 	Builtin func(name string) bool
+	// Sources are the kinds of sources the nodes know; nil: a source's
+	// kind and settings are not checked.
+	Sources *source.Registry
 }
 
 // Get returns one definition; a stream's comes from the stream catalog,
@@ -378,7 +382,7 @@ func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec [
 		_, _, err := s.Defs.Get(ctx, kind, n)
 		return err == nil
 	}
-	v, err := config.Check(k, name, spec, known)
+	v, err := config.Check(k, name, spec, config.Checks{Known: known, Sources: s.Sources})
 	var fe config.FieldErrors
 	if errors.As(err, &fe) {
 		return nil, &Invalid{Errors: fe}

@@ -26,8 +26,7 @@ func TestFeedFaults(t *testing.T) {
 	t.Cleanup(ts.Close)
 	t.Cleanup(replay.Close) // first: ends the open feeds
 	cfg := projectConfig(t, ts.URL+"/v2/stream/recentchange", "")
-	s := cfg.Sources[src]
-	s.SSE.IdleTimeout, s.SSE.MaxBackoff = time.Second, 200*time.Millisecond
+	cfg.Sources[src] = cfg.Sources[src].With("sse", map[string]any{"idle_timeout": "1s", "max_backoff": "200ms"})
 	n, base := startNode(t, cfg)
 
 	type phase struct {

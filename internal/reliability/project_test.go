@@ -62,11 +62,7 @@ func projectConfig(t *testing.T, feedURL, apiBase string) *config.Config {
 	if feedURL == "" {
 		delete(cfg.Sources, src)
 	} else {
-		s := cfg.Sources[src]
-		sse := *s.SSE
-		sse.URL, sse.Since = feedURL, ""
-		s.SSE = &sse
-		cfg.Sources[src] = s
+		cfg.Sources[src] = cfg.Sources[src].With("sse", map[string]any{"url": feedURL, "since": nil})
 	}
 	if apiBase == "" {
 		delete(cfg.Pipelines, pipeName)

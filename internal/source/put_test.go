@@ -12,17 +12,20 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/source"
+	"github.com/sluice-dev/sluice/internal/source/eventsource"
+	"github.com/sluice-dev/sluice/internal/source/file"
 	"github.com/sluice-dev/sluice/internal/wikisim/eventstreams"
 )
 
 // rcSpec builds the source "rc" of a project as the node does, afresh.
 func rcSpec(t *testing.T, cfg *config.Config) source.Spec {
 	t.Helper()
-	specs, err := cfg.SourceSpecs(nil)
-	if err != nil || len(specs) != 1 {
-		t.Fatalf("specs %v: %v", specs, err)
+	reg := source.NewRegistry(eventsource.Kind, file.Kind)
+	spec, err := reg.Spec("rc", cfg.Sources["rc"], source.Env{Dir: cfg.Dir()})
+	if err != nil {
+		t.Fatalf("spec: %v", err)
 	}
-	return specs[0]
+	return spec
 }
 
 // TestPutAndRemoveWhileRunning: a source put in place of the running one

@@ -19,6 +19,8 @@ import (
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
+	"github.com/sluice-dev/sluice/internal/source/eventsource"
+	"github.com/sluice-dev/sluice/internal/source/file"
 	"github.com/sluice-dev/sluice/internal/wikisim/eventstreams"
 )
 
@@ -65,8 +67,13 @@ sources:
       max_backoff: 300ms
     to: wikimedia.recentchange
 %s`, url, extra)))
-	if err == nil || !strings.Contains(err.Error(), "sources.rc.sse: since") {
-		t.Fatalf("a bad since is not refused: %v", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the kind checks its settings (config only decodes them)
+	kinds := source.NewRegistry(eventsource.Kind, file.Kind)
+	if errs := kinds.Check("rc", cfg.Sources["rc"]); !strings.Contains(errs.Error(), "sse.since: ") {
+		t.Fatalf("a bad since is not refused: %v", errs)
 	}
 	cfg, err = config.Parse([]byte(fmt.Sprintf(`
 streams:

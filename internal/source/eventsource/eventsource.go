@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/sse"
 )
@@ -40,27 +42,58 @@ type Config struct {
 }
 
 // Validate checks the config; errors name the field.
-func (c *Config) Validate() error {
-	var errs []string
+func (c *Config) Validate() error { return c.Check().Err() }
+
+// Check lists the config's problems, each at its field.
+func (c *Config) Check() field.Errors {
+	var errs field.Errors
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Sprintf("url %q: want an http(s) URL", c.URL))
+		errs.Add("url", "%q: want an http(s) URL", c.URL)
 	}
 	if strings.TrimSpace(c.UserAgent) == "" {
-		errs = append(errs, `user_agent: required (e.g. "sluice/0.1 (https://example.org/contact; ops@example.org)"): feeds such as Wikimedia's block generic agents`)
+		errs.Add("user_agent", `required (e.g. "sluice/0.1 (https://example.org/contact; ops@example.org)"): feeds such as Wikimedia's block generic agents`)
 	}
 	if c.Since != "" && c.Since != "latest" {
 		if _, err := sinceParam(c.Since); err != nil {
-			errs = append(errs, "since: "+err.Error())
+			errs.Add("since", "%v", err)
 		}
 	}
-	if c.IdleTimeout < 0 || c.MaxBackoff < 0 || c.MaxEventBytes < 0 {
-		errs = append(errs, "idle_timeout, max_backoff and max_event_bytes cannot be negative")
+	for f, v := range map[string]int64{"idle_timeout": int64(c.IdleTimeout), "max_backoff": int64(c.MaxBackoff), "max_event_bytes": int64(c.MaxEventBytes)} {
+		if v < 0 {
+			errs.Add(f, "cannot be negative")
+		}
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	return errs
+}
+
+// Kind is the sse source kind: an EventStreams (Server-Sent Events) feed.
+var Kind = source.Kind{
+	Name: "sse",
+	Doc:  "a Server-Sent Events feed (Wikimedia EventStreams): resumes after the last stored event with Last-Event-ID",
+	Fields: []source.Field{
+		{Name: "url", Type: "string", Required: true, Doc: "the feed's http(s) URL"},
+		{Name: "user_agent", Type: "string", Required: true, Doc: "who you are and how to reach you (Wikimedia blocks generic agents)"},
+		{Name: "since", Type: "string", Doc: "where to start without a stored position: latest (default), an RFC 3339 time or unix ms"},
+		{Name: "idle_timeout", Type: "duration", Doc: "no bytes for this long means a dead connection (default 60s)"},
+		{Name: "max_event_bytes", Type: "integer", Doc: "bigger events are skipped and reported (default 4 MiB)"},
+		{Name: "max_backoff", Type: "duration", Doc: "the longest wait between reconnects (default 60s)"},
+	},
+	Check: func(settings any) field.Errors {
+		var c Config
+		if err := source.DecodeSettings(settings, &c); err != nil {
+			return field.Errors{{Message: err.Error()}}
+		}
+		return c.Check()
+	},
+	New: func(name string, settings any, env source.Env) (source.Feed, error) {
+		var c Config
+		if err := source.DecodeSettings(settings, &c); err != nil {
+			return nil, err
+		}
+		return New(name, c, env.Log), nil
+	},
 }
 
 func sinceParam(s string) (string, error) {

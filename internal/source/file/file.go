@@ -9,12 +9,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/source"
 )
 
@@ -25,11 +26,46 @@ type Config struct {
 }
 
 // Validate checks the config.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.Check().Err() }
+
+// Check lists the config's problems, each at its field.
+func (c *Config) Check() field.Errors {
+	var errs field.Errors
 	if len(c.Paths) == 0 {
-		return errors.New("paths: at least one file")
+		errs.Add("paths", "at least one file")
 	}
-	return nil
+	for i, p := range c.Paths {
+		if strings.TrimSpace(p) == "" {
+			errs.Add(fmt.Sprintf("paths[%d]", i), "empty")
+		}
+	}
+	return errs
+}
+
+// Kind is the file source kind: a one-shot import of NDJSON or JSON-array files.
+var Kind = source.Kind{
+	Name:   "file",
+	Doc:    "a one-shot import of NDJSON or JSON-array files, in order; resumes after the last stored event and finishes",
+	Fields: []source.Field{{Name: "paths", Type: "[]string", Required: true, Doc: "the files, relative to the project's folder"}},
+	Check: func(settings any) field.Errors {
+		var c Config
+		if err := source.DecodeSettings(settings, &c); err != nil {
+			return field.Errors{{Message: err.Error()}}
+		}
+		return c.Check()
+	},
+	New: func(_ string, settings any, env source.Env) (source.Feed, error) {
+		var c Config
+		if err := source.DecodeSettings(settings, &c); err != nil {
+			return nil, err
+		}
+		for i, p := range c.Paths {
+			if !filepath.IsAbs(p) {
+				c.Paths[i] = filepath.Join(env.Dir, p)
+			}
+		}
+		return New(c), nil
+	},
 }
 
 // Feed reads the files.
