@@ -183,16 +183,22 @@ Try, in another terminal (sluice is "go run ./cmd/sluice" from the repository, o
 func outputs(cfg *config.Config) string {
 	var to []string
 	for _, o := range cfg.Pipelines[demoPipeline].To {
-		switch {
-		case o.Stream != "":
-			to = append(to, "stream "+o.Stream)
-		case o.Table != "":
-			to = append(to, "table "+o.Table)
-		case o.SQL != nil:
-			to = append(to, "sql table "+o.SQL.Table)
-		case o.Files != nil:
-			where := files.Redact(o.Files.URL)
-			if u, err := url.Parse(o.Files.URL); err == nil && u.Scheme == "file" && u.Opaque != "" {
+		kind, settings := o.Kind()
+		switch kind {
+		case "stream":
+			to = append(to, "stream "+o.Stream())
+		case "table":
+			to = append(to, "table "+o.Table())
+		case "sql":
+			m, _ := settings.(map[string]any)
+			to = append(to, fmt.Sprintf("sql table %v", m["table"]))
+		case "files":
+			f, err := files.Decode(settings)
+			if err != nil {
+				continue
+			}
+			where := files.Redact(f.URL)
+			if u, err := url.Parse(f.URL); err == nil && u.Scheme == "file" && u.Opaque != "" {
 				where = filepath.Join(cfg.Data, filepath.FromSlash(u.Opaque)) // under the data directory
 			}
 			to = append(to, "files in "+where)

@@ -13,12 +13,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/quantity"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/source"
 )
@@ -97,123 +97,12 @@ type Stream struct {
 // stream, what it drops (package source; its kinds check their settings).
 type Source = source.Definition
 
-// Pipeline declares a pipeline.
-type Pipeline struct {
-	From string `yaml:"from,omitempty"`
-	// Start is where a new pipeline begins: earliest, latest (default), an RFC 3339 time or a sequence.
-	Start string `yaml:"start,omitempty"`
-	// Where is a CEL expression over `event`; only matching events reach the function.
-	Where       string      `yaml:"where,omitempty"`
-	Function    FunctionRef `yaml:"function,omitempty"`
-	To          []OutputRef `yaml:"to,omitempty"`
-	MaxInFlight int         `yaml:"max_in_flight,omitempty"`
-}
+// Pipeline declares a pipeline (package pipeline; its output kinds check
+// their settings).
+type Pipeline = pipeline.Definition
 
 // Table declares a temporal table.
-type Table struct {
-	// Key is a CEL expression over `event` giving the key, e.g. 'event.wiki + ":" + event.page_id'.
-	Key string `yaml:"key,omitempty"`
-	// Time is the JSON pointer to the version's valid-from time (RFC 3339).
-	Time string `yaml:"time,omitempty"`
-	// DeleteWhen is a CEL expression over `event`: when true the version is a tombstone.
-	DeleteWhen string `yaml:"delete_when,omitempty"`
-}
-
-// FunctionRef names a function and its config.
-type FunctionRef struct {
-	Name   string         `yaml:"name,omitempty"`
-	Config map[string]any `yaml:"config,omitempty"`
-}
-
-// OutputRef is one output of a pipeline: exactly one kind.
-type OutputRef struct {
-	Stream string       `yaml:"stream,omitempty"`
-	Table  string       `yaml:"table,omitempty"`
-	SQL    *SQLOutput   `yaml:"sql,omitempty"`
-	Files  *FilesOutput `yaml:"files,omitempty"`
-}
-
-// SQLOutput writes a pipeline's outputs as rows of a table in PostgreSQL
-// or SQLite, created if missing.
-type SQLOutput struct {
-	// URL is postgres://... (or postgresql://...) or sqlite:PATH
-	// (sqlite:///abs/file.db; a relative path is under the data directory).
-	URL string `yaml:"url,omitempty"`
-	// Table is the SQL table: [a-z_][a-z0-9_]{0,62}.
-	Table string `yaml:"table,omitempty"`
-	// Mode is append (default: one row per output) or upsert (one row per key).
-	Mode string `yaml:"mode,omitempty"`
-	// Key lists the columns of the unique key (upsert only, required there).
-	Key []string `yaml:"key,omitempty"`
-	// Columns maps a column name to a JSON pointer into the output event.
-	Columns map[string]string `yaml:"columns,omitempty"`
-}
-
-// SQL output modes.
-const (
-	SQLAppend = "append"
-	SQLUpsert = "upsert"
-)
-
-var sqlIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-
-// ValidSQLIdent reports whether s can name a table or column of a sql output.
-func ValidSQLIdent(s string) bool { return sqlIdent.MatchString(s) }
-
-// validate lists the problems of a sql output, each with its path under p.
-func (s *SQLOutput) validate(p string, add func(path, format string, args ...any)) {
-	switch {
-	case s.URL == "":
-		add(p+".url", "required: postgres://... or sqlite:PATH")
-	case strings.HasPrefix(s.URL, "postgres://"), strings.HasPrefix(s.URL, "postgresql://"):
-	case strings.HasPrefix(s.URL, "sqlite:"):
-		if strings.TrimPrefix(strings.TrimPrefix(s.URL, "sqlite:"), "//") == "" {
-			add(p+".url", "sqlite: needs a file path, e.g. sqlite:///var/lib/out.db")
-		}
-	default:
-		add(p+".url", "want postgres://... or sqlite:PATH")
-	}
-	if !ValidSQLIdent(s.Table) {
-		add(p+".table", "%q: want [a-z_][a-z0-9_]{0,62}", s.Table)
-	}
-	switch s.Mode {
-	case "", SQLAppend:
-		if len(s.Key) > 0 {
-			add(p+".key", "only for mode upsert")
-		}
-	case SQLUpsert:
-		if len(s.Key) == 0 {
-			add(p+".key", "required for mode upsert: the columns of the unique key")
-		}
-		seen := map[string]bool{}
-		for i, k := range s.Key {
-			if _, ok := s.Columns[k]; !ok {
-				add(fmt.Sprintf("%s.key[%d]", p, i), "%q is not one of the columns", k)
-			}
-			if seen[k] {
-				add(fmt.Sprintf("%s.key[%d]", p, i), "%q given twice", k)
-			}
-			seen[k] = true
-		}
-	default:
-		add(p+".mode", "%q: want append or upsert", s.Mode)
-	}
-	if len(s.Columns) == 0 {
-		add(p+".columns", "at least one column: name -> JSON pointer")
-	}
-	for _, name := range sortedKeys(s.Columns) {
-		cp := p + ".columns." + name
-		switch {
-		case !ValidSQLIdent(name):
-			add(cp, "column names are [a-z_][a-z0-9_]{0,62}")
-		case strings.HasPrefix(name, "sluice_"):
-			add(cp, "names starting with sluice_ are reserved")
-		}
-		if ptr := s.Columns[name]; ptr == "" || !schema.ValidPointer(ptr) {
-			add(cp, "%q: want a JSON pointer, e.g. /page_id", ptr)
-		}
-	}
-}
+type Table = pipeline.TableDefinition
 
 // Retention bounds what a stream keeps.
 type Retention struct {
@@ -277,24 +166,6 @@ func (c *Config) defaults() {
 	c.HTTP.defaults()
 }
 
-// kinds counts the kinds an output gives.
-func kinds(o OutputRef) int {
-	n := 0
-	if o.Stream != "" {
-		n++
-	}
-	if o.Table != "" {
-		n++
-	}
-	if o.SQL != nil {
-		n++
-	}
-	if o.Files != nil {
-		n++
-	}
-	return n
-}
-
 // Validate checks the whole file and lists every problem with its path.
 func (c *Config) Validate() error {
 	var errs []string
@@ -321,13 +192,7 @@ func (c *Config) Validate() error {
 		c.Streams[name].validate(name, "streams."+name, add)
 	}
 	// sources are checked by their kinds when applied (source.Registry)
-	for _, name := range sortedKeys(c.Pipelines) {
-		c.Pipelines[name].validate(name, "pipelines."+name, add, func(t string) bool { _, ok := c.Tables[t]; return ok })
-	}
-	c.validateFilesPlaces(add)
-	for _, name := range sortedKeys(c.Tables) {
-		c.Tables[name].validate(name, "tables."+name, add)
-	}
+	// pipelines and tables are checked by their kinds when applied
 	if c.TableStore != "" && !strings.HasPrefix(c.TableStore, "postgres://") && !strings.HasPrefix(c.TableStore, "postgresql://") {
 		add("table_store", "want empty (SQLite under the data directory) or a postgres:// URL")
 	}
@@ -396,30 +261,10 @@ func (s Stream) Declared(name, dir string) (Declared, error) {
 }
 
 // Size is a byte count written as "10GiB", "64MB" or a plain number.
-type Size int64
-
-func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	v, err := humanize.ParseBytes(n.Value)
-	if err != nil || v > 1<<62 {
-		return fmt.Errorf("line %d: size %q: want a number of bytes such as 10GiB or 64MB", n.Line, n.Value)
-	}
-	*s = Size(v)
-	return nil
-}
+type Size = quantity.Size
 
 // Duration is written as "168h", "90s".
-type Duration time.Duration
-
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: duration %q: want a number and a unit such as 168h or 90s", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = quantity.Duration
 
 // Pointers is one JSON pointer or a list of them.
 type Pointers []string

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/field"
-	"github.com/sluice-dev/sluice/internal/source"
 )
 
 // This file turns the file's entries into definitions for the catalog and
@@ -174,53 +173,3 @@ type FieldError = field.Error
 
 // FieldErrors lists a definition's problems.
 type FieldErrors = field.Errors
-
-// Checks are what the checks of a definition need beyond its spec.
-type Checks struct {
-	// Known says whether a definition exists, for references between
-	// definitions; nil: references are not checked.
-	Known func(k catalog.Kind, name string) bool
-	// Sources checks a source's kind and settings; nil: not checked.
-	Sources *source.Registry
-}
-
-// Check decodes and checks one definition's spec; its problems are
-// FieldErrors with paths inside the spec ("to[1].table"). Functions are
-// only decoded here: their kinds check them when they are declared.
-func Check(k catalog.Kind, name string, spec []byte, checks Checks) (any, error) {
-	known := checks.Known
-	v, err := Decode(k, spec)
-	if err != nil {
-		return nil, FieldErrors{{Message: err.Error()}}
-	}
-	var errs FieldErrors
-	add := func(path, format string, args ...any) {
-		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-	}
-	switch x := v.(type) {
-	case Stream:
-		x.validate(name, "", add)
-	case Source:
-		if checks.Sources != nil {
-			errs = append(errs, checks.Sources.Check(name, x)...)
-		} else if !source.ValidName(name) {
-			add("name", "source names are [a-z0-9][a-z0-9_-]{0,63}")
-		}
-	case Table:
-		x.validate(name, "", add)
-	case Pipeline:
-		var hasTable func(string) bool
-		if known != nil {
-			hasTable = func(t string) bool { return known(catalog.Tables, t) }
-		}
-		x.validate(name, "", add, hasTable)
-	case Function:
-		if !pipelineName.MatchString(name) {
-			add("name", "function names are [a-z0-9][a-z0-9_-]{0,63}")
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return v, nil
-}

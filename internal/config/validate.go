@@ -4,10 +4,8 @@ import (
 	"fmt"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
-	"github.com/sluice-dev/sluice/internal/event"
-	"github.com/sluice-dev/sluice/internal/filter"
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/schema"
-	"github.com/sluice-dev/sluice/internal/table"
 )
 
 // namePath is where a bad name is reported: the entry itself in a file
@@ -33,6 +31,13 @@ func sub(p, field string) string {
 	return p + "." + field
 }
 
+// Check lists a stream definition's problems, at their paths.
+func (s Stream) Check(name string) field.Errors {
+	var errs field.Errors
+	s.validate(name, "", errs.Add)
+	return errs
+}
+
 func (s Stream) validate(name, p string, add adder) {
 	if !catalog.ValidName(name) {
 		add(namePath(p), "stream names are %s", catalog.NameRule)
@@ -55,69 +60,5 @@ func (s Stream) validate(name, p string, add adder) {
 	}
 	if s.Retention.MaxAge < 0 {
 		add(sub(p, "retention.max_age"), "cannot be negative")
-	}
-}
-
-// validate checks a pipeline; hasTable says whether a table is defined
-// (nil: tables are not checked).
-func (pl Pipeline) validate(name, p string, add adder, hasTable func(string) bool) {
-	if !pipelineName.MatchString(name) {
-		add(namePath(p), "pipeline names are [a-z0-9][a-z0-9_-]{0,63}")
-	}
-	if pl.From == "" {
-		add(sub(p, "from"), "required: the stream to read")
-	}
-	if pl.Start != "" {
-		if _, err := event.ParsePosition(pl.Start); err != nil {
-			add(sub(p, "start"), "%v", err)
-		}
-	}
-	if pl.Where != "" {
-		if _, err := filter.Compile(pl.Where); err != nil {
-			add(sub(p, "where"), "%v", err)
-		}
-	}
-	if pl.Function.Name == "" {
-		add(sub(p, "function.name"), "required (e.g. jq, identity, mediawiki.page_images)")
-	}
-	if len(pl.To) == 0 {
-		add(sub(p, "to"), "at least one output")
-	}
-	for i, o := range pl.To {
-		op := sub(p, fmt.Sprintf("to[%d]", i))
-		switch {
-		case kinds(o) != 1:
-			add(op, "give exactly one kind: stream, table, sql or files")
-		case o.Files != nil:
-			o.Files.validate(pl, op+".files", add)
-		case o.SQL != nil:
-			o.SQL.validate(op+".sql", add)
-		case o.Table != "":
-			if hasTable != nil && !hasTable(o.Table) {
-				add(op+".table", "unknown table %q (not declared under tables)", o.Table)
-			}
-		}
-	}
-	if pl.MaxInFlight < 0 {
-		add(sub(p, "max_in_flight"), "cannot be negative")
-	}
-}
-
-func (tb Table) validate(name, p string, add adder) {
-	if err := table.ValidName(name); err != nil {
-		add(namePath(p), "%v", err)
-	}
-	if tb.Key == "" {
-		add(sub(p, "key"), `required: a CEL expression over event, e.g. 'event.wiki + ":" + event.page_id'`)
-	} else if _, err := filter.CompileExpr(tb.Key, "event"); err != nil {
-		add(sub(p, "key"), "%v", err)
-	}
-	if tb.Time == "" || !schema.ValidPointer(tb.Time) {
-		add(sub(p, "time"), "required: the JSON pointer of the version's time, e.g. /event_time")
-	}
-	if tb.DeleteWhen != "" {
-		if _, err := filter.Compile(tb.DeleteWhen); err != nil {
-			add(sub(p, "delete_when"), "%v", err)
-		}
 	}
 }

@@ -5,8 +5,13 @@
 package field
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem of one field.
@@ -63,4 +68,40 @@ func Join(p, f string) string {
 		return p + f
 	}
 	return p + "." + f
+}
+
+// Decode reads a kind's settings (decoded from YAML or JSON: a mapping)
+// into its config struct, as a file would (YAML field names, durations as "30s"); unknown fields are
+// errors.
+func Decode(settings any, into any) error {
+	if settings == nil {
+		return errors.New("want a mapping of settings")
+	}
+	if _, ok := settings.(map[string]any); !ok {
+		return errors.New("want a mapping of settings")
+	}
+	raw, err := yaml.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) { // "line 1: field colour not found in type eventsource.Config"
+			parts := make([]string, len(te.Errors))
+			for i, e := range te.Errors {
+				if _, rest, ok := strings.Cut(e, ": "); ok && strings.HasPrefix(e, "line ") {
+					e = rest
+				}
+				if i := strings.Index(e, " in type "); i > 0 {
+					e = e[:i]
+				}
+				parts[i] = e
+			}
+			return errors.New(strings.Join(parts, "; "))
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
 }

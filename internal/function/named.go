@@ -58,6 +58,19 @@ func (r *Registry) Undeclare(name string) (Named, bool) {
 	return n, ok
 }
 
+// Check reports whether a built-in kind takes config (errors name the
+// field), building the function once and closing it.
+func (r *Registry) Check(kind string, config map[string]any) error {
+	f, err := r.New(kind, config)
+	if err != nil {
+		return err
+	}
+	if c, ok := f.(io.Closer); ok {
+		_ = c.Close()
+	}
+	return nil
+}
+
 // Builtin reports whether name is a built-in kind.
 func (r *Registry) Builtin(name string) bool {
 	r.mu.RLock()

@@ -207,7 +207,7 @@ func (rt *runtime) restartUsers(ctx context.Context, k catalog.Kind, name string
 		pl := v.(config.Pipeline)
 		uses := k == catalog.Functions && pl.Function.Name == name
 		for _, o := range pl.To {
-			uses = uses || (k == catalog.Tables && o.Table == name)
+			uses = uses || (k == catalog.Tables && o.Table() == name)
 		}
 		if uses {
 			rt.put(ctx, catalog.Pipelines, pname)
@@ -261,18 +261,19 @@ func (rt *runtime) putSource(ctx context.Context, name string, s config.Source) 
 func (rt *runtime) tables(pl config.Pipeline) (map[string]config.Table, error) {
 	tables := map[string]config.Table{}
 	for _, o := range pl.To {
-		if o.Table == "" {
+		t := o.Table()
+		if t == "" {
 			continue
 		}
-		td, ok := rt.defs[catalog.Tables][o.Table]
+		td, ok := rt.defs[catalog.Tables][t]
 		if !ok {
-			return nil, fmt.Errorf("table %q is not defined", o.Table)
+			return nil, fmt.Errorf("table %q is not defined", t)
 		}
 		v, err := config.Decode(catalog.Tables, td.Spec)
 		if err != nil {
-			return nil, fmt.Errorf("table %q: %w", o.Table, err)
+			return nil, fmt.Errorf("table %q: %w", t, err)
 		}
-		tables[o.Table] = v.(config.Table)
+		tables[t] = v.(config.Table)
 	}
 	return tables, nil
 }
@@ -289,7 +290,7 @@ func (rt *runtime) putPipeline(ctx context.Context, name string, d catalog.Defin
 	if err != nil {
 		return err
 	}
-	spec, err := pipelineSpec(name, pl, tables, rt.n.Functions, rt.n.Streams, rt.n.Tables, rt.n.dataDir)
+	spec, err := pipelineSpec(name, pl, tables, rt.n.Functions, rt.n.OutputKinds, rt.n.Streams, rt.n.Tables, rt.n.dataDir)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func (n *Node) DryRun(ctx context.Context, name string, spec []byte, last int) (
 	if err != nil {
 		return httpapi.DryRun{}, &project.Invalid{Errors: config.FieldErrors{{Path: "to", Message: err.Error()}}}
 	}
-	ps, err := pipelineSpec(name, pl, tables, n.Functions, n.Streams, n.Tables, n.dataDir)
+	ps, err := pipelineSpec(name, pl, tables, n.Functions, n.OutputKinds, n.Streams, n.Tables, n.dataDir)
 	if err != nil { // "function: invalid function config: ...": the path, then the problem
 		path, msg, _ := strings.Cut(err.Error(), ": ")
 		return httpapi.DryRun{}, &project.Invalid{Errors: config.FieldErrors{{Path: path, Message: msg}}}

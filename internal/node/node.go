@@ -40,6 +40,8 @@ type Node struct {
 	Functions *function.Registry
 	// SourceKinds are the kinds of sources this node runs (sse, file).
 	SourceKinds *source.Registry
+	// OutputKinds are the kinds of pipeline outputs (stream, table, sql, files).
+	OutputKinds *pipeline.Outputs
 	Pipelines   *pipeline.Manager
 	Tables      table.Store // nil without tables
 	Files       *files.Group
@@ -112,8 +114,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Functions = Functions()
-	n.SourceKinds = SourceKinds()
-	n.Project = &project.Service{Defs: n.Defs, Streams: n.Streams, Builtin: n.Functions.Builtin, Sources: n.SourceKinds}
+	n.SourceKinds, n.OutputKinds = SourceKinds(), OutputKinds()
+	n.Project = &project.Service{Defs: n.Defs, Streams: n.Streams, Builtin: n.Functions.Builtin, Sources: n.SourceKinds,
+		Outputs: n.OutputKinds, FunctionConfig: n.Functions.Check}
 	// The file's definitions go to the catalog as `sluice apply` puts them:
 	// created or updated, the catalog's others left alone.
 	plan, err := n.Project.Apply(ctx, declared, project.ApplyOptions{By: "sluice serve --config " + cfg.Path()})

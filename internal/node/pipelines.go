@@ -16,10 +16,10 @@ import (
 	"github.com/sluice-dev/sluice/internal/table"
 )
 
-// pipelineSpec builds one pipeline; tables are the definitions of the
-// tables it writes. A function's config is checked here, so a bad one is
-// refused with its path.
-func pipelineSpec(name string, pl config.Pipeline, tables map[string]config.Table, reg *function.Registry, svc *stream.Service, store table.Store, dataDir string) (pipeline.Spec, error) {
+// pipelineSpec builds one pipeline through the output kinds; tables are
+// the definitions of the tables it writes. A function's config is checked
+// here, so a bad one is refused with its path.
+func pipelineSpec(name string, pl config.Pipeline, tables map[string]config.Table, reg *function.Registry, outputs *pipeline.Outputs, svc *stream.Service, store table.Store, dataDir string) (pipeline.Spec, error) {
 	spec := pipeline.Spec{Name: name, From: pl.From, Start: event.Position{Kind: event.Latest},
 		FunctionName: pl.Function.Name, FunctionConfig: pl.Function.Config, MaxInFlight: pl.MaxInFlight}
 	if pl.Start != "" {
@@ -41,35 +41,18 @@ func pipelineSpec(name string, pl config.Pipeline, tables map[string]config.Tabl
 		return pipeline.Spec{}, fmt.Errorf("function: %w", err)
 	}
 	spec.Function = fn
-	for i, o := range pl.To {
-		switch {
-		case o.Files != nil:
-			continue // a sink of its own on the output stream: see fileSinksOf
-		case o.Stream != "":
-			spec.To = append(spec.To, pipeline.NewStreamOutput(svc, name, o.Stream))
-		case o.SQL != nil:
-			out, err := pipeline.NewSQLOutput(context.Background(), pipeline.SQLOutputConfig{URL: o.SQL.URL, Dir: dataDir,
-				Table: o.SQL.Table, Mode: o.SQL.Mode, Key: o.SQL.Key, Columns: o.SQL.Columns})
-			if err != nil {
-				closeSpec(spec)
-				return pipeline.Spec{}, fmt.Errorf("to[%d].sql: %w", i, err)
-			}
-			spec.To = append(spec.To, out)
-		default:
-			tb, ok := tables[o.Table]
-			if !ok || store == nil {
-				closeSpec(spec)
-				return pipeline.Spec{}, fmt.Errorf("to[%d].table: table %q is not defined", i, o.Table)
-			}
-			out, err := pipeline.NewTableOutput(store, o.Table, pl.From, tb.Key, tb.Time, tb.DeleteWhen)
-			if err != nil {
-				closeSpec(spec)
-				return pipeline.Spec{}, fmt.Errorf("to[%d]: tables.%s.%w", i, o.Table, err)
-			}
-			spec.To = append(spec.To, out)
-		}
+	spec.To, err = outputs.Build(pl, pipeline.OutputEnv{Pipeline: name, From: pl.From, Streams: svc, Tables: store, Dir: dataDir,
+		Table: func(t string) (pipeline.TableDefinition, bool) { tb, ok := tables[t]; return tb, ok }})
+	if err != nil {
+		closeSpec(spec)
+		return pipeline.Spec{}, err
 	}
 	return spec, nil
+}
+
+// OutputKinds is the registry of every kind of output.
+func OutputKinds() *pipeline.Outputs {
+	return pipeline.NewOutputs(pipeline.StreamKind, pipeline.TableKind, pipeline.SQLKind, files.Kind)
 }
 
 // closeSpec closes what a spec that will not run holds: its function and
@@ -91,10 +74,15 @@ func closeSpec(s pipeline.Spec) {
 func fileSinksOf(ctx context.Context, name string, pl config.Pipeline, svc *stream.Service, dataDir string, log *slog.Logger) ([]*files.Sink, error) {
 	var out []*files.Sink
 	for i, o := range pl.To {
-		if o.Files == nil {
+		kind, settings := o.Kind()
+		if kind != files.Kind.Name {
 			continue
 		}
-		s, err := files.New(ctx, svc, o.Files.Config(), files.Options{Pipeline: name, Stream: pl.FilesStream(o.Files), Dir: dataDir, Log: log})
+		f, err := files.Decode(settings)
+		if err != nil {
+			return nil, fmt.Errorf("to[%d].files: %w", i, err)
+		}
+		s, err := files.New(ctx, svc, f.Config(), files.Options{Pipeline: name, Stream: f.StreamOf(pl), Dir: dataDir, Log: log})
 		if err != nil {
 			for _, s := range out {
 				_ = s.Close()

@@ -30,16 +30,16 @@ const (
 type SQLOutputConfig struct {
 	// URL is postgres://... (or postgresql://...) or sqlite:PATH; a
 	// relative SQLite path is relative to Dir.
-	URL string
-	Dir string
+	URL string `yaml:"url,omitempty"`
+	Dir string `yaml:"-"` // the node's data directory
 	// Table is the SQL table, created if missing: [a-z_][a-z0-9_]{0,62}.
-	Table string
+	Table string `yaml:"table,omitempty"`
 	// Mode is SQLAppend (default) or SQLUpsert.
-	Mode string
+	Mode string `yaml:"mode,omitempty"`
 	// Key lists the columns of the unique key (upsert).
-	Key []string
+	Key []string `yaml:"key,omitempty"`
 	// Columns maps a column name to a JSON pointer into the output event.
-	Columns map[string]string
+	Columns map[string]string `yaml:"columns,omitempty"`
 }
 
 // SQLOutput writes outputs as rows of a PostgreSQL or SQLite table, one

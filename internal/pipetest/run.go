@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/function/invocation"
@@ -76,25 +77,30 @@ func outputChecks(cfg *config.Config, name string, pl config.Pipeline, rules map
 	var streams, others []pipeline.Check
 	for i, o := range pl.To {
 		p := fmt.Sprintf("pipelines.%s.to[%d]", name, i)
-		switch {
-		case o.Stream != "":
-			r, ok := rules[o.Stream]
+		kind, settings := o.Kind()
+		switch kind {
+		case pipeline.StreamKind.Name:
+			r, ok := rules[o.Stream()]
 			if !ok {
-				return nil, fmt.Errorf("%s.stream: %q is not declared under streams: a test checks outputs against its schema", p, o.Stream)
+				return nil, fmt.Errorf("%s.stream: %q is not declared under streams: a test checks outputs against its schema", p, o.Stream())
 			}
-			streams = append(streams, pipeline.StreamCheck(o.Stream, r))
-		case o.SQL != nil:
-			c, err := pipeline.SQLCheck(pipeline.SQLOutputConfig{URL: o.SQL.URL, Dir: cfg.Data,
-				Table: o.SQL.Table, Mode: o.SQL.Mode, Key: o.SQL.Key, Columns: o.SQL.Columns})
+			streams = append(streams, pipeline.StreamCheck(o.Stream(), r))
+		case pipeline.SQLKind.Name:
+			var sc pipeline.SQLOutputConfig
+			if err := field.Decode(settings, &sc); err != nil {
+				return nil, fmt.Errorf("%s.sql: %w", p, err)
+			}
+			sc.Dir = cfg.Data
+			c, err := pipeline.SQLCheck(sc)
 			if err != nil {
 				return nil, fmt.Errorf("%s.sql: %w", p, err)
 			}
 			others = append(others, c)
-		case o.Table != "":
-			tb := cfg.Tables[o.Table]
-			c, err := pipeline.TableCheck(o.Table, tb.Key, tb.Time, tb.DeleteWhen)
+		case pipeline.TableKind.Name:
+			tb := cfg.Tables[o.Table()]
+			c, err := pipeline.TableCheck(o.Table(), tb.Key, tb.Time, tb.DeleteWhen)
 			if err != nil {
-				return nil, fmt.Errorf("%s: tables.%s.%w", p, o.Table, err)
+				return nil, fmt.Errorf("%s: tables.%s.%w", p, o.Table(), err)
 			}
 			others = append(others, c)
 		}
@@ -166,7 +172,7 @@ func runFile(ctx context.Context, f File, cfg *config.Config, reg *function.Regi
 // endpoint). With the simulator at simHost, the function's config lets
 // it in: a named function gets its preset config so changed, on the same
 // processes.
-func pipelineFunction(reg *function.Registry, ref config.FunctionRef, simHost string) (function.Function, error) {
+func pipelineFunction(reg *function.Registry, ref pipeline.FunctionRef, simHost string) (function.Function, error) {
 	n, named := reg.Lookup(ref.Name)
 	switch {
 	case simHost == "":

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/schema"
 )
 
@@ -118,6 +119,7 @@ func (s *Service) Plan(ctx context.Context, defs []catalog.Definition, opt Apply
 			plan.Behind = append(plan.Behind, c.behind)
 		}
 	}
+	errs = append(errs, SamePlaces(declaredPipelines(defs))...)
 	if len(errs) > 0 {
 		return Plan{}, &Invalid{Errors: errs}
 	}
@@ -318,4 +320,53 @@ func (s *Service) deletePruned(ctx context.Context, c Change, pruned map[string]
 		return &InUse{Kind: c.Kind, Name: c.Name, Users: users}
 	}
 	return s.Delete(ctx, c.Kind, c.Name, true, by)
+}
+
+func declaredPipelines(defs []catalog.Definition) map[string]config.Pipeline {
+	out := map[string]config.Pipeline{}
+	for _, d := range defs {
+		if d.Kind != catalog.Pipelines {
+			continue
+		}
+		if v, err := config.Decode(catalog.Pipelines, d.Spec); err == nil {
+			out[d.Name] = v.(config.Pipeline)
+		}
+	}
+	return out
+}
+
+// SamePlaces lists the files outputs of different pipelines that write the
+// same place (objects are named by sequence ranges, so one would take the
+// other's for its own), at "pipelines.NAME.to[i].files.url".
+func SamePlaces(pipelines map[string]config.Pipeline) field.Errors {
+	names := make([]string, 0, len(pipelines))
+	for n := range pipelines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs field.Errors
+	seen := map[string]string{}
+	for _, name := range names {
+		places := filesPlaces(pipelines[name])
+		idx := make([]int, 0, len(places))
+		for i := range places {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx)
+		for _, i := range idx {
+			place := places[i]
+			if place == "" {
+				continue
+			}
+			p := fmt.Sprintf("pipelines.%s.to[%d].files.url", name, i)
+			if other, dup := seen[place]; dup && !strings.HasPrefix(other, "pipelines."+name+".") {
+				errs.Add(p, "%s writes the same place: each files output needs its own folder, bucket or prefix", other)
+				continue
+			}
+			if _, dup := seen[place]; !dup {
+				seen[place] = p
+			}
+		}
+	}
+	return errs
 }

@@ -28,7 +28,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/files"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -71,6 +73,11 @@ type Service struct {
 	// Sources are the kinds of sources the nodes know; nil: a source's
 	// kind and settings are not checked.
 	Sources *source.Registry
+	// Outputs are the kinds of outputs; nil: a pipeline is not checked.
+	Outputs *pipeline.Outputs
+	// FunctionConfig checks a built-in kind's config (errors name the
+	// field); nil: not checked.
+	FunctionConfig func(kind string, config map[string]any) error
 }
 
 // Get returns one definition; a stream's comes from the stream catalog,
@@ -344,13 +351,13 @@ func pipelineUses(spec []byte, k catalog.Kind, name string) []string {
 			out = append(out, "from")
 		}
 		for i, o := range p.To {
-			if o.Stream == name {
+			if o.Stream() == name {
 				out = append(out, fmt.Sprintf("to[%d].stream", i))
 			}
 		}
 	case catalog.Tables:
 		for i, o := range p.To {
-			if o.Table == name {
+			if o.Table() == name {
 				out = append(out, fmt.Sprintf("to[%d].table", i))
 			}
 		}
@@ -379,30 +386,81 @@ func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec [
 		if extra[string(kind)+"."+n] {
 			return true
 		}
+		if kind == catalog.Streams {
+			_, err := s.Streams.Get(ctx, n)
+			return err == nil
+		}
 		_, _, err := s.Defs.Get(ctx, kind, n)
 		return err == nil
 	}
-	v, err := config.Check(k, name, spec, config.Checks{Known: known, Sources: s.Sources})
-	var fe config.FieldErrors
-	if errors.As(err, &fe) {
-		return nil, &Invalid{Errors: fe}
-	}
+	v, err := config.Decode(k, spec)
 	if err != nil {
-		return nil, err
+		return nil, &Invalid{Errors: field.Errors{{Message: err.Error()}}}
 	}
-	if p, ok := v.(config.Pipeline); ok {
-		if err := s.checkFilesPlaces(ctx, name, p, extra); err != nil {
-			return nil, err
+	var errs field.Errors
+	stream := func(path, n string) {
+		if n != "" && !known(catalog.Streams, n) {
+			errs.Add(path, "unknown stream %q (create it first, or declare it in the same project)", n)
 		}
 	}
-	if p, ok := v.(config.Pipeline); ok && p.Function.Name != "" {
-		builtin := s.Builtin != nil && s.Builtin(p.Function.Name)
-		if !builtin && !known(catalog.Functions, p.Function.Name) {
-			return nil, &Invalid{Errors: config.FieldErrors{{Path: "function.name",
-				Message: fmt.Sprintf("unknown function %q: neither a built-in kind nor a named function (functions:)", p.Function.Name)}}}
+	switch x := v.(type) {
+	case config.Stream:
+		errs = x.Check(name)
+	case config.Source:
+		if s.Sources != nil {
+			errs = s.Sources.Check(name, x)
 		}
+		if len(errs) == 0 {
+			stream("to", x.To)
+		}
+	case config.Table:
+		errs = x.Check(name)
+	case config.Pipeline:
+		if s.Outputs != nil {
+			errs = s.Outputs.Check(name, x, pipeline.CheckEnv{HasTable: func(t string) bool { return known(catalog.Tables, t) }})
+		}
+		if len(errs) == 0 {
+			stream("from", x.From)
+			for i, o := range x.To {
+				stream(fmt.Sprintf("to[%d].stream", i), o.Stream())
+			}
+			s.checkFunction(x, known, &errs)
+		}
+		if len(errs) == 0 {
+			if err := s.checkFilesPlaces(ctx, name, x, extra); err != nil {
+				return nil, err
+			}
+		}
+	case config.Function:
+		if !pipeline.ValidName(name) {
+			errs.Add("name", "function names are [a-z0-9][a-z0-9_-]{0,63}")
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &Invalid{Errors: errs}
 	}
 	return v, nil
+}
+
+// checkFunction checks a pipeline's function: a built-in kind with a
+// config its kind takes, or a named function (defined here or in the
+// project) with none.
+func (s *Service) checkFunction(p config.Pipeline, known func(catalog.Kind, string) bool, errs *field.Errors) {
+	name := p.Function.Name
+	builtin := s.Builtin != nil && s.Builtin(name)
+	switch {
+	case builtin && s.FunctionConfig != nil:
+		if err := s.FunctionConfig(name, p.Function.Config); err != nil {
+			errs.Add("function.config", "%v", err)
+		}
+	case builtin:
+	case known(catalog.Functions, name):
+		if len(p.Function.Config) > 0 {
+			errs.Add("function.config", "%q is a named function: its config is its definition's (functions.%s.config); give none here", name, name)
+		}
+	default:
+		errs.Add("function.name", "unknown function %q: neither a built-in kind nor a named function (functions:)", name)
+	}
 }
 
 // checkFilesPlaces refuses a files output that writes where another
@@ -411,9 +469,9 @@ func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec [
 // are checked among themselves by config.Validate.)
 func (s *Service) checkFilesPlaces(ctx context.Context, name string, p config.Pipeline, extra map[string]bool) error {
 	mine := map[string]int{}
-	for i, o := range p.To {
-		if o.Files != nil && files.CheckURL(o.Files.URL) == nil {
-			mine[files.Redact(o.Files.URL)] = i
+	for i, place := range filesPlaces(p) {
+		if place != "" {
+			mine[place] = i
 		}
 	}
 	if len(mine) == 0 {
@@ -431,15 +489,26 @@ func (s *Service) checkFilesPlaces(ctx context.Context, name string, p config.Pi
 		if err != nil {
 			continue
 		}
-		for j, o := range v.(config.Pipeline).To {
-			if o.Files == nil {
-				continue
-			}
-			if i, dup := mine[files.Redact(o.Files.URL)]; dup {
+		for j, place := range filesPlaces(v.(config.Pipeline)) {
+			if i, dup := mine[place]; dup && place != "" {
 				return &Invalid{Errors: config.FieldErrors{{Path: fmt.Sprintf("to[%d].files.url", i),
 					Message: fmt.Sprintf("pipelines.%s.to[%d].files writes the same place: each files output needs its own folder, bucket or prefix", d.Name, j)}}}
 			}
 		}
 	}
 	return nil
+}
+
+// filesPlaces is where each output of a pipeline writes files, by index
+// ("" for other kinds and invalid URLs).
+func filesPlaces(p config.Pipeline) map[int]string {
+	out := map[int]string{}
+	for i, o := range p.To {
+		if kind, settings := o.Kind(); kind == files.Kind.Name {
+			if f, err := files.Decode(settings); err == nil {
+				out[i] = f.Place()
+			}
+		}
+	}
+	return out
 }

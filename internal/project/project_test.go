@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
+	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -33,7 +34,9 @@ func open(t *testing.T) *project.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &project.Service{Defs: defs, Streams: stream.New(e, cat, nil, nil), Builtin: func(n string) bool { return n == "identity" }}
+	fns := node.Functions()
+	return &project.Service{Defs: defs, Streams: stream.New(e, cat, nil, nil), Builtin: fns.Builtin,
+		Sources: node.SourceKinds(), Outputs: node.OutputKinds(), FunctionConfig: fns.Check}
 }
 
 func def(k catalog.Kind, name, spec string) catalog.Definition {
@@ -186,5 +189,41 @@ func TestFilesOutputsOfTwoPipelinesCannotShareAPlace(t *testing.T) {
 	}
 	if _, _, err := s.Put(ctx, catalog.Pipelines, "a", []byte(files), project.PutOptions{}); err != nil {
 		t.Fatalf("a itself again: %v", err)
+	}
+}
+
+// Every kind's checks name the field at fault, as a path in the spec.
+func TestCheckNamesTheField(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Apply(ctx, base, project.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kind catalog.Kind
+		spec string
+		want string
+	}{
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"table":"t"},{"table":"x"}]}`, `to[1].table: unknown table "x"`},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out","table":"t"}]}`, `to[0]: give exactly one kind`},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"}],"where":"event."}`, `where: `},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"}],"colour":"red"}`, `field colour not found`},
+		{catalog.Pipelines, `{"from":"orderz","function":{"name":"identity"},"to":[{"stream":"out"}]}`, `from: unknown stream "orderz"`},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"stream":"nope"}]}`, `to[0].stream: unknown stream "nope"`},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"jq","config":{"programm":1}},"to":[{"stream":"out"}]}`, `function.config: `},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"kafka":{}}]}`, `to[0].kafka: unknown kind of output`},
+		{catalog.Pipelines, `{"from":"in","function":{"name":"identity"},"to":[{"stream":"out"},{"sql":{"table":"t","columns":{"a":"/a"}}}]}`, `to[1].sql.url: required`},
+		{catalog.Sources, `{"to":"in"}`, `give exactly one kind: file or sse`},
+		{catalog.Sources, `{"to":"in","sse":{"url":"ftp://x","user_agent":"me"}}`, `sse.url: "ftp://x": want an http(s) URL`},
+		{catalog.Sources, `{"to":"in","sse":{"url":"http://x","user_agent":"me","colour":1}}`, `sse: field colour not found`},
+		{catalog.Sources, `{"to":"nowhere","file":{"paths":["/x"]}}`, `to: unknown stream "nowhere"`},
+		{catalog.Tables, `{"key":"event.k"}`, `time: required`},
+		{catalog.Streams, `{"id":"x"}`, `schema: required`},
+	} {
+		_, _, err := s.Put(ctx, c.kind, "n", []byte(c.spec), project.PutOptions{})
+		var inv *project.Invalid
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %q", c.kind, c.spec, err, c.want)
+		}
 	}
 }

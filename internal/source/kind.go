@@ -1,16 +1,11 @@
 package source
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/filter"
@@ -196,38 +191,6 @@ func (r *Registry) Spec(name string, d Definition, env Env) (Spec, error) {
 	return Spec{Name: name, Kind: kind, To: d.To, Drop: f, Feed: feed}, nil
 }
 
-// DecodeSettings reads a kind's settings into its config struct, as a
-// file would (YAML field names, durations as "30s"); unknown fields are
-// errors.
-func DecodeSettings(settings any, into any) error {
-	if settings == nil {
-		return errors.New("want a mapping of settings")
-	}
-	if _, ok := settings.(map[string]any); !ok {
-		return errors.New("want a mapping of settings")
-	}
-	raw, err := yaml.Marshal(settings)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) { // "line 1: field colour not found in type eventsource.Config"
-			parts := make([]string, len(te.Errors))
-			for i, e := range te.Errors {
-				if _, rest, ok := strings.Cut(e, ": "); ok && strings.HasPrefix(e, "line ") {
-					e = rest
-				}
-				if i := strings.Index(e, " in type "); i > 0 {
-					e = e[:i]
-				}
-				parts[i] = e
-			}
-			return errors.New(strings.Join(parts, "; "))
-		}
-		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
-}
+// DecodeSettings reads a kind's settings into its config struct (see
+// field.Decode).
+func DecodeSettings(settings any, into any) error { return field.Decode(settings, into) }

@@ -1,12 +1,54 @@
-package config
+package node_test
 
 import (
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/field"
 	"github.com/sluice-dev/sluice/internal/files"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/project"
 )
+
+// checkDoc parses a config and checks its pipelines and tables as applying
+// it does (the output kinds' checks, files places across pipelines), each
+// problem at its path in the file.
+func checkDoc(doc []byte) (*config.Config, error) {
+	c, err := config.Parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	kinds := node.OutputKinds()
+	var errs field.Errors
+	names := make([]string, 0, len(c.Pipelines))
+	for n := range c.Pipelines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		errs.Under("pipelines."+n, kinds.Check(n, c.Pipelines[n], pipeline.CheckEnv{}))
+	}
+	errs = append(errs, project.SamePlaces(c.Pipelines)...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config: %w", errs)
+	}
+	return c, nil
+}
+
+func filesOf(t *testing.T, o pipeline.OutputRef) files.Output {
+	t.Helper()
+	kind, settings := o.Kind()
+	f, err := files.Decode(settings)
+	if kind != "files" || err != nil {
+		t.Fatalf("not a files output: %v %v", kind, err)
+	}
+	return f
+}
 
 const filesPipeline = `
 pipelines:
@@ -27,7 +69,7 @@ func filesDoc(outputs string) []byte {
 }
 
 func TestFilesOutputParses(t *testing.T) {
-	c, err := Parse(filesDoc(`
+	c, err := checkDoc(filesDoc(`
 - stream: out
 - files:
     url: file:///var/lib/sluice/out?prefix=page_images/
@@ -41,20 +83,20 @@ func TestFilesOutputParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := c.Pipelines["x"]
-	f := pl.To[1].Files
+	f := filesOf(t, pl.To[1])
 	want := files.Config{URL: "file:///var/lib/sluice/out?prefix=page_images/", Format: "parquet",
 		Partition: `{{.EventTime.Format "2006/01/02/15"}}`, MaxBytes: 64 << 20, MaxAge: 5 * time.Minute, MaxEvents: 5000}
-	if f == nil || f.Config() != want || pl.FilesStream(f) != "out" {
+	if f.Config() != want || f.StreamOf(pl) != "out" {
 		t.Fatalf("parsed %+v", f)
 	}
-	if s3 := pl.To[2].Files; s3.Config().Format != "" || pl.FilesStream(s3) != "out" {
+	if s3 := filesOf(t, pl.To[2]); s3.Config().Format != "" || s3.StreamOf(pl) != "out" {
 		t.Fatalf("parsed %+v", s3)
 	}
-	c, err = Parse(filesDoc("- stream: a\n- stream: b\n- files: {url: 'file:///tmp/x', stream: b}"))
+	c, err = checkDoc(filesDoc("- stream: a\n- stream: b\n- files: {url: 'file:///tmp/x', stream: b}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pl := c.Pipelines["x"]; pl.FilesStream(pl.To[2].Files) != "b" {
+	if pl := c.Pipelines["x"]; filesOf(t, pl.To[2]).StreamOf(pl) != "b" {
 		t.Fatal("stream b not chosen")
 	}
 }
@@ -76,8 +118,8 @@ func TestFilesOutputErrorsNameThePath(t *testing.T) {
 		"- files: {url: 'file:///x'}":                                                         "pipelines.x.to[0].files: a files output writes the pipeline's output stream: add a stream output",
 		"- stream: a\n- stream: b\n- files: {url: 'file:///x'}":                               "pipelines.x.to[2].files.stream: required: the pipeline has 2 stream outputs",
 		"- stream: a\n- files: {url: 'file:///x', stream: c}":                                 "pipelines.x.to[1].files.stream: \"c\" is not a stream output of this pipeline ([a])",
-		"- stream: a\n- files: {url: 'file:///x'}\n- files: {url: 'file:///x?metadata=skip'}": "pipelines.x.to[2].files.url: pipelines.x.to[1].files.url writes the same place",
-		"- stream: a\n  files: {url: 'file:///x'}":                                            "pipelines.x.to[0]: give exactly one kind: stream, table, sql or files",
+		"- stream: a\n- files: {url: 'file:///x'}\n- files: {url: 'file:///x?metadata=skip'}": "pipelines.x.to[2].files.url: another files output of this pipeline writes the same place",
+		"- stream: a\n  files: {url: 'file:///x'}":                                            "pipelines.x.to[0]: give exactly one kind: files, sql, stream, table",
 		"- stream: a\n- files: {url: 'file:///x', bucket: b}":                                 "field bucket not found",
 	}
 	two := `
@@ -85,11 +127,11 @@ pipelines:
   a: {from: in, function: {name: identity}, to: [{stream: a}, {files: {url: 's3://b?prefix=p/&region=x'}}]}
   b: {from: in, function: {name: identity}, to: [{stream: b}, {files: {url: 's3://b?region=y&prefix=p/'}}]}
 `
-	if _, err := Parse([]byte(two)); err == nil || !strings.Contains(err.Error(), "pipelines.b.to[1].files.url: pipelines.a.to[1].files.url writes the same place") {
+	if _, err := checkDoc([]byte(two)); err == nil || !strings.Contains(err.Error(), "pipelines.b.to[1].files.url: pipelines.a.to[1].files.url writes the same place") {
 		t.Errorf("two pipelines, one place: %v", err)
 	}
 	for doc, want := range cases {
-		_, err := Parse(filesDoc(doc))
+		_, err := checkDoc(filesDoc(doc))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s\n got %v\nwant %s", doc, err, want)
 		}

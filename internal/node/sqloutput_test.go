@@ -1,8 +1,11 @@
-package config
+package node_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/internal/field"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
 const sqlPipeline = `
@@ -26,7 +29,7 @@ func sqlDoc(body string) []byte {
 }
 
 func TestSQLOutputParses(t *testing.T) {
-	c, err := Parse(sqlDoc(`
+	c, err := checkDoc(sqlDoc(`
 url: postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 table: page_images_latest
 mode: upsert
@@ -39,11 +42,14 @@ columns:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := c.Pipelines["x"].To[2].SQL
-	if s == nil || s.Table != "page_images_latest" || s.Mode != SQLUpsert || len(s.Key) != 2 || s.Columns["wiki"] != "/wiki" {
+	var s pipeline.SQLOutputConfig
+	if kind, settings := c.Pipelines["x"].To[2].Kind(); kind != "sql" || field.Decode(settings, &s) != nil {
+		t.Fatalf("not a sql output: %v", kind)
+	}
+	if s.Table != "page_images_latest" || s.Mode != pipeline.SQLUpsert || len(s.Key) != 2 || s.Columns["wiki"] != "/wiki" {
 		t.Fatalf("parsed %+v", s)
 	}
-	if _, err := Parse(sqlDoc("url: sqlite:out.db\ntable: t\ncolumns: {a: /a}")); err != nil {
+	if _, err := checkDoc(sqlDoc("url: sqlite:out.db\ntable: t\ncolumns: {a: /a}")); err != nil {
 		t.Fatalf("sqlite, default mode: %v", err)
 	}
 }
@@ -68,14 +74,14 @@ func TestSQLOutputErrorsNameThePath(t *testing.T) {
 		base + "columns: {a: /a}\ncolour: red":            "field colour not found",
 	}
 	for body, want := range cases {
-		_, err := Parse(sqlDoc(body))
+		_, err := checkDoc(sqlDoc(body))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want it to mention %q", body, err, want)
 		}
 	}
 	// Two kinds in one output.
 	doc := strings.Replace(string(sqlDoc(base+"columns: {a: /a}")), "      - sql:", "      - stream: s\n        sql:", 1)
-	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "pipelines.x.to[2]: give exactly one kind: stream, table, sql or files") {
+	if _, err := checkDoc([]byte(doc)); err == nil || !strings.Contains(err.Error(), "pipelines.x.to[2]: give exactly one kind: files, sql, stream, table") {
 		t.Errorf("two kinds: %v", err)
 	}
 }
