@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		{"Refused", testRefused},
 		{"Canceled", testCanceled},
 		{"CanceledDuring", testCanceledDuring},
+		{"Check", testCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -254,4 +255,28 @@ func testCanceledDuring(t *testing.T, s Subject) {
 	}
 	write(t, s, batch)
 	check(t, s, want(span(1, n+1)...))
+}
+
+// testCheck: an output that tells what it would refuse before it writes
+// (a pipeline.Checker) refuses what Write refuses, and nothing else.
+func testCheck(t *testing.T, s Subject) {
+	c, ok := s.Output.(pipeline.Checker)
+	if !ok {
+		t.Skip("not a pipeline.Checker")
+	}
+	chk, err := c.Check(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chk.Output != s.Output.Name() {
+		t.Errorf("the check names %q, the output is %q", chk.Output, s.Output.Name())
+	}
+	if vs := chk.Refuse(0, s.Refused); len(vs) == 0 {
+		t.Errorf("the check takes %s, which Write refuses", s.Refused)
+	}
+	for n := range 5 {
+		if vs := chk.Refuse(0, Out(n).Data); len(vs) > 0 {
+			t.Errorf("the check refuses %s, which Write takes: %v", Out(n).Data, vs)
+		}
+	}
 }
