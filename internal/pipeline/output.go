@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/sluice-dev/sluice/internal/engine"
@@ -19,7 +20,8 @@ import (
 // carries its position on the pipeline's own subject, so after a restart
 // the pipeline skips what it already wrote even past the stream's
 // de-duplication window. For those, it puts the data it stored then into
-// the Outs it is given, for the outputs written after it (see storedCopies).
+// the Outs it is given, for the outputs written after it (see storedCopies);
+// one it refused then is refused again (see refusedBefore).
 type StreamOutput struct {
 	svc      *stream.Service
 	stream   string
@@ -88,19 +90,23 @@ func (o *StreamOutput) Write(ctx context.Context, outs []Out) (map[int][]schema.
 		}
 		raws, ids, poss, index = append(raws, out.Data), append(ids, out.ID), append(poss, out.Position), append(index, i)
 	}
+	var invalid map[int][]schema.Violation
 	if len(again) > 0 {
-		if err := o.storedCopies(ctx, outs, again); err != nil {
+		missing, err := o.storedCopies(ctx, outs, again)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name(), err)
+		}
+		if invalid, err = o.refusedBefore(ctx, outs, missing); err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Name(), err)
 		}
 	}
 	if len(raws) == 0 {
-		return nil, nil
+		return invalid, nil
 	}
 	res, err := o.svc.ProduceFrom(ctx, o.stream, stream.Origin{Name: origin, Positions: poss, IDs: ids}, raws)
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", o.Name(), err)
 	}
-	var invalid map[int][]schema.Violation
 	for _, inv := range res.Invalid {
 		if invalid == nil {
 			invalid = map[int][]schema.Violation{}
@@ -126,22 +132,26 @@ const readBack = 1000
 // stream's last messages: only those are read. Older ones (a reset to an
 // earlier position) keep the new data; outputs that write once (tables)
 // keep what they had.
-func (o *StreamOutput) storedCopies(ctx context.Context, outs []Out, again map[string]int) error {
-	oldest := ""
+//
+// missing lists (in order) the indexes in outs of those the stream does not
+// hold: the pipeline writes its positions in order, so the messages read
+// hold every output it stored from the first one among them on, and one of
+// again after that which is not there was never stored: the stream refused
+// it.
+func (o *StreamOutput) storedCopies(ctx context.Context, outs []Out, again map[string]int) (missing []int, err error) {
+	newest := ""
 	for p := range again {
-		if oldest == "" || p < oldest {
-			oldest = p
-		}
+		newest = max(newest, p)
 	}
-	if o.searchedAt == o.written && o.searched != "" && oldest < o.searched {
-		return nil // older than the window read last time, and nothing was written since
+	if o.searchedAt == o.written && o.searched != "" && newest < o.searched {
+		return nil, nil // older than the window read last time, and nothing was written since
 	}
 	last, err := o.svc.Engine().LastOf(ctx, o.stream, o.pipeline)
 	if errors.Is(err, engine.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	from := uint64(1)
 	if n := uint64(max(readBack, 2*len(again))); last.Seq > n {
@@ -150,17 +160,18 @@ func (o *StreamOutput) storedCopies(ctx context.Context, outs []Out, again map[s
 	cur, err := o.svc.Open(ctx, o.stream, stream.Range{From: event.Position{Kind: event.Sequence, Seq: from},
 		Until: &event.Position{Kind: event.Sequence, Seq: last.Seq + 1}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cur.Close()
 	o.searched, o.searchedAt = "", o.written
+	found := map[string]bool{}
 	for {
 		e, err := cur.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if e.Origin != o.pipeline {
 			continue
@@ -170,6 +181,47 @@ func (o *StreamOutput) storedCopies(ctx context.Context, outs []Out, again map[s
 		}
 		if i, ok := again[e.Position]; ok {
 			outs[i].Data = e.Data
+			found[e.Position] = true
 		}
 	}
+	for p, i := range again {
+		if !found[p] && o.searched != "" && p > o.searched {
+			missing = append(missing, i)
+		}
+	}
+	slices.Sort(missing)
+	return missing, nil
+}
+
+// refusedBefore reports the outputs at missing (indexes in outs), which
+// the stream refused when they were first written, as refused again: why,
+// if the stream still refuses them; otherwise (the function answered
+// differently this time) because a later output is stored already, and
+// writing this one now would break the order of positions that resumes
+// rely on. Their inputs go to the dead letters, from where a redrive
+// writes them.
+func (o *StreamOutput) refusedBefore(ctx context.Context, outs []Out, missing []int) (map[int][]schema.Violation, error) {
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	raws := make([][]byte, len(missing))
+	for j, i := range missing {
+		raws[j] = outs[i].Data
+		outs[i].Stored = false
+	}
+	res, err := o.svc.Check(ctx, o.stream, raws)
+	if err != nil {
+		return nil, err
+	}
+	invalid := map[int][]schema.Violation{}
+	for _, inv := range res {
+		invalid[missing[inv.Index]] = inv.Errors
+	}
+	for _, i := range missing {
+		if invalid[i] == nil {
+			invalid[i] = []schema.Violation{{Keyword: "sluice.order", Message: fmt.Sprintf(
+				"stream %s refused this output when it was first written and holds later ones: a redrive writes it", o.stream)}}
+		}
+	}
+	return invalid, nil
 }
