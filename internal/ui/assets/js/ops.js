@@ -29,7 +29,7 @@ function kv(pairs) {
 function sourceCard(card, s) {
   const keep = card.querySelector("details.dead");
   const act = async (verb) => { try { await api("POST", `/v1/sources/${encodeURIComponent(s.name)}/${verb}`); toast(`${s.name}: ${verb}d`); } catch (e) { toast(e.message, true); } };
-  card.replaceChildren(
+  putChildren(card,
     h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
       h("span", { class: "spacer" }),
       s.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
@@ -151,7 +151,7 @@ function pipelineCard(card, p) {
     try { await api("POST", `/v1/pipelines/${encodeURIComponent(p.name)}/${verb}` + (q || "")); toast(`${p.name}: ${verb} done`); }
     catch (e) { toast(e.message, true); }
   };
-  card.replaceChildren(
+  putChildren(card,
     h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused),
       h("span", { class: "muted" }, h("a", { href: "/ui/streams/" + encodeURIComponent(p.from) }, p.from), " → ", p.function, " → ",
         (p.to || []).map((t, i) => [i ? ", " : "", t.startsWith("stream:") ? h("a", { href: "/ui/streams/" + encodeURIComponent(t.slice(7)) }, t) : t.startsWith("table:") ? h("a", { href: "/ui/tables/" + encodeURIComponent(t.slice(6)) }, t) : t])),
