@@ -22,7 +22,7 @@ sluice.pages.functions = async function (main) {
       kv([["max batch", f.max_batch ? fmtNum(f.max_batch) : ""], ["payload", f.payload]]),
       f.settings ? h("details", { open: true }, h("summary", {}, "Settings"), jsonView(f.settings)) : null,
       f.config ? h("details", {}, h("summary", {}, "Config (handed to the function with every batch)"), jsonView(f.config)) : null,
-      status, tryIt(f, false, sel === f.name));
+      status, tryIt(f, false, sel === f.name), definitionHistory("functions", f.name));
     fnStatus(status, f);
     main.append(card);
     return { f, card, status };

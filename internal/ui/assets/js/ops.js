@@ -28,6 +28,7 @@ function kv(pairs) {
 
 function sourceCard(card, s) {
   const keep = card.querySelector("details.dead");
+  const keepHistory = card.querySelector("details.def-history");
   const act = async (verb) => { try { await api("POST", `/v1/sources/${encodeURIComponent(s.name)}/${verb}`); toast(`${s.name}: ${verb}d`); } catch (e) { toast(e.message, true); } };
   putChildren(card,
     h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
@@ -40,7 +41,8 @@ function sourceCard(card, s) {
         ["dead-lettered", fmtNum(s.dead_lettered)], ["reconnects", fmtNum(s.reconnects)]]),
       historyCharts(s.history)),
     s.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(s.last_error_time) + ": "), s.last_error, s.retry_at ? " · retry at " + fmtTime(s.retry_at) : "") : null,
-    keep || deadLetters(s.to + ".dlq", null, s.dead_lettered));
+    keep || deadLetters(s.to + ".dlq", null, s.dead_lettered),
+    keepHistory || definitionHistory("sources", s.name));
 }
 
 // historyCharts draws the last hour of lag (events and seconds) and rate.

@@ -190,7 +190,9 @@ async function schemaPanel(panel, name, info) {
       v.breaking ? h("ul", {}, v.breaking.map(c => h("li", {}, h("code", {}, c.pointer || "/"), " ", c.message || c.kind))) : null))),
     versions.length > 1 ? h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); diff(); } }, field("From", a), field("To", b), h("button", { type: "submit" }, "Compare")) : null,
     out,
-    h("h2", {}, `Current schema (v${cur})`), jsonView(info.schema));
+    h("h2", {}, `Current schema (v${cur})`), jsonView(info.schema),
+    h("h2", {}, "Definition"), h("p", { class: "muted small" }, "The stream's spec (schema, id, time, key, retention): every change, who made it and what it changed."),
+    definitionHistory("streams", name));
   if (versions.length > 1) diff();
 }
 
