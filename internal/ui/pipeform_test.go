@@ -77,6 +77,7 @@ func TestPipelineForm(t *testing.T) {
 		chromedpClick(form+` button.add-output`),
 		chromedpSelect(form+` li.output select.output-kind`, "stream"),
 		chromedpSelect(form+` li.output select.output-name`, "big.orders"))
+	b.run("to the top", 5*time.Second, js(`window.scrollTo(0, 0)`))
 	b.shot("pipeline-form")
 
 	t.Run("dry run", func(t *testing.T) {
