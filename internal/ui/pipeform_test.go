@@ -105,7 +105,18 @@ func TestPipelineForm(t *testing.T) {
 		if got := b.text(`li.dry-event[data-seq="12"]`); !strings.Contains(got, `"big"`) || !strings.Contains(got, "o12") {
 			t.Fatalf("the output of #12: %s", got)
 		}
+		// An output the output stream would refuse (no time) is that event's error.
+		b.run("an output without a time", 10*time.Second,
+			chromedpSetValue(form+` [name="config.program"]`, "if .qty == 120 then {id, qty} else {id, at, qty, big: true} end"),
+			chromedpClick(form+` button.dry-run-button`))
+		b.waitJS("the error of #12", `document.querySelector('li.dry-event[data-seq="12"][data-outcome="error"] .error-box') !== null && `+
+			`document.querySelector('li.dry-event[data-seq="11"]').dataset.outcome === "outputs"`, 10*time.Second)
+		if got := b.text(`li.dry-event[data-seq="12"] .error-box`); !strings.Contains(got, "big.orders") {
+			t.Fatalf("the error of #12 does not name the output stream: %s", got)
+		}
+		b.run("to the results", 5*time.Second, js(`document.querySelector('li.dry-event[data-seq="9"]').scrollIntoView()`))
 		b.shot("pipeline-dry-run")
+		b.run("the program again", 5*time.Second, chromedpSetValue(form+` [name="config.program"]`, "{id, at, qty, big: true}"))
 		b.run("a bad where", 10*time.Second, chromedpSetValue(form+` textarea[name=where]`, "event.qty >"), chromedpClick(form+` button.dry-run-button`))
 		b.waitJS("the where's error next to it", `document.querySelector('[data-path="where"] .field-error') !== null`, 10*time.Second)
 		b.run("the good where again", 5*time.Second, chromedpSetValue(form+` textarea[name=where]`, "event.qty > 100"))
