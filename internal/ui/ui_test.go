@@ -457,6 +457,9 @@ func TestUI(t *testing.T) {
 		b.open("/ui/sources", `#source-replay dl.kv`)
 		b.waitJS("the replay read", `document.querySelector("#source-replay").textContent.includes("streaming")`, 10*time.Second)
 		b.shot("sources")
+		// what the config file defined is in the catalog, with its history
+		b.run("the source's history", 5*time.Second, chromedpClick(`#source-replay details.def-history > summary`))
+		b.waitJS("its first version", `document.querySelector('#source-replay li.def-version[data-version="1"][data-op="create"]') !== null`, 5*time.Second)
 		b.open("/ui/functions", `#fn-mediawiki\.page_images`)
 		b.run("try identity", 10*time.Second,
 			chromedpClick(`#fn-identity summary`),
@@ -493,6 +496,13 @@ func TestUI(t *testing.T) {
 		b.waitJS("its answer", `document.querySelector("details#listStreams .try-result").textContent.includes("200")`, 5*time.Second)
 		b.shot("api")
 		b.open("/ui/streams/wikimedia.recentchange?tab=schema", `.json`)
+		b.run("the stream's history", 5*time.Second, chromedpClick(`details.def-history > summary`))
+		b.waitJS("its first version", `document.querySelector('li.def-version[data-version="1"][data-op="create"]') !== null`, 5*time.Second)
+		var nullText bool // a part the tab lacks (a second version to compare) written as the text null
+		b.eval(`[...document.querySelector("#panel").childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent === "null")`, &nullText)
+		if nullText {
+			t.Fatal(`the schema tab shows "null"`)
+		}
 		b.open("/ui/streams/ui.test?tab=commands", `dl.cmds`)
 		b.open("/ui/streams/ui.test?tab=produce", `textarea[name=events]`)
 		b.run("produce one good, one bad", 10*time.Second,

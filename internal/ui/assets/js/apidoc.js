@@ -61,7 +61,7 @@ function operation(doc, { path, method, op }) {
       if (text.length > 100000) text = text.slice(0, 100000) + "\n… (cut at 100 kB)";
       try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* not one JSON document */ }
       const hdrs = ["content-type", "sluice-next", "location"].filter(k => resp.headers.get(k)).map(k => k + ": " + resp.headers.get(k)).join("\n");
-      out.replaceChildren(h("p", {}, h("strong", { class: resp.ok ? "ok" : "bad" }, resp.status + " " + resp.statusText), " ", h("code", {}, method + " " + url)),
+      putChildren(out, h("p", {}, h("strong", { class: resp.ok ? "ok" : "bad" }, resp.status + " " + resp.statusText), " ", h("code", {}, method + " " + url)),
         hdrs ? h("pre", { class: "raw" }, hdrs) : null, h("pre", { class: "raw" }, text));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };

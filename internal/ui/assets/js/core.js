@@ -61,6 +61,12 @@ function h(tag, attrs, ...children) {
   return e;
 }
 
+// addChildren and putChildren append or replace children, skipping null,
+// undefined and false as h does (the DOM's append writes them as text).
+function addChildren(el, ...children) { el.append(...present(children)); }
+function putChildren(el, ...children) { el.replaceChildren(...present(children)); }
+function present(children) { return children.flat(Infinity).filter(c => c !== undefined && c !== null && c !== false); }
+
 function fmtBytes(n) {
   if (n == null) return "";
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];

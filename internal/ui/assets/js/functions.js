@@ -17,12 +17,12 @@ sluice.pages.functions = async function (main) {
   const cards = named.map(f => {
     const card = h("section", { class: "card", id: "fn-" + f.name });
     const status = h("div", { class: "fn-status" });
-    card.append(h("h2", {}, f.name, h("span", { class: "badge" }, f.kind), f.state ? fnStateBadge(f.state) : null),
+    addChildren(card, h("h2", {}, f.name, h("span", { class: "badge" }, f.kind), f.state ? fnStateBadge(f.state) : null),
       f.doc ? h("p", {}, f.doc) : null,
       kv([["max batch", f.max_batch ? fmtNum(f.max_batch) : ""], ["payload", f.payload]]),
       f.settings ? h("details", { open: true }, h("summary", {}, "Settings"), jsonView(f.settings)) : null,
       f.config ? h("details", {}, h("summary", {}, "Config (handed to the function with every batch)"), jsonView(f.config)) : null,
-      status, tryIt(f, false, sel === f.name));
+      status, tryIt(f, false, sel === f.name), definitionHistory("functions", f.name));
     fnStatus(status, f);
     main.append(card);
     return { f, card, status };

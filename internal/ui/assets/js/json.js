@@ -43,8 +43,18 @@ function preview(v, n = 140) {
 }
 
 // lineDiff compares two texts line by line (LCS); returns [{op: " "|"+"|"-", line}].
+// The common head and tail are taken out first, so a small change in a
+// long text (a schema) costs the size of the change, not of the text.
 function lineDiff(a, b) {
-  const x = a.split("\n"), y = b.split("\n");
+  const xa = a.split("\n"), ya = b.split("\n");
+  let head = 0, tail = 0;
+  while (head < xa.length && head < ya.length && xa[head] === ya[head]) head++;
+  while (tail < xa.length - head && tail < ya.length - head && xa[xa.length - 1 - tail] === ya[ya.length - 1 - tail]) tail++;
+  const same = (lines) => lines.map(line => ({ op: " ", line }));
+  return [...same(xa.slice(0, head)), ...lcsDiff(xa.slice(head, xa.length - tail), ya.slice(head, ya.length - tail)), ...same(xa.slice(xa.length - tail))];
+}
+
+function lcsDiff(x, y) {
   const n = x.length, m = y.length;
   const L = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
   for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
@@ -60,10 +70,21 @@ function lineDiff(a, b) {
   return out;
 }
 
-function diffView(a, b) {
+// diffView shows a line diff; with context, only that many unchanged lines
+// around each change, the rest counted.
+function diffView(a, b, context) {
   const rows = lineDiff(a, b);
   if (!rows.some(r => r.op !== " ")) return h("p", { class: "muted" }, "No differences.");
-  return h("pre", { class: "diff" }, rows.map(r => h("span", { class: r.op === "+" ? "add" : r.op === "-" ? "del" : "" }, r.op + " " + r.line + "\n")));
+  const near = (i) => context === undefined || rows.slice(Math.max(0, i - context), i + context + 1).some(r => r.op !== " ");
+  const out = [];
+  let hidden = 0;
+  rows.forEach((r, i) => {
+    if (r.op === " " && !near(i)) { hidden++; return; }
+    if (hidden) { out.push(h("span", { class: "skipped" }, `  … ${hidden} unchanged line${hidden > 1 ? "s" : ""}\n`)); hidden = 0; }
+    out.push(h("span", { class: r.op === "+" ? "add" : r.op === "-" ? "del" : "" }, r.op + " " + r.line + "\n"));
+  });
+  if (hidden) out.push(h("span", { class: "skipped" }, `  … ${hidden} unchanged line${hidden > 1 ? "s" : ""}\n`));
+  return h("pre", { class: "diff" }, out);
 }
 
 // valueChanges says what changed from a to b: for arrays, the items added

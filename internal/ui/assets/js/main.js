@@ -6,6 +6,7 @@ function route() {
   const parts = location.pathname.split("/").filter(Boolean); // ["ui", page, name?]
   const page = parts[1] || "streams";
   if (page === "streams" && parts[2]) return "stream";
+  if (page === "pipelines" && (parts[2] === "new" || parts[3] === "edit")) return "pipelineForm";
   return sluice.pages[page] ? page : "notfound";
 }
 

@@ -28,8 +28,9 @@ function kv(pairs) {
 
 function sourceCard(card, s) {
   const keep = card.querySelector("details.dead");
+  const keepHistory = card.querySelector("details.def-history");
   const act = async (verb) => { try { await api("POST", `/v1/sources/${encodeURIComponent(s.name)}/${verb}`); toast(`${s.name}: ${verb}d`); } catch (e) { toast(e.message, true); } };
-  card.replaceChildren(
+  putChildren(card,
     h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
       h("span", { class: "spacer" }),
       s.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
@@ -40,7 +41,8 @@ function sourceCard(card, s) {
         ["dead-lettered", fmtNum(s.dead_lettered)], ["reconnects", fmtNum(s.reconnects)]]),
       historyCharts(s.history)),
     s.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(s.last_error_time) + ": "), s.last_error, s.retry_at ? " · retry at " + fmtTime(s.retry_at) : "") : null,
-    keep || deadLetters(s.to + ".dlq", null, s.dead_lettered));
+    keep || deadLetters(s.to + ".dlq", null, s.dead_lettered),
+    keepHistory || definitionHistory("sources", s.name));
 }
 
 // historyCharts draws the last hour of lag (events and seconds) and rate.
@@ -132,18 +134,24 @@ function b64Text(b64) {
 
 sluice.pages.pipelines = async function (main) {
   const body = h("div");
-  main.append(h("h1", {}, "Pipelines"), body);
+  main.append(h("div", { class: "head" }, h("h1", {}, "Pipelines"), h("a", { href: "/ui/pipelines/new", class: "button new-pipeline" }, "New pipeline")), body);
   every(3000, async () => {
-    let list;
-    try { list = (await api("GET", "/v1/pipelines")).pipelines; } catch (e) { body.replaceChildren(errorBox(e)); return; }
-    if (!list.length) { body.replaceChildren(h("p", { class: "muted" }, "No pipelines. Declare them under pipelines: in sluice.yaml.")); return; }
-    if (body.dataset.n !== String(list.length)) { body.replaceChildren(...list.map(p => h("section", { class: "card", id: "pipeline-" + p.name }))); body.dataset.n = list.length; }
-    list.forEach((p, i) => pipelineCard(body.children[i], p));
+    let list, versions = {};
+    try {
+      const [pl, defs] = await Promise.all([api("GET", "/v1/pipelines"), api("GET", "/v1/definitions?kind=pipelines").catch(() => ({ definitions: [] }))]);
+      list = pl.pipelines;
+      defs.definitions.forEach(d => { versions[d.name] = d.version; });
+    } catch (e) { body.replaceChildren(errorBox(e)); return; }
+    if (!list.length) { body.replaceChildren(h("p", { class: "muted" }, "No pipelines yet: create one (New pipeline), declare them under pipelines: in sluice.yaml, or sluice apply a project.")); delete body.dataset.names; return; }
+    const names = list.map(p => p.name).join("\n");
+    if (body.dataset.names !== names) { body.replaceChildren(...list.map(p => h("section", { class: "card", id: "pipeline-" + p.name }))); body.dataset.names = names; }
+    list.forEach((p, i) => pipelineCard(body.children[i], p, versions[p.name]));
   });
 };
 
-function pipelineCard(card, p) {
+function pipelineCard(card, p, version) {
   const keep = card.querySelector("details.dead");
+  const keepHistory = card.querySelector("details.def-history");
   const op = freshest(p.operation);
   const busy = op && op.state === "running";
   const resetIn = card.querySelector("input.reset-to") || h("input", { class: "reset-to", placeholder: "2026-11-27T10:00:00Z | earliest | 1234", "aria-label": "Reset to position", spellcheck: "false" });
@@ -151,11 +159,12 @@ function pipelineCard(card, p) {
     try { await api("POST", `/v1/pipelines/${encodeURIComponent(p.name)}/${verb}` + (q || "")); toast(`${p.name}: ${verb} done`); }
     catch (e) { toast(e.message, true); }
   };
-  card.replaceChildren(
-    h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused),
+  putChildren(card,
+    h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused), version ? h("span", { class: "badge version", title: "the definition's version" }, "v" + version) : null,
       h("span", { class: "muted" }, h("a", { href: "/ui/streams/" + encodeURIComponent(p.from) }, p.from), " → ", p.function, " → ",
         (p.to || []).map((t, i) => [i ? ", " : "", t.startsWith("stream:") ? h("a", { href: "/ui/streams/" + encodeURIComponent(t.slice(7)) }, t) : t.startsWith("table:") ? h("a", { href: "/ui/tables/" + encodeURIComponent(t.slice(6)) }, t) : t])),
       h("span", { class: "spacer" }),
+      version ? h("a", { href: `/ui/pipelines/${encodeURIComponent(p.name)}/edit`, class: "button edit" }, "Edit") : null,
       p.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
     h("div", { class: "row" },
       kv([["position", "#" + fmtNum(p.position)], ["lag", `${fmtNum(p.lag_events)} events` + (p.lag_seconds != null ? `, ${fmtAgo(p.lag_seconds)}` : "")],
@@ -167,7 +176,9 @@ function pipelineCard(card, p) {
     p.files && p.files.length ? filesTable(p.files) : null,
     h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (resetIn.value.trim() && confirm(`Reset ${p.name} to ${resetIn.value.trim()}? Inputs from there are processed again.`)) act("reset", "?to=" + encodeURIComponent(resetIn.value.trim())); } },
       field("Reset to", resetIn, "a time, a sequence, earliest or latest"), h("button", { type: "submit" }, "Reset")),
-    keep || deadLetters(p.name + ".errors", p.name, p.failed));
+    keep || deadLetters(p.name + ".errors", p.name, p.failed),
+    version ? keepHistory || definitionHistory("pipelines", p.name) : null);
+  historySeen(card.querySelector("details.def-history"), version);
   // An operation started elsewhere (the CLI, another tab) is followed too.
   showOp(card, op, op && op.kind === "redrive" ? redriveEnded : null);
   const rd = card.querySelector("button.redrive");

@@ -184,13 +184,15 @@ async function schemaPanel(panel, name, info) {
       out.replaceChildren(h("h3", {}, `v${a.value} → v${b.value}`), diffView(JSON.stringify(va.schema, null, 2), JSON.stringify(vb.schema, null, 2)));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
-  panel.append(
+  addChildren(panel,
     h("h2", {}, "Versions"),
     h("ul", {}, info.versions.map(v => h("li", {}, `v${v.version} · ${fmtTime(v.created)}`, v.forced ? h("span", { class: "badge warn" }, "forced") : null,
       v.breaking ? h("ul", {}, v.breaking.map(c => h("li", {}, h("code", {}, c.pointer || "/"), " ", c.message || c.kind))) : null))),
     versions.length > 1 ? h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); diff(); } }, field("From", a), field("To", b), h("button", { type: "submit" }, "Compare")) : null,
     out,
-    h("h2", {}, `Current schema (v${cur})`), jsonView(info.schema));
+    h("h2", {}, `Current schema (v${cur})`), jsonView(info.schema),
+    h("h2", {}, "Definition"), h("p", { class: "muted small" }, "The stream's spec (schema, id, time, key, retention): every change, who made it and what it changed."),
+    definitionHistory("streams", name));
   if (versions.length > 1) diff();
 }
 
@@ -205,7 +207,7 @@ function producePanel(panel, name) {
     try {
       const r = await api("POST", "/v1/streams/" + encodeURIComponent(name) + "/events", { raw: ta.value, type, full: true });
       const res = r.data;
-      out.append(h("p", { class: r.status === 200 ? "ok" : "warn" }, `${res.accepted} stored, ${res.duplicates} duplicate(s)` + (res.invalid ? `, ${res.invalid.length} refused:` : "")),
+      addChildren(out, h("p", { class: r.status === 200 ? "ok" : "warn" }, `${res.accepted} stored, ${res.duplicates} duplicate(s)` + (res.invalid ? `, ${res.invalid.length} refused:` : "")),
         res.events.length ? h("p", { class: "muted" }, "sequences: " + res.events.map(e => "#" + e.seq + (e.duplicate ? " (duplicate)" : "")).join(", ")) : null,
         res.invalid ? invalidList(res.invalid) : null);
     } catch (e) { out.append(errorBox(e)); }

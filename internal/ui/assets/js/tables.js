@@ -33,7 +33,7 @@ sluice.pages.tables = async function (main) {
     h("div", { class: "toolbar" }, rebuildBtn, h("small", { class: "muted" }, "Empties the table and writes it again from its pipeline's output stream: the same versions. The pipeline goes on meanwhile.")),
     opBox(null));
   main.append(h("div", { class: "head" }, h("h1", {}, name), h("a", { href: "/ui/tables", class: "muted" }, "all tables")), ops, form, result, slider, timeline,
-    h("h2", {}, "Keys at this time"), keys);
+    h("h2", {}, "Keys at this time"), keys, definitionHistory("tables", name));
 
   function track(op) {
     const busy = op && op.state === "running";
