@@ -1,6 +1,10 @@
 // Package config reads sluice.yaml: where data lives, how to reach the
-// engine, and the streams to declare. Errors name the path of the field at
-// fault ("streams.wiki.retention.max_bytes: ...").
+// engine and the node's limits, and the definitions the file declares
+// (streams, tables, functions, sources, pipelines). It only decodes and
+// resolves relative paths: each kind checks its own definitions (package
+// project runs the checks), and Definitions turns the entries into the
+// catalog's specs. Errors name the path of the field at fault
+// ("streams.wiki.retention.max_bytes: ...").
 package config
 
 import (

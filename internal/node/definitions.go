@@ -8,6 +8,10 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
@@ -22,23 +26,31 @@ import (
 // every node sharing the engine) and puts each source, pipeline, files
 // output, table and named function in place as it is created, changed or
 // deleted, with no restart. A definition that cannot run yet (its
-// function or table is not defined, a process does not start) is kept
-// and tried again whenever another definition changes; its error is in
-// the log and in Errors.
+// function or table is not defined, a process does not start, an
+// operation runs on the pipeline) is kept and tried again whenever
+// another definition changes and every few seconds; its error is in the
+// log and in Errors. A removal that could not finish is tried again the
+// same way.
 type runtime struct {
 	n   *Node
 	log *slog.Logger
 	dir string // where relative paths of definitions not from a file start
 
-	mu      sync.Mutex
-	defs    map[catalog.Kind]map[string]catalog.Definition // what runs (or waits to)
-	failed  map[string]error                               // "<kind>.<name>" -> why it does not run
-	applied map[string]int                                 // pipeline -> the version running
+	mu        sync.Mutex
+	defs      map[catalog.Kind]map[string]catalog.Definition // what runs (or waits to)
+	failed    map[string]error                               // "<kind>.<name>" -> why it does not run
+	removing  map[string]error                               // "<kind>.<name>" -> why its removal did not finish
+	applied   map[string]int                                 // pipeline -> the version running
+	tableList atomic.Pointer[[]string]                       // the defined tables, read without mu
 }
+
+// retryEvery is how often what failed is tried again with no other change.
+const retryEvery = 5 * time.Second
 
 func newRuntime(n *Node, dir string, log *slog.Logger) *runtime {
 	rt := &runtime{n: n, log: log, dir: dir, defs: map[catalog.Kind]map[string]catalog.Definition{},
-		failed: map[string]error{}, applied: map[string]int{}}
+		failed: map[string]error{}, removing: map[string]error{}, applied: map[string]int{}}
+	rt.tableList.Store(&[]string{})
 	for _, k := range catalog.Kinds {
 		rt.defs[k] = map[string]catalog.Definition{}
 	}
@@ -60,17 +72,78 @@ func (rt *runtime) load(ctx context.Context) error {
 	return nil
 }
 
-// watch follows the catalog until ctx ends.
+// watch follows the catalog until ctx ends. A watch that ends (the
+// engine restarted, the connection was lost) is made again; its current
+// values then put in place what changed meanwhile, and what was deleted
+// meanwhile is removed.
 func (rt *runtime) watch(ctx context.Context) {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 10 * time.Second
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		if rt.follow(ctx, tick.C) {
+			b.Reset()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(b.NextBackOff()):
+		}
+	}
+}
+
+// follow runs one watch until it ends; it reports whether it caught up.
+func (rt *runtime) follow(ctx context.Context, tick <-chan time.Time) bool {
 	ch, err := rt.n.Defs.Watch(ctx)
 	if err != nil {
-		rt.log.Error("definitions: cannot watch the catalog; changes made elsewhere need a restart", "err", err)
-		return
+		rt.log.Warn("definitions: cannot watch the catalog; trying again", "err", err)
+		return false
 	}
-	for c := range ch {
-		if c.CaughtUp {
+	seen := map[string]bool{}
+	caught := false
+	for {
+		select {
+		case <-tick:
+			rt.mu.Lock()
+			rt.retry(ctx, "")
+			rt.mu.Unlock()
 			continue
+		case c, ok := <-ch:
+			if !ok {
+				if ctx.Err() == nil {
+					rt.log.Warn("definitions: the catalog's watch ended; watching again")
+				}
+				return caught
+			}
+			switch {
+			case c.CaughtUp:
+				caught = true
+				rt.reconcile(ctx, seen)
+				seen = nil
+			case !caught:
+				seen[key(c.Kind, c.Name)] = c.Def != nil
+				rt.change(ctx, c)
+			default:
+				rt.change(ctx, c)
+			}
 		}
+	}
+}
+
+// reconcile removes what runs but is no longer in the catalog (deleted
+// while no watch ran).
+func (rt *runtime) reconcile(ctx context.Context, present map[string]bool) {
+	rt.mu.Lock()
+	var gone []catalog.DefinitionChange
+	for _, k := range catalog.Kinds[1:] {
+		for name := range rt.defs[k] {
+			if !present[key(k, name)] {
+				gone = append(gone, catalog.DefinitionChange{Kind: k, Name: name})
+			}
+		}
+	}
+	rt.mu.Unlock()
+	for _, c := range gone {
 		rt.change(ctx, c)
 	}
 }
@@ -92,9 +165,16 @@ func (rt *runtime) change(ctx context.Context, c catalog.DefinitionChange) {
 		delete(rt.defs[c.Kind], c.Name)
 		delete(rt.failed, key(c.Kind, c.Name))
 		rt.remove(ctx, c.Kind, c.Name)
+		if c.Kind == catalog.Tables {
+			rt.storeTables()
+		}
 	} else {
 		rt.defs[c.Kind][c.Name] = *c.Def
+		delete(rt.removing, key(c.Kind, c.Name)) // defined again: put in place of what did not stop
 		rt.put(ctx, c.Kind, c.Name)
+		if c.Kind == catalog.Tables {
+			rt.storeTables()
+		}
 	}
 	rt.setOperatorValues()
 	rt.retry(ctx, key(c.Kind, c.Name))
@@ -102,8 +182,21 @@ func (rt *runtime) change(ctx context.Context, c catalog.DefinitionChange) {
 
 func key(k catalog.Kind, name string) string { return string(k) + "." + name }
 
-// retry tries again what failed, once something else changed.
+// retry tries again what failed, once something else changed (call
+// with rt.mu held).
 func (rt *runtime) retry(ctx context.Context, except string) {
+	var gone []string
+	for k := range rt.removing {
+		gone = append(gone, k)
+	}
+	sort.Strings(gone)
+	for _, k := range gone {
+		for _, kind := range catalog.Kinds {
+			if name, ok := cutPrefix(k, string(kind)+"."); ok {
+				rt.remove(ctx, kind, name)
+			}
+		}
+	}
 	var keys []string
 	for k := range rt.failed {
 		if k != except {
@@ -184,10 +277,18 @@ func (rt *runtime) remove(ctx context.Context, k catalog.Kind, name string) {
 		delete(rt.applied, name)
 		err = errors.Join(rt.n.Pipelines.Remove(ctx, name), rt.n.Files.RemovePipeline(ctx, name))
 	}
-	if err != nil && !errors.Is(err, pipeline.ErrNotFound) {
+	switch {
+	case errors.Is(err, pipeline.ErrBusy):
+		if rt.removing[key(k, name)] == nil {
+			rt.log.Warn("definition deleted; its pipeline stops once its operation ends", "name", name, "err", err)
+		}
+		rt.removing[key(k, name)] = err
+	case err != nil && !errors.Is(err, pipeline.ErrNotFound) && !errors.Is(err, source.ErrNotFound):
 		rt.log.Warn("definition removed, its component did not stop cleanly", "kind", k, "name", name, "err", err)
-	} else {
+		delete(rt.removing, key(k, name))
+	default:
 		rt.log.Info("definition removed", "kind", k, "name", name)
+		delete(rt.removing, key(k, name))
 	}
 }
 
@@ -346,11 +447,13 @@ func (rt *runtime) setOperatorValues() {
 	rt.n.Functions.SetOperatorValues(uses)
 }
 
-// tableNames lists the defined tables.
-func (rt *runtime) tableNames() []string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return sortedKeys(rt.defs[catalog.Tables])
+// tableNames lists the defined tables; it does not wait for a change in
+// progress (the HTTP API asks it on every table request).
+func (rt *runtime) tableNames() []string { return *rt.tableList.Load() }
+
+func (rt *runtime) storeTables() {
+	names := sortedKeys(rt.defs[catalog.Tables])
+	rt.tableList.Store(&names)
 }
 
 // errorsOf is why the given definitions do not run, if any does not.
