@@ -86,6 +86,8 @@ const components = `{
   "paused":{"type":"boolean"},"started_at":{"type":"string"},
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
 "SourceList": {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"$ref":"#/components/schemas/Source"}}}},
+"Function": {"type":"object","required":["name","kind"],"properties":{"name":{"type":"string"},"kind":{"type":"string"},
+  "state":{"type":"string"},"spec":{"type":"object"},"version":{"type":"integer"}}},
 "FunctionList": {"type":"object","required":["functions"],"properties":{"functions":{"type":"array","items":{
   "type":"object","required":["name","kind","doc"],"properties":{"name":{"type":"string"},"doc":{"type":"string"},
   "kind":{"type":"string","description":"a built-in kind (its name), or process or http for a named function of the operator's code"},

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/function"
 )
 
@@ -73,19 +75,55 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			list = append(list, functionView{Name: s.Name, Kind: s.Name, Builtin: true, Doc: s.Doc, Fields: s.Fields})
 		}
 		for _, n := range reg.Named() {
-			v := functionView{Name: n.Name, Kind: n.Kind, Doc: n.Doc, Settings: n.Settings, Config: n.Config,
-				MaxBatch: n.MaxBatch, Payload: n.Payload}
-			if n.State != nil {
-				v.Status = n.State()
-				var st struct{ State string }
-				if b, err := json.Marshal(v.Status); err == nil && json.Unmarshal(b, &st) == nil {
-					v.State = st.State
-				}
-			}
-			list = append(list, v)
+			list = append(list, namedView(n))
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"functions": list})
+}
+
+func namedView(n function.Named) functionView {
+	v := functionView{Name: n.Name, Kind: n.Kind, Doc: n.Doc, Settings: n.Settings, Config: n.Config,
+		MaxBatch: n.MaxBatch, Payload: n.Payload}
+	if n.State != nil {
+		v.Status = n.State()
+		var st struct{ State string }
+		if b, err := json.Marshal(v.Status); err == nil && json.Unmarshal(b, &st) == nil {
+			v.State = st.State
+		}
+	}
+	return v
+}
+
+// getFunction is one named function: its state as it runs here, its spec
+// and version.
+func (a *API) getFunction(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if a.opts.Functions != nil {
+		if n, ok := a.opts.Functions.Lookup(name); ok {
+			return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Functions, name, namedView(n)))
+		}
+	}
+	if a.opts.Project != nil { // defined, but not running here (its process did not start)
+		if def, err := a.opts.Project.Get(r.Context(), catalog.Functions, name); err == nil {
+			return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Functions, name, functionView{Name: name, State: "not running", Kind: kindOf(def.Spec)}))
+		}
+	}
+	return problem(http.StatusNotFound, "Not found", fmt.Sprintf("no named function %q", name))
+}
+
+// kindOf is the kind a function spec gives (process, http, or its kind:).
+func kindOf(spec []byte) string {
+	var m map[string]any
+	_ = json.Unmarshal(spec, &m)
+	if k, ok := m["kind"].(string); ok {
+		return k
+	}
+	for k := range m {
+		if k == "process" || k == "http" {
+			return k
+		}
+	}
+	return ""
 }
 
 // invokeFunction runs a function on the given events and writes nothing

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/table"
 )
@@ -158,7 +159,7 @@ func (a *API) scanTable(w http.ResponseWriter, r *http.Request) error {
 	for i, v := range vs {
 		out[i] = viewVersion(v)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"at": at.UTC(), "versions": out, "next": next})
+	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Tables, name, map[string]any{"at": at.UTC(), "versions": out, "next": next}))
 }
 
 func (a *API) rebuildTable(w http.ResponseWriter, r *http.Request) error {
