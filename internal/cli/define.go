@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -60,7 +61,7 @@ func defineCommands(g *globals, k catalog.Kind) []*cobra.Command {
 			case !out.Changed:
 				fmt.Fprintf(g.out, "no changes to %s.%s\n", k, args[0])
 			default:
-				fmt.Fprintf(g.out, "~ %s.%s %v (version %d)\n", k, args[0], out.Fields, out.Version)
+				fmt.Fprintf(g.out, "~ %s.%s (%s) (version %d)\n", k, args[0], strings.Join(out.Fields, ", "), out.Version)
 			}
 			return nil
 		}
