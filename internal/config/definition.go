@@ -120,7 +120,32 @@ func (f Function) resolved(dir string) Function {
 
 // Spec is an entry (Stream, Source, Pipeline, Table, Function) as a
 // definition's spec: its fields as canonical JSON, empty ones left out.
+//
+// A stream's schema goes through encoding/json only: a schema may be
+// megabytes, which YAML would take seconds to write and read.
 func Spec(v any) (json.RawMessage, error) {
+	if st, ok := v.(Stream); ok && (st.Schema.Doc != nil || st.SchemaBundle != nil) {
+		rest := st
+		rest.Schema, rest.SchemaBundle = SchemaRef{Path: st.Schema.Path}, nil
+		spec, err := Spec(rest)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(spec, &m); err != nil {
+			return nil, err
+		}
+		if st.SchemaBundle != nil {
+			m["schema_bundle"] = st.SchemaBundle.Bundle
+		} else {
+			m["schema"] = st.Schema.Doc
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		return catalog.Canonical(raw)
+	}
 	y, err := yaml.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -145,7 +170,7 @@ func Spec(v any) (json.RawMessage, error) {
 func Decode(k catalog.Kind, spec []byte) (any, error) {
 	switch k {
 	case catalog.Streams:
-		return decode[Stream](spec)
+		return decodeStream(spec)
 	case catalog.Sources:
 		return decode[Source](spec)
 	case catalog.Pipelines:
@@ -156,6 +181,44 @@ func Decode(k catalog.Kind, spec []byte) (any, error) {
 		return decode[Function](spec)
 	}
 	return nil, fmt.Errorf("unknown kind %q", k)
+}
+
+// decodeStream reads a stream's spec; from JSON, its schema is read by
+// encoding/json (linear in its size), the rest as any spec.
+func decodeStream(spec []byte) (Stream, error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(spec, &fields) != nil {
+		return decode[Stream](spec) // YAML
+	}
+	sch, hasSchema := fields["schema"]
+	bundle, hasBundle := fields["schema_bundle"]
+	delete(fields, "schema")
+	delete(fields, "schema_bundle")
+	rest, _ := json.Marshal(fields)
+	st, err := decode[Stream](rest)
+	if err != nil {
+		return st, err
+	}
+	if hasSchema {
+		var path string
+		if json.Unmarshal(sch, &path) == nil {
+			st.Schema.Path = path
+		} else {
+			dec := json.NewDecoder(bytes.NewReader(sch))
+			dec.UseNumber()
+			if err := dec.Decode(&st.Schema.Doc); err != nil {
+				return st, fmt.Errorf("schema: %v", err)
+			}
+		}
+	}
+	if hasBundle {
+		var b BundleRef
+		if err := json.Unmarshal(bundle, &b.Bundle); err != nil {
+			return st, fmt.Errorf("schema_bundle: want {root: URL, resources: {URL: document}}: %v", err)
+		}
+		st.SchemaBundle = &b
+	}
+	return st, nil
 }
 
 func decode[T any](spec []byte) (T, error) {

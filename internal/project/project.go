@@ -381,7 +381,15 @@ func (s *Service) Check(ctx context.Context, k catalog.Kind, name string, spec [
 
 // check decodes and checks a spec; references to tables and functions
 // must exist in the catalog or among extra (a project being applied).
+// MaxSpecBytes bounds the spec of a definition other than a stream's (a
+// stream's holds its schema, bounded by the request): specs are read as
+// YAML, whose cost grows faster than their size.
+const MaxSpecBytes = 256 << 10
+
 func (s *Service) check(ctx context.Context, k catalog.Kind, name string, spec []byte, extra map[string]bool) (any, error) {
+	if k != catalog.Streams && len(spec) > MaxSpecBytes {
+		return nil, &Invalid{Errors: field.Errors{{Message: fmt.Sprintf("the spec is %d bytes, over the limit of %d (a stream's schema excepted)", len(spec), MaxSpecBytes)}}}
+	}
 	known := func(kind catalog.Kind, n string) bool {
 		if extra[string(kind)+"."+n] {
 			return true
