@@ -408,3 +408,10 @@ func (a *API) dryRunPipeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+func (a *API) notRunning(k catalog.Kind, name string) (string, bool) {
+	if a.opts.NotRunning == nil {
+		return "", false
+	}
+	return a.opts.NotRunning(k, name)
+}

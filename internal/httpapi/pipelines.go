@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
@@ -53,6 +54,12 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s, err := m.Get(r.PathValue("name"))
+	if errors.Is(err, pipeline.ErrNotFound) {
+		if why, ok := a.notRunning(catalog.Pipelines, r.PathValue("name")); ok {
+			s = pipeline.Status{Name: r.PathValue("name"), State: pipeline.Failing, LastError: "not running: " + why, To: []string{}}
+			return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Pipelines, s.Name, s))
+		}
+	}
 	if err != nil {
 		return err
 	}

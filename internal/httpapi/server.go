@@ -57,6 +57,9 @@ type Options struct {
 	// Project creates, changes and deletes definitions; nil: the
 	// self-service routes answer 404.
 	Project *project.Service
+	// NotRunning says why a defined source or pipeline does not run on
+	// this node (its function's process does not start, ...); nil: never.
+	NotRunning func(k catalog.Kind, name string) (string, bool)
 	// DryRun runs an unsaved pipeline spec on the last events of its
 	// input stream (the node's DryRun); nil: the route answers 404.
 	DryRun func(ctx context.Context, name string, spec []byte, last int) (DryRun, error)

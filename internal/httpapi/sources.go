@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
@@ -41,6 +43,13 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, err := m.Get(r.PathValue("name"))
+	if errors.Is(err, source.ErrNotFound) {
+		if why, ok := a.notRunning(catalog.Sources, r.PathValue("name")); ok {
+			v = source.StatusView{Name: r.PathValue("name"), State: source.Failed, LastError: "not running: " + why}
+			v.Kind, v.To = a.sourceKindOf(r, v.Name)
+			return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Sources, v.Name, v))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -64,4 +73,24 @@ func (a *API) setPaused(w http.ResponseWriter, r *http.Request, paused bool) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, v)
+}
+
+// sourceKindOf reads a source definition's kind and stream.
+func (a *API) sourceKindOf(r *http.Request, name string) (kind, to string) {
+	if a.opts.Project == nil {
+		return "", ""
+	}
+	def, err := a.opts.Project.Get(r.Context(), catalog.Sources, name)
+	if err != nil {
+		return "", ""
+	}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(def.Spec, &m)
+	_ = json.Unmarshal(m["to"], &to)
+	for k := range m {
+		if k != "to" && k != "drop" && k != "dir" {
+			kind = k
+		}
+	}
+	return kind, to
 }

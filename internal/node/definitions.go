@@ -36,12 +36,13 @@ type runtime struct {
 	log *slog.Logger
 	dir string // where relative paths of definitions not from a file start
 
-	mu        sync.Mutex
-	defs      map[catalog.Kind]map[string]catalog.Definition // what runs (or waits to)
-	failed    map[string]error                               // "<kind>.<name>" -> why it does not run
-	removing  map[string]error                               // "<kind>.<name>" -> why its removal did not finish
-	applied   map[string]int                                 // pipeline -> the version running
-	tableList atomic.Pointer[[]string]                       // the defined tables, read without mu
+	mu         sync.Mutex
+	defs       map[catalog.Kind]map[string]catalog.Definition // what runs (or waits to)
+	failed     map[string]error                               // "<kind>.<name>" -> why it does not run
+	removing   map[string]error                               // "<kind>.<name>" -> why its removal did not finish
+	applied    map[string]int                                 // pipeline -> the version running
+	tableList  atomic.Pointer[[]string]                       // the defined tables, read without mu
+	notRunning atomic.Pointer[map[string]string]              // failed, read without mu
 }
 
 // retryEvery is how often what failed is tried again with no other change.
@@ -51,6 +52,7 @@ func newRuntime(n *Node, dir string, log *slog.Logger) *runtime {
 	rt := &runtime{n: n, log: log, dir: dir, defs: map[catalog.Kind]map[string]catalog.Definition{},
 		failed: map[string]error{}, removing: map[string]error{}, applied: map[string]int{}}
 	rt.tableList.Store(&[]string{})
+	rt.notRunning.Store(&map[string]string{})
 	for _, k := range catalog.Kinds {
 		rt.defs[k] = map[string]catalog.Definition{}
 	}
@@ -164,6 +166,7 @@ func (rt *runtime) change(ctx context.Context, c catalog.DefinitionChange) {
 		}
 		delete(rt.defs[c.Kind], c.Name)
 		delete(rt.failed, key(c.Kind, c.Name))
+		rt.storeFailed()
 		rt.remove(ctx, c.Kind, c.Name)
 		if c.Kind == catalog.Tables {
 			rt.storeTables()
@@ -225,17 +228,21 @@ func (rt *runtime) fail(k catalog.Kind, name string, err error) {
 		rt.log.Error("definition does not run", "kind", k, "name", name, "err", err)
 	}
 	rt.failed[key(k, name)] = err
+	rt.storeFailed()
 }
 
-// Errors lists the definitions that do not run and why.
-func (rt *runtime) Errors() map[string]string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	out := map[string]string{}
+func (rt *runtime) storeFailed() {
+	m := make(map[string]string, len(rt.failed))
 	for k, err := range rt.failed {
-		out[k] = err.Error()
+		m[k] = err.Error()
 	}
-	return out
+	rt.notRunning.Store(&m)
+}
+
+// NotRunning is why a definition does not run here, if it does not.
+func (rt *runtime) NotRunning(k catalog.Kind, name string) (string, bool) {
+	why, ok := (*rt.notRunning.Load())[key(k, name)]
+	return why, ok
 }
 
 func (rt *runtime) put(ctx context.Context, k catalog.Kind, name string) {
@@ -257,7 +264,10 @@ func (rt *runtime) put(ctx context.Context, k catalog.Kind, name string) {
 		rt.fail(k, name, err)
 		return
 	}
-	delete(rt.failed, key(k, name))
+	if _, had := rt.failed[key(k, name)]; had {
+		delete(rt.failed, key(k, name))
+		rt.storeFailed()
+	}
 }
 
 func (rt *runtime) remove(ctx context.Context, k catalog.Kind, name string) {

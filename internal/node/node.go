@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(errs)
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
-		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun,
+		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun, NotRunning: n.runtime.NotRunning,
 		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout)})
 	hc := cfg.HTTP.WithDefaults()
 	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,

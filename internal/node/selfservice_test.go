@@ -305,3 +305,29 @@ func TestSelfServiceEveryKind(t *testing.T) {
 		t.Fatalf("delete a function in use: %d %v", st, m)
 	}
 }
+
+// A definition that cannot run here is shown as such: its status says why
+// (here a function whose program does not exist, and the pipeline using it).
+func TestDefinitionThatDoesNotRunSaysWhy(t *testing.T) {
+	n := selfNode(t, t.TempDir(), nil)
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	if st, m := call(t, n, "PUT", "/v1/functions/broken", `{"process":{"command":["/nonexistent/sluice-fn"]}}`); st != 201 {
+		t.Fatalf("function: %d %v", st, m)
+	}
+	if st, m := call(t, n, "PUT", "/v1/pipelines/p", `{"from":"in","function":{"name":"broken"},"to":[{"stream":"out"}]}`); st != 201 {
+		t.Fatalf("pipeline: %d %v", st, m)
+	}
+	var st int
+	var m map[string]any
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+		if st, m = call(t, n, "GET", "/v1/pipelines/p", ""); st == 200 {
+			break // the node has tried it (the change reaches it by the catalog's watch)
+		}
+	}
+	if st != 200 || m["state"] != "failing" || !strings.Contains(fmt.Sprint(m["last_error"]), "not running") || m["spec"] == nil {
+		t.Fatalf("status of a pipeline that does not run: %d %v", st, m)
+	}
+	if st, m := call(t, n, "GET", "/v1/functions/broken", ""); st != 200 || m["state"] != "not running" {
+		t.Fatalf("status of a function that does not run: %d %v", st, m)
+	}
+}
