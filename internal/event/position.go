@@ -70,6 +70,11 @@ func ParsePosition(s string) (Position, error) {
 	if err != nil {
 		return Position{}, fmt.Errorf("%w: %q is not earliest, latest, a sequence, an RFC 3339 time or unix milliseconds", ErrBadPosition, s)
 	}
+	// A time whose offset takes it out of years 0000-9999 in UTC
+	// ("0000-01-01T00:00:00+01:00") cannot be written as RFC 3339 again.
+	if u := t.UTC(); u.Year() < 0 || u.Year() > 9999 {
+		return Position{}, fmt.Errorf("%w: %q: out of range (years 0000 to 9999 in UTC)", ErrBadPosition, s)
+	}
 	return Position{Kind: Time, Time: t.UTC()}, nil
 }
 
