@@ -119,13 +119,12 @@ func (a *API) putDefinition(w http.ResponseWriter, r *http.Request, k catalog.Ki
 	if err != nil {
 		return err
 	}
-	_, existed := p.Get(r.Context(), k, name)
 	def, ch, err := p.Put(r.Context(), k, name, spec, project.PutOptions{Create: create, Force: force, Reset: q.Get("reset"), By: by(r)})
 	if err != nil {
 		return definitionProblem(err)
 	}
 	status := http.StatusOK
-	if existed != nil {
+	if ch.Op == catalog.OpCreate {
 		status = http.StatusCreated
 		w.Header().Set("Location", "/v1/"+string(k)+"/"+name)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,7 +196,7 @@ func (rt *runtime) retry(ctx context.Context, except string) {
 	sort.Strings(gone)
 	for _, k := range gone {
 		for _, kind := range catalog.Kinds {
-			if name, ok := cutPrefix(k, string(kind)+"."); ok {
+			if name, ok := strings.CutPrefix(k, string(kind)+"."); ok {
 				rt.remove(ctx, kind, name)
 			}
 		}
@@ -209,18 +210,11 @@ func (rt *runtime) retry(ctx context.Context, except string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, kind := range catalog.Kinds {
-			if name, ok := cutPrefix(k, string(kind)+"."); ok {
+			if name, ok := strings.CutPrefix(k, string(kind)+"."); ok {
 				rt.put(ctx, kind, name)
 			}
 		}
 	}
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return "", false
 }
 
 func (rt *runtime) fail(k catalog.Kind, name string, err error) {

@@ -43,15 +43,7 @@ func (n *Node) DryRun(ctx context.Context, name string, spec []byte, last int) (
 		return httpapi.DryRun{}, &project.Invalid{Errors: config.FieldErrors{{Path: path, Message: msg}}}
 	}
 	defer closeSpec(ps)
-	var ordered []pipeline.Output // streams first, as the pipeline writes them
-	for _, streams := range []bool{true, false} {
-		for _, o := range ps.To {
-			if _, ok := o.(*pipeline.StreamOutput); ok == streams {
-				ordered = append(ordered, o)
-			}
-		}
-	}
-	checks, err := pipeline.Checks(ctx, ordered)
+	checks, err := pipeline.Checks(ctx, pipeline.WriteOrder(ps.To))
 	if err != nil {
 		return httpapi.DryRun{}, err
 	}

@@ -314,16 +314,17 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 
 // outputOrder is the pipeline's outputs, streams first: on a redelivery a
 // stream output gives the others the data it stored the first time.
-func (r *runner) outputOrder() []Output {
-	out := make([]Output, 0, len(r.spec.To))
-	for _, o := range r.spec.To {
-		if _, ok := o.(*StreamOutput); ok {
-			out = append(out, o)
-		}
-	}
-	for _, o := range r.spec.To {
-		if _, ok := o.(*StreamOutput); !ok {
-			out = append(out, o)
+func (r *runner) outputOrder() []Output { return WriteOrder(r.spec.To) }
+
+// WriteOrder is outputs in the order a pipeline writes them: its stream
+// outputs first, then the others.
+func WriteOrder(outputs []Output) []Output {
+	out := make([]Output, 0, len(outputs))
+	for _, streams := range []bool{true, false} {
+		for _, o := range outputs {
+			if _, ok := o.(*StreamOutput); ok == streams {
+				out = append(out, o)
+			}
 		}
 	}
 	return out
