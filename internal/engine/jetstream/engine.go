@@ -47,6 +47,7 @@ type Engine struct {
 	log    *slog.Logger
 
 	replicas int
+	failures createFailures // why the embedded server could not create a stream
 	mu       sync.Mutex
 	streams  map[string]jetstream.Stream // handles, so reads skip an info round trip
 }
@@ -87,7 +88,10 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		}
 		lim.log(log, dir)
 		e.guard = newGuard(dir, lim, log)
-		srv, sopts, err := embedded(dir, o.Listen, lim, log, e.guard.noticeLog)
+		srv, sopts, err := embedded(dir, o.Listen, lim, log, func(line string) {
+			e.failures.notice(line)
+			e.guard.noticeLog(line)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -237,22 +241,11 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		Replicas:    max(c.Replicas, e.replicas),
 		AllowDirect: true,
 	}
-	// The server can fail to create a stream's file store under load
-	// (err_code 10049): that is transient, so try again a few times.
 	var s jetstream.Stream
-	var err error
-	for attempt := 0; ; attempt++ {
+	err := e.create(ctx, cfg.Name, func() (err error) {
 		s, err = e.js.CreateOrUpdateStream(ctx, cfg)
-		var apiErr *jetstream.APIError
-		if err == nil || attempt == 4 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
-		}
-	}
+		return err
+	})
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStorageResources && c.MaxBytes > 0 {
 		// JetStream reserves each stream's max_bytes out of the store limit.

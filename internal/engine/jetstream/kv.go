@@ -14,11 +14,15 @@ import (
 
 // KV opens a bucket named sluice_<bucket>, creating it if needed.
 func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
-	kv, err := e.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   "sluice_" + bucket,
-		Storage:  jetstream.FileStorage,
-		History:  1,
-		Replicas: e.replicas,
+	var kv jetstream.KeyValue
+	err := e.create(ctx, "KV_sluice_"+bucket, func() (err error) {
+		kv, err = e.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   "sluice_" + bucket,
+			Storage:  jetstream.FileStorage,
+			History:  1,
+			Replicas: e.replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
