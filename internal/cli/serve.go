@@ -21,6 +21,7 @@ import (
 
 type serveFlags struct {
 	config, data, addr, nats, natsListen string
+	node                                 string
 	logLevel                             string
 	progress                             time.Duration
 }
@@ -52,6 +53,7 @@ func (f *serveFlags) register(cmd *cobra.Command, data string) {
 	fl.StringVar(&f.data, "data", "", "data directory for the embedded engine (default "+data+")")
 	fl.StringVar(&f.addr, "addr", "", "HTTP listen address (default 127.0.0.1:8080)")
 	fl.StringVar(&f.nats, "nats", "", "external NATS URL(s), nats://host:port[,...]; default: embedded server")
+	fl.StringVar(&f.node, "node", "", "this node's name among the nodes sharing the NATS cluster (default: the host name)")
 	fl.StringVar(&f.natsListen, "nats-listen", "", "let NATS clients reach the embedded server on host:port (default: no port)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.DurationVar(&f.progress, "progress", DefaultProgress, "print a progress line (events in, processed, dead-lettered, lag) this often on stderr; 0: never")
@@ -95,6 +97,9 @@ func (f *serveFlags) apply(cmd *cobra.Command, cfg *config.Config) {
 	}
 	if fl.Changed("nats-listen") {
 		cfg.NATS.Listen = f.natsListen
+	}
+	if fl.Changed("node") {
+		cfg.Node = f.node
 	}
 }
 

@@ -32,9 +32,16 @@ type Config struct {
 	// Data is the data directory (embedded engine storage); relative to the working directory.
 	Data string `yaml:"data"`
 	// Addr is the HTTP listen address of the API and UI.
-	Addr   string `yaml:"addr"`
-	NATS   NATS   `yaml:"nats"`
-	Limits Limits `yaml:"limits"`
+	Addr string `yaml:"addr"`
+	// Node names this node among those sharing the engine (default: the host name; see NodeName).
+	Node string `yaml:"node"`
+	NATS NATS   `yaml:"nats"`
+	// NATSReplicas is the replicas of sluice's own buckets (catalog,
+	// positions, leases) and of streams that set none (see KVReplicas).
+	NATSReplicas int `yaml:"nats_replicas"`
+	// Cluster says how nodes sharing the engine share their work.
+	Cluster Cluster `yaml:"cluster"`
+	Limits  Limits  `yaml:"limits"`
 	// HTTP bounds the HTTP server and says which other origins' pages may use it.
 	HTTP HTTP `yaml:"http"`
 	// Reads bounds what live subscribers may cost the node.
@@ -63,7 +70,7 @@ type NATS struct {
 	URL string `yaml:"url"`
 	// Listen makes the embedded server accept NATS clients on host:port; empty: no port.
 	Listen string `yaml:"listen"`
-	// Replicas per stream in a cluster (default 1).
+	// Replicas is the older spelling of nats_replicas.
 	Replicas int `yaml:"replicas"`
 	// MaxStore caps the embedded server's file store; unset: the size of the
 	// data directory's filesystem less min_free_disk (set by engine/jetstream).
@@ -168,6 +175,7 @@ func (c *Config) defaults() {
 	}
 	c.Limits.ProduceLimits.defaults()
 	c.HTTP.defaults()
+	c.Cluster.defaults()
 }
 
 // Validate checks the whole file and lists every problem with its path.
@@ -179,6 +187,13 @@ func (c *Config) Validate() error {
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		add("nats.replicas", "want 1 to 5, got %d", c.NATS.Replicas)
 	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
+		add("nats_replicas", "want 1 to 5, got %d", c.NATSReplicas)
+	}
+	if c.NATSReplicas != 0 && c.NATS.Replicas != 0 && c.NATSReplicas != c.NATS.Replicas {
+		add("nats.replicas", "is the older spelling of nats_replicas; set only one")
+	}
+	c.Cluster.validate(add)
 	if c.NATS.URL != "" && c.NATS.Listen != "" {
 		add("nats.listen", "only the embedded server listens; it cannot be set with nats.url")
 	}

@@ -74,7 +74,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	maxStore, minFree := cfg.NATS.StoreLimits()
 	eng, err := jetstream.Open(ctx, jetstream.Options{URL: cfg.NATS.URL, DataDir: cfg.Data, Listen: cfg.NATS.Listen,
-		Replicas: cfg.NATS.Replicas, MaxStore: maxStore, MinFreeDisk: minFree, Logger: log})
+		Replicas: cfg.KVReplicas(), MaxStore: maxStore, MinFreeDisk: minFree, Logger: log})
 	if err != nil {
 		return nil, err
 	}
