@@ -146,6 +146,23 @@ type KV interface {
 	Watch(ctx context.Context, prefix string) (<-chan KVChange, error)
 }
 
+// ExpiringKVs is implemented by engines whose buckets can forget a key
+// that is not written for a while: leases and registrations that end by
+// themselves when their writer dies.
+type ExpiringKVs interface {
+	// ExpiringKV opens (creating if needed) a bucket whose keys vanish ttl
+	// after their last write (a Create or an Update).
+	ExpiringKV(ctx context.Context, bucket string, ttl time.Duration) (ExpiringKV, error)
+}
+
+// ExpiringKV is a bucket of ExpiringKVs.
+type ExpiringKV interface {
+	KV
+	// DeleteIf deletes key if its revision is still rev; ErrConflict
+	// otherwise (another writer changed it, or it expired).
+	DeleteIf(ctx context.Context, key string, rev uint64) error
+}
+
 // KVChange is one key's new value, or its deletion.
 type KVChange struct {
 	Key      string

@@ -34,6 +34,9 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("KV", func(t *testing.T) { kv(t, e) })
 	t.Run("Origins", func(t *testing.T) { origins(t, e) })
 	t.Run("NestedNames", func(t *testing.T) { nestedNames(t, e) })
+	if x, ok := e.(engine.ExpiringKVs); ok {
+		t.Run("ExpiringKV", func(t *testing.T) { expiring(t, x) })
+	}
 	if cs, ok := e.(engine.Consumers); ok {
 		t.Run("Consumers", func(t *testing.T) { consumers(t, e, cs) })
 		t.Run("ConsumersAckAll", func(t *testing.T) { consumersAckAll(t, e, cs) })
