@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/lifecycle"
 )
 
@@ -27,6 +28,7 @@ type Status struct {
 	URL      string `json:"url"`    // without its query (but for prefix)
 	Format   string `json:"format"`
 	State    string `json:"state"`
+	Node     string `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
 	// Position: every event up to this sequence is in a committed object
 	// (or is not the pipeline's). LagEvents are the events after it.
 	Position  uint64 `json:"position"`
@@ -102,7 +104,8 @@ func (st *status) view() Status {
 // Group runs a node's sinks, each named by its durable consumer (see
 // Sink.Name); sinks can be put and removed while it runs.
 type Group struct {
-	sinks *lifecycle.Group[*Sink]
+	sinks   *lifecycle.Group[*Sink]
+	cluster *lease.Cluster // nil: every sink runs here (cluster.go)
 }
 
 // ErrNotFound is returned for a sink a group does not have.
@@ -179,7 +182,7 @@ func (g *Group) List() []Status {
 	list := g.sinks.List()
 	out := make([]Status, 0, len(list))
 	for _, e := range list {
-		out = append(out, e.Component.Status())
+		out = append(out, g.placed(e, e.Component.Status()))
 	}
 	return out
 }

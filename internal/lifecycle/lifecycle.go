@@ -9,6 +9,11 @@
 // until its Run returned, closes it, and only then starts the new one, so
 // two never share what they hold (a durable consumer, a position).
 //
+// When several nodes share the work (SetGate), a component runs only while
+// its node holds the component's unit ("<kind>.<name>"): it waits on
+// Standby until then, and Run is called again each time the unit comes
+// back after it was lost or given to another node.
+//
 // One change (Put, Remove, Start, Stop) runs at a time; Get and List can be
 // called meanwhile from any goroutine and see the new component as soon as
 // a Put began.
@@ -44,6 +49,7 @@ type State string
 // States of a component.
 const (
 	Waiting State = "waiting" // not started: the group has not started, or the component it replaces is ending
+	Standby State = "standby" // waiting for its unit: another node runs it (see Gate)
 	Running State = "running" // Run has not returned
 	Ended   State = "ended"   // Run returned: asked to (Stop) or on its own
 )
@@ -55,9 +61,18 @@ type Entry[C Component] struct {
 	State     State
 }
 
+// Gate says when this node may run a unit of work (package lease).
+type Gate interface {
+	// Hold returns once this node may run unit, with a context that ends
+	// when it may no longer, and a release to call once the run ended.
+	Hold(ctx context.Context, unit string) (held context.Context, release func(), err error)
+}
+
 // Group runs named components. Make one with New.
 type Group[C Component] struct {
 	turn chan struct{} // holds a token while a change runs
+	gate Gate          // nil: every component runs here
+	kind string        // the units' prefix
 
 	mu      sync.Mutex // guards what follows
 	ctx     context.Context
@@ -68,9 +83,10 @@ type Group[C Component] struct {
 
 // slot is one component and its run.
 type slot[C Component] struct {
-	c      C
-	cancel context.CancelFunc // nil until started
-	done   chan struct{}      // closed when Run returned
+	c       C
+	cancel  context.CancelFunc // nil until started
+	done    chan struct{}      // closed when Run returned
+	standby bool               // waiting for its unit (the group's mu guards it)
 }
 
 // New makes an empty group.
@@ -90,6 +106,14 @@ func (g *Group[C]) take(ctx context.Context) error {
 
 func (g *Group[C]) give() { <-g.turn }
 
+// SetGate makes each component run only while gate lets this node run
+// its unit, kind.<name>. Call it before Start.
+func (g *Group[C]) SetGate(kind string, gate Gate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.kind, g.gate = kind, gate
+}
+
 // Start runs every component until Stop; components put later start at
 // once. A second Start does nothing.
 func (g *Group[C]) Start(ctx context.Context) {
@@ -102,18 +126,41 @@ func (g *Group[C]) Start(ctx context.Context) {
 	}
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	for _, name := range g.names() {
-		g.run(g.byName[name])
+		g.run(name, g.byName[name])
 	}
 }
 
 // run starts a slot; g.mu is held.
-func (g *Group[C]) run(s *slot[C]) {
+func (g *Group[C]) run(name string, s *slot[C]) {
 	ctx, cancel := context.WithCancel(g.ctx)
 	s.cancel = cancel
+	gate, unit := g.gate, g.kind+"."+name
 	go func() {
 		defer close(s.done)
-		s.c.Run(ctx)
+		if gate == nil {
+			s.c.Run(ctx)
+			return
+		}
+		for ctx.Err() == nil {
+			g.setStandby(s, true)
+			held, release, err := gate.Hold(ctx, unit)
+			g.setStandby(s, false)
+			if err != nil {
+				return // ctx ended, or the gate closed
+			}
+			s.c.Run(held)
+			release()
+			if held.Err() == nil {
+				return // Run returned by itself: it ended
+			}
+		}
 	}()
+}
+
+func (g *Group[C]) setStandby(s *slot[C], on bool) {
+	g.mu.Lock()
+	s.standby = on
+	g.mu.Unlock()
 }
 
 // end stops a slot, waits for its Run, and closes its component.
@@ -159,7 +206,7 @@ func (g *Group[C]) Put(ctx context.Context, name string, c C, check func(old C) 
 	}
 	g.mu.Lock()
 	if g.ctx != nil {
-		g.run(s)
+		g.run(name, s)
 	}
 	g.mu.Unlock()
 	return nil
@@ -259,6 +306,9 @@ func (s *slot[C]) entry(name string) Entry[C] {
 	e := Entry[C]{Name: name, Component: s.c, State: Waiting}
 	if s.cancel != nil {
 		e.State = Running
+		if s.standby {
+			e.State = Standby
+		}
 		select {
 		case <-s.done:
 			e.State = Ended

@@ -403,7 +403,7 @@ func (rt *runtime) putPipeline(ctx context.Context, name string, d catalog.Defin
 	if prev, running := rt.applied[name]; running && prev < d.Version && d.Reset != "" {
 		pos, err := event.ParsePosition(d.Reset)
 		if err == nil {
-			opt.Reset = &pos
+			opt.Reset, opt.ResetID = &pos, fmt.Sprintf("v%d", d.Version)
 		}
 	}
 	if err := rt.n.Pipelines.Put(ctx, spec, opt); err != nil {

@@ -32,6 +32,11 @@ type PutOptions struct {
 	// stream (resolved when Put is called), wherever it was: its consumer is
 	// created again there. Needed when the input stream changes.
 	Reset *event.Position
+	// ResetID names this reset when several nodes are put it (each runs
+	// the definition's version): only the first to run the pipeline
+	// moves it; the others find the reset of this id done. Empty: the
+	// reset is done by this node whatever was done before.
+	ResetID string
 }
 
 // Put runs a pipeline (at once if the manager is started), or puts it in
@@ -67,7 +72,7 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 		if err != nil {
 			return fmt.Errorf("pipeline %q: reset to %s: %w", s.Name, opt.Reset, err)
 		}
-		r.reset = &seq
+		r.reset, r.resetID = &seq, opt.ResetID
 	}
 	held := false
 	defer func() {
@@ -122,7 +127,7 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		held = true
 		from := old.spec.From
 		old.onClose = func(ctx context.Context) error {
-			return errors.Join(m.deleteConsumer(ctx, from, name), m.kv.Delete(ctx, name), m.kv.Delete(ctx, opKey(name)))
+			return errors.Join(m.deleteConsumer(ctx, from, name), m.kv.Delete(ctx, name), m.kv.Delete(ctx, opKey(name)), m.kv.Delete(ctx, resetKey(name)))
 		}
 		return nil
 	})
@@ -154,9 +159,14 @@ func (m *Manager) deleteConsumer(ctx context.Context, stream, pipeline string) e
 // Run runs the pipeline until ctx ends, paused or not as stored (it is a
 // lifecycle.Component).
 func (r *runner) Run(ctx context.Context) {
-	defer close(r.done)
+	ran := make(chan struct{})
+	r.mu.Lock()
+	r.running = ran
+	r.mu.Unlock()
+	defer close(ran)
 	if r.prev != nil { // it ended: its counts are final
 		r.st.carry(r.prev)
+		r.prev = nil // Run comes again when the pipeline comes back to this node
 	}
 	if raw, _, err := r.kv.Get(ctx, r.spec.Name); err == nil {
 		var ps struct{ Paused bool }
@@ -168,6 +178,7 @@ func (r *runner) Run(ctx context.Context) {
 // Close closes the pipeline's function and its outputs that hold
 // resources, once it ended, and does what it was left to do (onClose).
 func (r *runner) Close() error {
+	close(r.done)
 	if c, ok := r.spec.Function.(io.Closer); ok {
 		_ = c.Close()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
+	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/lifecycle"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -33,6 +34,7 @@ type Manager struct {
 	kv      engine.KV
 	log     *slog.Logger
 	runners *lifecycle.Group[*runner]
+	cluster *lease.Cluster // nil: every pipeline runs here (cluster.go)
 	started atomic.Bool
 	pauseMu sync.Mutex
 	ops     *operations
@@ -110,7 +112,7 @@ func (m *Manager) List() []Status {
 	for _, e := range list {
 		s := e.Component.st.view()
 		s.Operation = m.ops.of(e.Name)
-		out = append(out, s)
+		out = append(out, m.placed(e, s))
 	}
 	return out
 }
@@ -125,26 +127,32 @@ func (m *Manager) runner(name string) (*runner, error) {
 
 // Get reports one pipeline.
 func (m *Manager) Get(name string) (Status, error) {
-	r, err := m.runner(name)
-	if err != nil {
-		return Status{}, err
+	e, ok := m.runners.Get(name)
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	s := r.st.view()
+	s := e.Component.st.view()
 	s.Operation = m.ops.of(name)
-	return s, nil
+	return m.placed(e, s), nil
 }
 
 // do runs f in the pipeline's own goroutine, between two batches, with the
 // pipeline's runner: if the pipeline is put anew meanwhile, the new one runs f.
 func (m *Manager) do(ctx context.Context, name string, f func(ctx context.Context, r *runner) error) error {
 	for {
-		r, err := m.runner(name)
-		if err != nil {
+		e, ok := m.runners.Get(name)
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrNotFound, name)
+		}
+		if err := m.standby(e); err != nil {
 			return err
 		}
+		r := e.Component
 		done := make(chan error, 1)
 		select {
 		case r.control <- func(ctx context.Context) error { err := f(ctx, r); done <- err; return err }:
+		case <-r.ran():
+			continue // its run ended (its unit went to another node): ask again
 		case <-r.done:
 			if cur, err := m.runner(name); err == nil && cur == r {
 				return fmt.Errorf("pipeline %q: %w", name, ErrStopping)

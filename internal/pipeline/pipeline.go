@@ -94,6 +94,7 @@ type Status struct {
 	Function      string     `json:"function"`
 	To            []string   `json:"to"`
 	State         string     `json:"state"`
+	Node          string     `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
 	Paused        bool       `json:"paused"`
 	Position      uint64     `json:"position"`    // every input up to this sequence is done
 	LagEvents     uint64     `json:"lag_events"`  // inputs not yet done

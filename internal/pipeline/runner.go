@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -29,12 +30,15 @@ type runner struct {
 	log     *slog.Logger
 	st      *status
 	control chan func(ctx context.Context) error // run between batches: pause, resume, reset
-	done    chan struct{}                        // closed when Run returned
+	done    chan struct{}                        // closed when the runner is closed: it runs no more
+	mu      sync.Mutex
+	running chan struct{} // closed when the last Run returned (Run comes again when a node gets the pipeline back)
 	paused  bool
 	errors  string // the dead-letter stream
 	// reset, if set, is the sequence the consumer starts at, wherever it
 	// was, at the first session (see PutOptions.Reset).
-	reset *uint64
+	reset   *uint64
+	resetID string // names the reset among nodes (PutOptions.ResetID)
 	// newInput: the pipeline was put to read another stream than before.
 	newInput bool
 	prev     *status // of the pipeline this one replaces: its counts go on
@@ -42,6 +46,16 @@ type runner struct {
 	// do once the pipeline ended (e.g. delete its consumer).
 	onClose func(ctx context.Context) error
 }
+
+// ran is closed once the current Run returned; nil before the first.
+func (r *runner) ran() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
+// resetKey is where the last reset done is recorded, in the pause state's bucket.
+func resetKey(pipeline string) string { return pipeline + ".reset" }
 
 func consumerName(pipeline string) string { return "pipeline_" + pipeline }
 
@@ -161,6 +175,13 @@ func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
 	}
 	cfg := engine.ConsumerConfig{Stream: r.spec.From, Name: consumerName(r.spec.Name),
 		StartSeq: start, MaxAckPending: r.spec.MaxInFlight, AckWait: ackWait}
+	if r.reset != nil && r.resetID != "" {
+		// Every node sharing the engine was put the same reset: the first
+		// to run the pipeline does it, the others find it done.
+		if v, _, err := r.kv.Get(ctx, resetKey(r.spec.Name)); err == nil && string(v) == r.resetID {
+			r.reset = nil
+		}
+	}
 	if r.reset != nil {
 		if err := r.cons.DeleteConsumer(ctx, r.spec.From, cfg.Name); err != nil {
 			return nil, err
@@ -171,6 +192,11 @@ func (r *runner) consumer(ctx context.Context) (engine.Consumer, error) {
 			return nil, err
 		}
 		r.log.Info("pipeline starts at the position it was put with", "pipeline", r.spec.Name, "seq", cfg.StartSeq)
+		if r.resetID != "" {
+			if err := engine.Put(ctx, r.kv, resetKey(r.spec.Name), []byte(r.resetID)); err != nil {
+				return nil, fmt.Errorf("record the reset: %w", err)
+			}
+		}
 		r.reset = nil
 		return c, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/lifecycle"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -28,6 +29,7 @@ type Manager struct {
 	kv      engine.KV
 	log     *slog.Logger
 	runners *lifecycle.Group[*runner]
+	cluster *lease.Cluster // nil: every source runs here (cluster.go)
 	pauseMu sync.Mutex
 }
 
@@ -115,7 +117,7 @@ func (m *Manager) List() []StatusView {
 	list := m.runners.List()
 	out := make([]StatusView, 0, len(list))
 	for _, e := range list {
-		out = append(out, e.Component.status.View())
+		out = append(out, m.placed(e, e.Component.status.View()))
 	}
 	return out
 }
@@ -130,21 +132,25 @@ func (m *Manager) runner(name string) (*runner, error) {
 
 // Get reports one source's status.
 func (m *Manager) Get(name string) (StatusView, error) {
-	r, err := m.runner(name)
-	if err != nil {
-		return StatusView{}, err
+	e, ok := m.runners.Get(name)
+	if !ok {
+		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	return r.status.View(), nil
+	return m.placed(e, e.Component.status.View()), nil
 }
 
 // SetPaused pauses or resumes a source, here and after restarts.
 func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (StatusView, error) {
 	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
 	defer m.pauseMu.Unlock()
-	r, err := m.runner(name)
-	if err != nil {
-		return StatusView{}, err
+	e, ok := m.runners.Get(name)
+	if !ok {
+		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
+	if err := m.standby(e); err != nil {
+		return StatusView{}, err // the node that runs it changes it, so that it sees the change
+	}
+	r := e.Component
 	raw, _ := json.Marshal(pauseState{Paused: paused, At: time.Now().UTC()})
 	if err := engine.Put(ctx, m.kv, name, raw); err != nil {
 		return StatusView{}, err

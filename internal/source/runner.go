@@ -63,7 +63,11 @@ const closeTimeout = 10 * time.Second
 func (r *runner) Run(ctx context.Context) {
 	if r.prev != nil { // it ended: its counts are final
 		r.status.carry(r.prev.View())
+		r.prev = nil // Run comes again when the source comes back to this node
 	}
+	// Another node may have run it since the last Run: resume from the
+	// stream, as after a restart, not from what this process confirmed.
+	r.confirmed, r.confirmedN, r.confirmedData = "", 0, nil
 	r.run(ctx, r.m.paused(ctx, r.spec.Name))
 }
 

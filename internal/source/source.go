@@ -76,6 +76,7 @@ type StatusView struct {
 	Kind           string     `json:"kind"`
 	To             string     `json:"to"`
 	State          string     `json:"state"`
+	Node           string     `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
 	Position       string     `json:"position,omitempty"`
 	LastEventTime  *time.Time `json:"last_event_time,omitempty"`
 	LagSeconds     *float64   `json:"lag_seconds,omitempty"`
