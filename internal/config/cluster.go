@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"os"
 	"time"
 )
@@ -11,6 +12,10 @@ type Cluster struct {
 	// pipeline, a files output) lasts without being renewed: another node
 	// takes the work over about this long after its node died. Default 10s.
 	LeaseTTL Duration `yaml:"lease_ttl,omitempty"`
+	// Advertise is the host:port other nodes reach this node's API at
+	// (they pass it requests about what it runs). Default: addr, with the
+	// host name in place of an unspecified host (0.0.0.0, [::]).
+	Advertise string `yaml:"advertise,omitempty"`
 }
 
 // DefaultLeaseTTL is the lease of a piece of work when cluster.lease_ttl is unset.
@@ -25,6 +30,11 @@ func (c *Cluster) defaults() {
 func (c Cluster) validate(add func(path, format string, args ...any)) {
 	if d := time.Duration(c.LeaseTTL); d < time.Second || d > 10*time.Minute {
 		add("cluster.lease_ttl", "want 1s to 10m, got %s", d)
+	}
+	if c.Advertise != "" {
+		if h, p, err := net.SplitHostPort(c.Advertise); err != nil || h == "" || p == "" || p == "0" {
+			add("cluster.advertise", "want host:port with a host and a port, got %q", c.Advertise)
+		}
 	}
 }
 

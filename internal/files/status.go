@@ -170,6 +170,15 @@ func (g *Group) Names(pipeline string) []string {
 	return out
 }
 
+// Units are the names of every sink, in order.
+func (g *Group) Units() []string {
+	var out []string
+	for _, e := range g.sinks.List() {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
 // Start runs every sink until Stop.
 func (g *Group) Start(ctx context.Context) { g.sinks.Start(ctx) }
 

@@ -77,7 +77,8 @@ const components = `{
   "properties":{"changed":{"type":"boolean"}}},
 "Source": {"type":"object","required":["name","kind","to","state","events_in","stored","duplicates","dropped","dead_lettered","reconnects","paused"],"properties":{
   "name":{"type":"string"},"kind":{"type":"string","enum":["sse","file"]},"to":{"type":"string"},
-  "state":{"type":"string","enum":["starting","connecting","streaming","backing_off","paused","finished","failed","stopped"]},
+  "state":{"type":"string","enum":["starting","connecting","streaming","backing_off","paused","finished","failed","stopped","standby"]},
+  "node":{"type":"string","description":"the node that runs it, among nodes sharing the engine (standby: another node runs it; empty while it moves)"},
   "position":{"type":"string","description":"the feed's position after the last event read (for EventStreams, its id)"},
   "last_event_time":{"type":"string"},"lag_seconds":{"type":"number"},
   "events_in":{"type":"integer"},"stored":{"type":"integer"},"duplicates":{"type":"integer"},"dropped":{"type":"integer"},
@@ -106,13 +107,22 @@ const components = `{
     "stderr":{"type":"string"},"exit":{"type":"string"},"attempts":{"type":"integer"},"http_status":{"type":"integer"},"http_body":{"type":"string"}}}}}}}},
 "Pipeline": {"type":"object","required":["name","from","function","to","state","paused","position","lag_events","rate","processed","filtered","failed","outputs"],
   "properties":{"name":{"type":"string"},"from":{"type":"string"},"function":{"type":"string"},"to":{"type":["array","null"],"items":{"type":"string"}},
-  "state":{"type":"string","enum":["starting","running","paused","failing","stopped"]},"paused":{"type":"boolean"},
+  "state":{"type":"string","enum":["starting","running","paused","failing","stopped","standby"]},"paused":{"type":"boolean"},
+  "node":{"type":"string","description":"the node that runs it, among nodes sharing the engine (standby: another node runs it; empty while it moves)"},
   "position":{"type":"integer"},"lag_events":{"type":"integer"},"lag_seconds":{"type":["number","null"]},"rate":{"type":"number"},
   "processed":{"type":"integer"},"filtered":{"type":"integer"},"failed":{"type":"integer"},"outputs":{"type":"integer"},
   "last_error":{"type":"string"},"last_error_time":{"type":"string"},"last_event_time":{"type":"string"},
   "operation":{"$ref":"#/components/schemas/Operation","description":"the running or last redrive or rebuild"},
   "files":{"type":"array","description":"the pipeline's files outputs: where they write, position, lag, objects, the open object, last error","items":{"type":"object","required":["url","format","state","position","lag_events","objects"]}},
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
+"ClusterRuns": {"type":"object","required":["sources","pipelines","files"],"properties":{"sources":{"type":"array","items":{"type":"string"}},"pipelines":{"type":"array","items":{"type":"string"}},"files":{"type":"array","items":{"type":"string"}}}},
+"Cluster": {"type":"object","required":["node","lease_ttl","nodes","waiting"],"properties":{
+  "node":{"type":"string","description":"the node that answered"},"lease_ttl":{"type":"string","description":"how long after a node dies another takes over its work"},
+  "nodes":{"type":"array","items":{"type":"object","required":["name","instance","addr","started","last_seen","units","runs"],"properties":{
+    "name":{"type":"string"},"instance":{"type":"string","description":"one process of the node"},"addr":{"type":"string","description":"its HTTP address"},
+    "started":{"type":"string","format":"date-time"},"last_seen":{"type":"string","format":"date-time"},"tables":{"type":"string","enum":["sqlite","postgres"]},
+    "units":{"type":"integer","description":"the sources, pipelines and files outputs it runs or waits to run"},"runs":{"$ref":"#/components/schemas/ClusterRuns"}}}},
+  "waiting":{"$ref":"#/components/schemas/ClusterRuns"}}},
 "PipelineList": {"type":"object","required":["pipelines"],"properties":{"pipelines":{"type":"array","items":{"$ref":"#/components/schemas/Pipeline"}}}},
 "Operation": {"type":"object","required":["id","kind","pipeline","state","started","progress"],"properties":{
   "id":{"type":"string"},"kind":{"type":"string","enum":["redrive","rebuild"]},"pipeline":{"type":"string"},

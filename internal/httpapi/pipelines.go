@@ -45,6 +45,7 @@ func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
 			list = append(list, a.withPast(s))
 		}
 	}
+	fromOwners(a, r, "/v1/pipelines", "pipelines", list, func(v pipelineView) (string, string) { return v.Name, v.Node })
 	return writeJSON(w, http.StatusOK, map[string]any{"pipelines": list})
 }
 

@@ -75,6 +75,9 @@ func toProblem(err error) *Problem {
 	var appendErr *stream.AppendError
 	var spaceErr *engine.SpaceError
 	var busy *pipeline.BusyError
+	if p, ok := elsewhereProblem(err); ok {
+		return p
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

@@ -91,6 +91,8 @@ func (a *API) table() []route {
 				204: {desc: "SSE only: the range is already over (e.g. resuming at or past until); EventSource clients stop reconnecting"},
 				400: problemResp("bad position or limit"), 404: problemResp("no such stream")},
 			h: a.read},
+		{method: "GET", path: "/v1/cluster", id: "getCluster", tag: "cluster", summary: "The nodes sharing the engine and what each runs",
+			responses: map[int]response{200: jsonResp("the cluster", "Cluster"), 404: problemResp("the node shares no work")}, h: a.getCluster},
 		{method: "GET", path: "/v1/sources", id: "listSources", tag: "sources", summary: "Every source: state, position, lag, counts, last error",
 			responses: map[int]response{200: jsonResp("the sources", "SourceList")}, h: a.listSources},
 		{method: "GET", path: "/v1/sources/{name}", id: "getSource", tag: "sources", summary: "One source's status",

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/history"
+	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/source"
@@ -63,6 +64,11 @@ type Options struct {
 	// DryRun runs an unsaved pipeline spec on the last events of its
 	// input stream (the node's DryRun); nil: the route answers 404.
 	DryRun func(ctx context.Context, name string, spec []byte, last int) (DryRun, error)
+	// Cluster is the node's part among the nodes sharing its engine: a
+	// request about a source or pipeline that runs on another node is
+	// passed to it, lists ask the others, GET /v1/cluster shows them; nil:
+	// the node runs everything itself.
+	Cluster *lease.Cluster
 }
 
 // API serves the HTTP API.
@@ -105,10 +111,32 @@ func New(svc *stream.Service, opts Options) *API {
 	a.closing, a.close = context.WithCancel(context.Background())
 	a.routes = standard(append(a.table(), a.definitionRoutes()...))
 	for _, rt := range a.routes {
-		a.mux.Handle(rt.method+" "+rt.path, a.adapt(rt.h))
+		h := a.adapt(rt.h)
+		if kind, ok := runBound[rt.id]; ok {
+			h = a.toOwner(kind, h)
+		}
+		a.mux.Handle(rt.method+" "+rt.path, h)
 	}
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	return a
+}
+
+// runBound are the routes only the node running their source or pipeline
+// serves (its live status, its controls), by route id: the unit kind.
+var runBound = map[string]string{
+	"getSource": "sources", "pauseSource": "sources", "resumeSource": "sources",
+	"getPipeline": "pipelines", "pausePipeline": "pipelines", "resumePipeline": "pipelines",
+	"resetPipeline": "pipelines", "redrivePipeline": "pipelines",
+}
+
+// toOwner passes a run-bound request to the node that runs its unit.
+func (a *API) toOwner(kind string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.forward(w, r, kind+"."+r.PathValue("name")) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // CloseSubscriptions ends every SSE subscription, so a graceful shutdown

@@ -27,6 +27,7 @@ func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
 			list = append(list, a.sourcePast(s))
 		}
 	}
+	fromOwners(a, r, "/v1/sources", "sources", list, func(v sourceView) (string, string) { return v.Name, v.Node })
 	return writeJSON(w, http.StatusOK, map[string]any{"sources": list})
 }
 

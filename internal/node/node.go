@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/function"
 	"github.com/sluice-dev/sluice/internal/history"
 	"github.com/sluice-dev/sluice/internal/httpapi"
+	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/source"
@@ -50,6 +51,9 @@ type Node struct {
 	API         *httpapi.API
 	Registry    *prometheus.Registry
 	History     *history.Recorder // the last hour of lag and rate, per source and pipeline
+	// Cluster is the node's part among the nodes sharing the engine: what
+	// it runs of the sources, pipelines and files outputs (package lease).
+	Cluster *lease.Cluster
 
 	log     *slog.Logger
 	dataDir string
@@ -93,6 +97,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		if n.Files != nil {
 			n.Files.Stop()
 		}
+		if n.Cluster != nil {
+			n.Cluster.Close()
+		}
+		if n.ln != nil {
+			_ = n.ln.Close()
+		}
 		if n.Tables != nil {
 			_ = n.Tables.Close()
 		}
@@ -111,6 +121,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	if n.Tables, err = openTables(ctx, cfg); err != nil {
+		return fail(err)
+	}
+	// Listen before joining: the other nodes learn the address.
+	if n.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
+	}
+	if n.Cluster, err = joinCluster(ctx, n, cfg, n.ln.Addr()); err != nil {
 		return fail(err)
 	}
 	n.Functions = Functions()
@@ -138,6 +155,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		return fail(err)
 	}
 	n.Files = files.NewGroup(n.Registry)
+	n.Sources.Share(n.Cluster)
+	n.Pipelines.Share(n.Cluster)
+	n.Files.Share(n.Cluster)
 	n.runtime = newRuntime(n, cfg.Dir(), log)
 	if err := n.runtime.load(ctx); err != nil {
 		return fail(err)
@@ -149,16 +169,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun, NotRunning: n.runtime.NotRunning,
-		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout)})
+		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout),
+		Cluster: n.Cluster})
 	hc := cfg.HTTP.WithDefaults()
 	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,
 		BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log})
 	if err != nil {
 		return fail(fmt.Errorf("http: %w", err))
-	}
-	n.ln, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
 	}
 	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: time.Duration(hc.HeaderTimeout),
 		IdleTimeout: time.Duration(hc.IdleTimeout), MaxHeaderBytes: int(hc.MaxHeaderBytes)}
@@ -175,7 +192,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if !eng.Embedded() {
 		mode = "external " + cfg.NATS.URL
 	}
-	log.Info("sluice serving", "addr", "http://"+n.Addr(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
+	log.Info("sluice serving", "addr", "http://"+n.Addr(), "node", n.Cluster.Node(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
 	return n, nil
 }
 
@@ -201,6 +218,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.Sources.Stop() // sources and pipelines write to the engine: stop them first
 	n.Pipelines.Stop()
 	n.Files.Stop()
+	n.Cluster.Close() // after the runs ended and gave their units back: the other nodes take them at once
 	n.API.CloseSubscriptions()
 	err := n.srv.Shutdown(ctx)
 	n.Streams.Close()       // the subscribers' shared tails, and their consumers
