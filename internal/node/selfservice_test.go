@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
 // selfNode starts a node on dir's sluice.yaml (two streams, no pipeline).
@@ -185,9 +186,12 @@ func TestSelfServiceTwoNodesSeeEachOther(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	dir := t.TempDir()
-	a := selfNode(t, dir, func(c *config.Config) { c.NATS.Listen = addr })
+	pg := testenv.PostgresSchema(t) // two nodes share tables only in PostgreSQL
+	a := selfNode(t, dir, func(c *config.Config) { c.NATS.Listen, c.Node, c.TableStore = addr, "a", pg })
 	defer a.Shutdown(context.Background())
-	b := selfNode(t, dir, func(c *config.Config) { c.NATS.URL, c.Data = "nats://"+addr, filepath.Join(t.TempDir(), "b") })
+	b := selfNode(t, dir, func(c *config.Config) {
+		c.NATS.URL, c.Data, c.Node, c.TableStore = "nats://"+addr, filepath.Join(t.TempDir(), "b"), "b", pg
+	})
 	defer b.Shutdown(context.Background())
 	if st, m := call(t, a, "POST", "/v1/tables", `{"name":"t","key":"event.id","time":"/t"}`); st != 201 {
 		t.Fatalf("create on a: %d %v", st, m)
