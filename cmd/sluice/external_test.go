@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
 // TestServeWithExternalNATS runs `sluice serve --nats URL` against a
@@ -36,12 +38,13 @@ func TestServeWithExternalNATS(t *testing.T) {
 
 	schema, _ := filepath.Abs("../../testdata/schemas/mediawiki/recentchange/1.0.0.yaml")
 	cfg := filepath.Join(t.TempDir(), "sluice.yaml")
-	os.WriteFile(cfg, []byte("streams:\n  wikimedia.recentchange:\n    schema: "+schema+"\n"), 0o644)
+	// two nodes on one engine keep their tables in PostgreSQL (with SQLite the second is refused)
+	os.WriteFile(cfg, []byte("table_store: "+testenv.PostgresSchema(t)+"\nstreams:\n  wikimedia.recentchange:\n    schema: "+schema+"\n"), 0o644)
 	events, _ := os.ReadFile("../../testdata/recentchange/enwiki-edits-2023-07-29.ndjson")
 
-	serve := func() (*exec.Cmd, string) {
+	serve := func(node string) (*exec.Cmd, string) {
 		addr := freeAddr(t)
-		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", t.TempDir(), "--addr", addr, "--nats", "nats://"+natsAddr)
+		cmd := exec.Command(bin, "serve", "--config", cfg, "--data", t.TempDir(), "--addr", addr, "--nats", "nats://"+natsAddr, "--node", node)
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -68,14 +71,14 @@ func TestServeWithExternalNATS(t *testing.T) {
 			t.Fatal("sluice did not stop")
 		}
 	}
-	a, baseA := serve()
+	a, baseA := serve("a")
 	waitReady(t, baseA)
 	resp, err := http.Post(baseA+"/v1/streams/wikimedia.recentchange/events", "application/x-ndjson", bytes.NewReader(events))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("produce on node A: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	b, baseB := serve() // a second node on the same cluster
+	b, baseB := serve("b") // a second node on the same cluster
 	waitReady(t, baseB)
 	resp, err = http.Get(baseB + "/v1/streams/wikimedia.recentchange/events?limit=1000")
 	if err != nil {
