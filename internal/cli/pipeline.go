@@ -46,9 +46,9 @@ func newPipeline(g *globals) *cobra.Command {
 					return printJSON(g, out.Pipelines)
 				}
 				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tFROM\tFUNCTION\tSTATE\tPOSITION\tLAG\tLAG TIME\tRATE/S\tPROCESSED\tFILTERED\tFAILED\tLAST ERROR")
+				fmt.Fprintln(tw, "NAME\tFROM\tFUNCTION\tSTATE\tNODE\tPOSITION\tLAG\tLAG TIME\tRATE/S\tPROCESSED\tFILTERED\tFAILED\tLAST ERROR")
 				for _, p := range out.Pipelines {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.1f\t%d\t%d\t%d\t%s\n", p.Name, p.From, p.Function, p.State, p.Position,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.1f\t%d\t%d\t%d\t%s\n", p.Name, p.From, p.Function, p.State, orDash(p.Node), p.Position,
 						p.LagEvents, lagTime(p.LagSeconds), p.Rate, p.Processed, p.Filtered, p.Failed, short(p.LastError, 60))
 				}
 				return tw.Flush()

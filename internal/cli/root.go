@@ -45,6 +45,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", server, "sluice server URL (env SLUICE_SERVER)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of tables")
-	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g))
+	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g))
 	return root
 }

@@ -27,9 +27,9 @@ func newSource(g *globals) *cobra.Command {
 					return printJSON(g, out.Sources)
 				}
 				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tKIND\tTO\tSTATE\tLAG\tIN\tSTORED\tDUP\tDROPPED\tDEAD\tRECONNECTS\tLAST ERROR")
+				fmt.Fprintln(tw, "NAME\tKIND\tTO\tSTATE\tNODE\tLAG\tIN\tSTORED\tDUP\tDROPPED\tDEAD\tRECONNECTS\tLAST ERROR")
 				for _, s := range out.Sources {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Kind, s.To, state(s), lag(s),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Kind, s.To, state(s), orDash(s.Node), lag(s),
 						s.EventsIn, s.Stored, s.Duplicates, s.Dropped, s.DeadLettered, s.Reconnects, short(s.LastError, 60))
 				}
 				return tw.Flush()
@@ -65,6 +65,9 @@ func printSource(g *globals, s source.StatusView) error {
 	}
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "name\t%s\nkind\t%s\nto\t%s\nstate\t%s\n", s.Name, s.Kind, s.To, state(s))
+	if s.Node != "" {
+		fmt.Fprintf(tw, "node\t%s\n", s.Node)
+	}
 	fmt.Fprintf(tw, "last event time\t%s\nlag\t%s\nposition\t%s\n", fmtTime(s.LastEventTime), lag(s), s.Position)
 	fmt.Fprintf(tw, "events in\t%d\nstored\t%d\nduplicates\t%d\ndropped\t%d\ndead-lettered\t%d\nunreadable\t%d\nreconnects\t%d\n",
 		s.EventsIn, s.Stored, s.Duplicates, s.Dropped, s.DeadLettered, s.Unreadable, s.Reconnects)
