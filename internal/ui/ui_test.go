@@ -491,6 +491,11 @@ func TestUI(t *testing.T) {
 			t.Fatalf("page_images try it: %+v", res)
 		}
 		b.shot("functions")
+		// the cluster page: this one node, running the replay source and the pipeline
+		b.open("/ui/cluster", `#cluster table.grid tbody tr`)
+		b.waitJS("what the node runs", `(document.querySelector("#cluster tbody tr") || {textContent: ""}).textContent.includes("this node") && `+
+			`document.querySelector("#cluster tbody tr").textContent.includes("wiki_image_list") && document.querySelector("#cluster tbody tr").textContent.includes("replay")`, 10*time.Second)
+		b.shot("cluster")
 		b.open("/ui/api", `details#listStreams`)
 		b.run("try listStreams", 10*time.Second, chromedpClick(`details#listStreams summary`), chromedpClick(`details#listStreams form button[type=submit]`))
 		b.waitJS("its answer", `document.querySelector("details#listStreams .try-result").textContent.includes("200")`, 5*time.Second)

@@ -17,6 +17,12 @@ sluice.pages.sources = async function (main) {
   });
 };
 
+// nodeBadge names the node that runs a source or pipeline, among nodes
+// sharing the engine.
+function nodeBadge(node) {
+  return node ? h("a", { class: "badge node", href: "/ui/cluster#node-" + encodeURIComponent(node), title: "the node that runs it" }, "on " + node) : null;
+}
+
 function stateBadge(state, paused) {
   const cls = paused ? "warn" : ["streaming", "running"].includes(state) ? "ok" : ["failing", "failed", "backing_off"].includes(state) ? "bad" : "";
   return h("span", { class: "badge " + cls }, state);
@@ -31,7 +37,7 @@ function sourceCard(card, s) {
   const keepHistory = card.querySelector("details.def-history");
   const act = async (verb) => { try { await api("POST", `/v1/sources/${encodeURIComponent(s.name)}/${verb}`); toast(`${s.name}: ${verb}d`); } catch (e) { toast(e.message, true); } };
   putChildren(card,
-    h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
+    h("div", { class: "head" }, h("h2", {}, s.name), stateBadge(s.state, s.paused), nodeBadge(s.node), h("span", { class: "muted" }, s.kind + " → ", h("a", { href: "/ui/streams/" + encodeURIComponent(s.to) }, s.to)),
       h("span", { class: "spacer" }),
       s.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
     h("div", { class: "row" },
@@ -160,7 +166,7 @@ function pipelineCard(card, p, version) {
     catch (e) { toast(e.message, true); }
   };
   putChildren(card,
-    h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused), version ? h("span", { class: "badge version", title: "the definition's version" }, "v" + version) : null,
+    h("div", { class: "head" }, h("h2", {}, p.name), stateBadge(p.state, p.paused), nodeBadge(p.node), version ? h("span", { class: "badge version", title: "the definition's version" }, "v" + version) : null,
       h("span", { class: "muted" }, h("a", { href: "/ui/streams/" + encodeURIComponent(p.from) }, p.from), " → ", p.function, " → ",
         (p.to || []).map((t, i) => [i ? ", " : "", t.startsWith("stream:") ? h("a", { href: "/ui/streams/" + encodeURIComponent(t.slice(7)) }, t) : t.startsWith("table:") ? h("a", { href: "/ui/tables/" + encodeURIComponent(t.slice(6)) }, t) : t])),
       h("span", { class: "spacer" }),
