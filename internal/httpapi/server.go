@@ -112,8 +112,8 @@ func New(svc *stream.Service, opts Options) *API {
 	a.routes = standard(append(a.table(), a.definitionRoutes()...))
 	for _, rt := range a.routes {
 		h := a.adapt(rt.h)
-		if kind, ok := runBound[rt.id]; ok {
-			h = a.toOwner(kind, h)
+		if unit, ok := runBound[rt.id]; ok {
+			h = a.toOwner(unit, h)
 		}
 		a.mux.Handle(rt.method+" "+rt.path, h)
 	}
@@ -122,17 +122,42 @@ func New(svc *stream.Service, opts Options) *API {
 }
 
 // runBound are the routes only the node running their source or pipeline
-// serves (its live status, its controls), by route id: the unit kind.
-var runBound = map[string]string{
-	"getSource": "sources", "pauseSource": "sources", "resumeSource": "sources",
-	"getPipeline": "pipelines", "pausePipeline": "pipelines", "resumePipeline": "pipelines",
-	"resetPipeline": "pipelines", "redrivePipeline": "pipelines",
+// serves (its live status, its controls, its operations), by route id:
+// the unit the request is about.
+var runBound = map[string]func(a *API, r *http.Request) string{
+	"getSource": sourceUnit, "pauseSource": sourceUnit, "resumeSource": sourceUnit,
+	"getPipeline": pipelineUnit, "pausePipeline": pipelineUnit, "resumePipeline": pipelineUnit,
+	"resetPipeline": pipelineUnit, "redrivePipeline": pipelineUnit,
+	"getOperation": operationUnit, "cancelOperation": operationUnit,
+	"rebuildTable": (*API).tableWriterUnit,
+}
+
+func sourceUnit(_ *API, r *http.Request) string   { return source.Unit(r.PathValue("name")) }
+func pipelineUnit(_ *API, r *http.Request) string { return pipeline.Unit(r.PathValue("name")) }
+func operationUnit(_ *API, r *http.Request) string {
+	return pipeline.Unit(pipeline.OperationPipeline(r.PathValue("id")))
+}
+
+// tableWriterUnit is the pipeline that writes a table: a rebuild holds it
+// back while it runs, so it runs where that pipeline runs.
+func (a *API) tableWriterUnit(r *http.Request) string {
+	if a.opts.Pipelines == nil {
+		return ""
+	}
+	for _, p := range a.opts.Pipelines.List() {
+		for _, to := range p.To {
+			if to == "table:"+r.PathValue("name") {
+				return pipeline.Unit(p.Name)
+			}
+		}
+	}
+	return ""
 }
 
 // toOwner passes a run-bound request to the node that runs its unit.
-func (a *API) toOwner(kind string, h http.Handler) http.Handler {
+func (a *API) toOwner(unit func(a *API, r *http.Request) string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.forward(w, r, kind+"."+r.PathValue("name")) {
+		if u := unit(a, r); u != "" && a.forward(w, r, u) {
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -50,6 +50,13 @@ type Operation struct {
 	Resumes string `json:"resumes,omitempty"`
 }
 
+// OperationPipeline is the pipeline of an operation by its id
+// ("<pipeline>.<random>"), so that any node can tell which node runs it.
+func OperationPipeline(id string) string {
+	p, _, _ := strings.Cut(id, ".")
+	return p
+}
+
 // Running reports whether the operation has not ended.
 func (o Operation) Running() bool { return o.State == OpRunning }
 
@@ -163,7 +170,7 @@ func (s *operations) start(v Operation, run func(ctx context.Context, o *op) err
 			return Operation{}, &BusyError{Running: cv}
 		}
 	}
-	v.ID, v.State, v.Started = strings.ToLower(rand.Text()), OpRunning, time.Now().UTC()
+	v.ID, v.State, v.Started = v.Pipeline+"."+strings.ToLower(rand.Text()), OpRunning, time.Now().UTC()
 	o := &op{v: v, done: make(chan struct{})}
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	o.cancel = cancel
