@@ -67,6 +67,12 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 	st := &status{s: Status{Name: s.Name, From: s.From, Function: s.FunctionName, To: to, State: Starting}}
 	r := &runner{spec: &s, svc: m.svc, cons: m.cons, kv: m.kv, log: m.log, st: st,
 		control: make(chan func(context.Context) error), done: make(chan struct{})}
+	if m.cluster != nil {
+		// Among nodes, an interrupted rebuild starts over where the
+		// pipeline writing the table runs, once it runs there.
+		r.onRun = func(ctx context.Context) { m.resume(ctx, m.ops.load(ctx, s.Name)) }
+		r.onEnd = func() { m.ops.moved(s.Name) }
+	}
 	if opt.Reset != nil {
 		seq, err := m.svc.Resolve(ctx, s.From, *opt.Reset)
 		if err != nil {
@@ -102,7 +108,7 @@ func (m *Manager) Put(ctx context.Context, s Spec, opt PutOptions) error {
 	if err != nil {
 		return err
 	}
-	if m.started.Load() {
+	if m.started.Load() && m.cluster == nil {
 		m.resume(ctx, m.ops.load(ctx, s.Name)) // a pipeline known before a restart
 	}
 	m.log.Info("pipeline put", "pipeline", s.Name, "from", s.From, "function", s.FunctionName, "reset", opt.Reset != nil)
@@ -167,6 +173,12 @@ func (r *runner) Run(ctx context.Context) {
 	if r.prev != nil { // it ended: its counts are final
 		r.st.carry(r.prev)
 		r.prev = nil // Run comes again when the pipeline comes back to this node
+	}
+	if r.onRun != nil {
+		r.onRun(ctx)
+	}
+	if r.onEnd != nil {
+		defer r.onEnd()
 	}
 	if raw, _, err := r.kv.Get(ctx, r.spec.Name); err == nil {
 		var ps struct{ Paused bool }

@@ -77,7 +77,9 @@ func (m *Manager) Start(ctx context.Context) {
 	m.started.Store(true)
 	m.runners.Start(ctx)
 	for _, e := range m.runners.List() {
-		m.resume(ctx, m.ops.load(ctx, e.Name))
+		if m.cluster == nil { // else when it runs (see Put)
+			m.resume(ctx, m.ops.load(ctx, e.Name))
+		}
 	}
 }
 

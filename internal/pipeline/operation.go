@@ -88,6 +88,7 @@ var (
 
 	errCanceled = errors.New("canceled")
 	errStopped  = errors.New("the node stopped while the operation ran")
+	errMoved    = errors.New("the pipeline went to another node while the operation ran")
 )
 
 // BusyError is returned when an operation is asked of a pipeline that
@@ -236,8 +237,8 @@ func (o *op) finish(err, cause error) {
 		}
 	case errors.Is(cause, errCanceled):
 		o.v.State, o.v.Error = OpCanceled, "canceled before it ended"
-	case errors.Is(cause, errStopped):
-		o.v.State, o.v.Error = OpInterrupted, errStopped.Error()
+	case errors.Is(cause, errStopped), errors.Is(cause, errMoved):
+		o.v.State, o.v.Error = OpInterrupted, cause.Error()
 	default:
 		o.v.State, o.v.Error = OpFailed, err.Error()
 	}
@@ -361,6 +362,21 @@ func (s *operations) cancel(ctx context.Context, id string) (Operation, error) {
 	case <-ctx.Done():
 	}
 	return o.view(), nil
+}
+
+// moved ends the running operation of a pipeline that no longer runs on
+// this node (its unit went to another node), and waits for it: the node
+// that runs the pipeline now must be the only one writing its outputs.
+func (s *operations) moved(pipeline string) {
+	s.mu.Lock()
+	o := s.last[pipeline]
+	s.mu.Unlock()
+	if o == nil || !o.view().Running() {
+		return
+	}
+	s.log.Warn("the pipeline went to another node: its operation ends", "pipeline", pipeline, "operation", o.view().ID)
+	o.cancel(errMoved)
+	<-o.done
 }
 
 // close ends every running operation (as interrupted) and waits for them.

@@ -45,6 +45,12 @@ type runner struct {
 	// onClose, if set, runs at the end of Close: what a change left to
 	// do once the pipeline ended (e.g. delete its consumer).
 	onClose func(ctx context.Context) error
+	// onRun, if set, runs at the start of each Run (among nodes: what
+	// waits for the pipeline to run here).
+	onRun func(ctx context.Context)
+	// onEnd, if set, runs at the end of each Run (among nodes: what must
+	// not go on once the pipeline went to another node).
+	onEnd func()
 }
 
 // ran is closed once the current Run returned; nil before the first.
