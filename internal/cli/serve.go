@@ -133,6 +133,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, o serveOpt
 	if err != nil {
 		return err
 	}
+	select { // an external NATS out of reach: the node starts once it answers
+	case <-n.Up():
+	case <-ctx.Done():
+		log.Info("shutting down before NATS answered")
+		return n.Shutdown(context.Background())
+	case err := <-n.Done():
+		_ = n.Shutdown(context.Background())
+		return err
+	}
 	if o.started != nil {
 		o.started(n)
 	}

@@ -191,3 +191,9 @@ func newErrorID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// WriteProblem answers a problem+json of status, for handlers outside the
+// API (a node that is not started yet).
+func WriteProblem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	writeProblem(w, r, slog.New(slog.DiscardHandler), problem(status, title, detail))
+}

@@ -5,6 +5,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/engine/jetstream"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/function"
@@ -59,15 +61,25 @@ type Node struct {
 	dataDir string
 	runtime *runtime // runs what the catalog defines
 	srv     *http.Server
+	handler *swap // the API, or the answer of a node waiting for NATS (waiting.go)
 	ln      net.Listener
+	up      chan struct{} // closed once started
+	// While NATS is out of reach at start (waiting.go):
+	waitErr   atomic.Pointer[string] // why the node is not started yet
+	stopLater context.CancelFunc     // ends the tries to start; nil if none
+	later     sync.WaitGroup
 	ready   atomic.Bool
 	stop    context.CancelFunc // ends the node's own loops
 	loops   sync.WaitGroup
 	done    chan error
 }
 
-// Start opens the engine, applies the declared streams and serves HTTP on
-// cfg.Addr ("127.0.0.1:0" picks a free port; see Addr).
+// Start opens the engine, applies the declared definitions and serves
+// HTTP on cfg.Addr ("127.0.0.1:0" picks a free port; see Addr). With an
+// external NATS out of reach it does not fail: the node serves /healthz,
+// answers /readyz and every other request 503 with the reason, and
+// starts by itself once NATS answers (Up is closed then; Done reports a
+// definition that cannot run then, as Start would have).
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -76,15 +88,51 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if err != nil {
 		return nil, err
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	n := &Node{log: log, dataDir: cfg.Data, done: make(chan error, 1), ln: ln, up: make(chan struct{}), handler: &swap{}}
+	hc := cfg.HTTP.WithDefaults()
+	guard := httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr, BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log}
+	wait, err := httpapi.Guard(http.HandlerFunc(n.waiting), guard)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	n.handler.set(wait)
+	n.srv = &http.Server{Handler: n.handler, ReadHeaderTimeout: time.Duration(hc.HeaderTimeout),
+		IdleTimeout: time.Duration(hc.IdleTimeout), MaxHeaderBytes: int(hc.MaxHeaderBytes)}
+	err = n.start(ctx, cfg, declared, guard)
+	switch {
+	case err == nil:
+	case errors.Is(err, engine.ErrUnavailable) && cfg.NATS.URL != "":
+		log.Warn("NATS is out of reach: the node answers 503 and starts once NATS answers", "nats", cfg.NATS.URL, "err", err)
+		n.setWaiting(err)
+		later, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		n.stopLater = cancel
+		n.later.Go(func() { n.startLater(later, cfg, declared, guard) })
+	default:
+		_ = ln.Close()
+		return nil, err
+	}
+	go func() { n.done <- n.srv.Serve(n.ln) }()
+	return n, nil
+}
+
+// start opens the engine and puts everything in place; on an error it
+// closes what it opened and leaves the node as it found it.
+func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog.Definition, guard httpapi.GuardOptions) error {
+	log := n.log
 	maxStore, minFree := cfg.NATS.StoreLimits()
 	eng, err := jetstream.Open(ctx, jetstream.Options{URL: cfg.NATS.URL, DataDir: cfg.Data, Listen: cfg.NATS.Listen,
 		Replicas: cfg.KVReplicas(), MaxStore: maxStore, MinFreeDisk: minFree, Logger: log})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n := &Node{Engine: eng, log: log, dataDir: cfg.Data, Registry: prometheus.NewRegistry(), done: make(chan error, 1), History: history.New(historyPoints)}
+	n.Engine, n.Registry, n.History = eng, prometheus.NewRegistry(), history.New(historyPoints)
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	fail := func(err error) (*Node, error) {
+	fail := func(err error) error {
 		if n.Sources != nil {
 			n.Sources.Stop()
 		}
@@ -100,14 +148,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		if n.Cluster != nil {
 			n.Cluster.Close()
 		}
-		if n.ln != nil {
-			_ = n.ln.Close()
-		}
 		if n.Tables != nil {
 			_ = n.Tables.Close()
 		}
 		_ = eng.Close()
-		return nil, err
+		n.clear()
+		return err
 	}
 	cat, err := catalog.Open(ctx, eng)
 	if err != nil {
@@ -122,10 +168,6 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	}
 	if n.Tables, err = openTables(ctx, cfg); err != nil {
 		return fail(err)
-	}
-	// Listen before joining: the other nodes learn the address.
-	if n.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return fail(fmt.Errorf("listen on %s: %w", cfg.Addr, err))
 	}
 	if n.Cluster, err = joinCluster(ctx, n, cfg, n.ln.Addr()); err != nil {
 		return fail(err)
@@ -171,15 +213,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun, NotRunning: n.runtime.NotRunning,
 		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout),
 		Cluster: n.Cluster})
-	hc := cfg.HTTP.WithDefaults()
-	handler, err := httpapi.Guard(withUI(n.API), httpapi.GuardOptions{Access: hc.Access(), Listen: cfg.Addr,
-		BodyTimeout: time.Duration(hc.BodyTimeout), Logger: log})
+	handler, err := httpapi.Guard(withUI(n.API), guard)
 	if err != nil {
 		return fail(fmt.Errorf("http: %w", err))
 	}
-	n.srv = &http.Server{Handler: handler, ReadHeaderTimeout: time.Duration(hc.HeaderTimeout),
-		IdleTimeout: time.Duration(hc.IdleTimeout), MaxHeaderBytes: int(hc.MaxHeaderBytes)}
-	go func() { n.done <- n.srv.Serve(n.ln) }()
+	n.handler.set(handler)
 	n.Sources.Start(context.WithoutCancel(ctx))
 	n.Pipelines.Start(context.WithoutCancel(ctx))
 	n.Files.Start(context.WithoutCancel(ctx))
@@ -193,7 +231,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		mode = "external " + cfg.NATS.URL
 	}
 	log.Info("sluice serving", "addr", "http://"+n.Addr(), "node", n.Cluster.Node(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
-	return n, nil
+	close(n.up)
+	return nil
 }
 
 func (n *Node) checkReady(ctx context.Context) error {
@@ -213,6 +252,15 @@ func (n *Node) Done() <-chan error { return n.done }
 // subscriptions), then closes the engine, which flushes its stores.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
+	if n.stopLater != nil {
+		n.stopLater()
+		n.later.Wait()
+	}
+	select {
+	case <-n.up:
+	default: // never started: only the HTTP server runs
+		return n.srv.Shutdown(ctx)
+	}
 	n.stop()
 	n.loops.Wait()
 	n.Sources.Stop() // sources and pipelines write to the engine: stop them first
