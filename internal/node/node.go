@@ -68,10 +68,10 @@ type Node struct {
 	waitErr   atomic.Pointer[string] // why the node is not started yet
 	stopLater context.CancelFunc     // ends the tries to start; nil if none
 	later     sync.WaitGroup
-	ready   atomic.Bool
-	stop    context.CancelFunc // ends the node's own loops
-	loops   sync.WaitGroup
-	done    chan error
+	ready     atomic.Bool
+	stop      context.CancelFunc // ends the node's own loops
+	loops     sync.WaitGroup
+	done      chan error
 }
 
 // Start opens the engine, applies the declared definitions and serves
