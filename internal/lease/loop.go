@@ -140,7 +140,9 @@ func (c *Cluster) renewSelf(ctx context.Context) {
 	}
 	raw, _ := json.Marshal(c.self())
 	now := time.Now()
-	next, err := c.nodes.Update(ctx, c.o.Node, raw, rev)
+	rctx, cancel := context.WithTimeout(ctx, c.renewEvery())
+	defer cancel()
+	next, err := c.nodes.Update(rctx, c.o.Node, raw, rev)
 	switch {
 	case err == nil:
 		c.mu.Lock()
@@ -167,10 +169,21 @@ func (c *Cluster) renewClaims(ctx context.Context) {
 	c.mu.Unlock()
 	for _, w := range due {
 		c.mu.Lock()
-		rev, since := w.rev, w.since
+		rev, since, left := w.rev, w.since, c.fenceAfter()-time.Since(w.sent)
+		if left <= 0 && w.held {
+			c.lose(w, "could not renew its claim in time", nil)
+		}
+		held := w.held
 		c.mu.Unlock()
+		if !held {
+			continue
+		}
+		// A renewal that hangs must not hold the fence back: it waits at
+		// most until the claim is given up anyway.
+		rctx, cancel := context.WithTimeout(ctx, left)
 		now := time.Now()
-		next, err := c.leases.Update(ctx, w.unit, c.claim(since), rev)
+		next, err := c.leases.Update(rctx, w.unit, c.claim(since), rev)
+		cancel()
 		c.mu.Lock()
 		switch {
 		case !w.held: // given back or lost meanwhile
@@ -255,7 +268,9 @@ func (c *Cluster) balance(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for i, u := range try {
-		c.take(ctx, u, overdue[i])
+		tctx, cancel := context.WithTimeout(ctx, c.renewEvery())
+		c.take(tctx, u, overdue[i])
+		cancel()
 	}
 }
 
@@ -266,11 +281,12 @@ func (c *Cluster) take(ctx context.Context, unit string, keep bool) {
 	sent := time.Now()
 	rev, err := c.leases.Create(ctx, unit, c.claim(since))
 	if errors.Is(err, engine.ErrExists) {
-		// Ours from a process before this one (the same node name): taken
+		// Ours from a process before this one (the same node name), or
+		// from this one when the answer to its create was lost: taken
 		// back at once. Another node's: left to run, or to expire.
 		raw, cur, gerr := c.leases.Get(ctx, unit)
 		var cl Claim
-		if gerr != nil || json.Unmarshal(raw, &cl) != nil || cl.Node != c.o.Node || cl.Instance == c.instance {
+		if gerr != nil || json.Unmarshal(raw, &cl) != nil || cl.Node != c.o.Node {
 			return
 		}
 		sent = time.Now()
