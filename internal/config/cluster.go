@@ -14,7 +14,9 @@ type Cluster struct {
 	LeaseTTL Duration `yaml:"lease_ttl,omitempty"`
 	// Advertise is the host:port other nodes reach this node's API at
 	// (they pass it requests about what it runs). Default: addr, with the
-	// host name in place of an unspecified host (0.0.0.0, [::]).
+	// machine's first address that is not loopback in place of an
+	// unspecified host (0.0.0.0, [::]). A host name must be listed in
+	// http.hosts too.
 	Advertise string `yaml:"advertise,omitempty"`
 }
 

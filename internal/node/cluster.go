@@ -50,9 +50,25 @@ func advertise(cfg *config.Config, listen net.Addr) string {
 		return listen.String()
 	}
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip == nil || ip.IsUnspecified() {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			host = h
-		}
+		host = ownIP()
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// ownIP is the machine's first address that is not loopback (a pod's IP):
+// other nodes reach it, and the API answers an IP address whatever
+// http.hosts says (a host name would need to be listed there). Without
+// one, the host name.
+func ownIP() string {
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "127.0.0.1"
 }
