@@ -8,6 +8,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -18,9 +19,17 @@ var (
 	ErrConflict = errors.New("changed concurrently")
 	ErrClosed   = errors.New("engine closed")
 	// ErrUnavailable is an engine that does not answer for a while (e.g.
-	// JetStream restarting, a stream without a leader): try again later;
-	// never read it as "not there".
+	// JetStream restarting, NATS unreachable, a stream without a leader):
+	// try again later; never read it as "not there". It clears by itself.
 	ErrUnavailable = errors.New("engine unavailable")
+	// ErrNoLeader is a replicated stream that has no leader able to store
+	// now: its cluster is electing one, or too few of the stream's servers
+	// are up for a quorum. It is ErrUnavailable too.
+	ErrNoLeader = fmt.Errorf("%w: the stream has no leader", ErrUnavailable)
+	// ErrUnsupported is a request this engine cannot do as it is set up
+	// (e.g. 3 replicas of a stream on a single server): the request's
+	// fault here, not the engine's.
+	ErrUnsupported = errors.New("not supported by this engine")
 )
 
 // StreamConfig is what the engine keeps about a stream.
@@ -29,15 +38,33 @@ type StreamConfig struct {
 	MaxAge          time.Duration // 0: keep forever
 	MaxBytes        int64         // 0: no limit
 	DuplicateWindow time.Duration // how long an id is remembered for de-duplication
-	Replicas        int           // copies in a cluster; 0 means 1
+	Replicas        int           // copies in a cluster; 0: the engine's default
 }
 
-// StreamState is a stream's size and extent.
+// StreamState is a stream's size and extent, and where its copies are.
 type StreamState struct {
 	Messages uint64
 	Bytes    uint64
 	FirstSeq uint64 // 0 when empty
 	LastSeq  uint64 // 0 when nothing was ever appended
+
+	// Replicas is the number of copies the engine keeps (1 on a single server).
+	Replicas int
+	// Leader names the server that stores the stream's appends first; ""
+	// when it has none now, or when the engine is one server, not a cluster.
+	Leader string
+	// Followers are the other copies as the leader sees them (none for
+	// one copy, nor while there is no leader).
+	Followers []Follower
+}
+
+// Follower is a copy of a stream that is not its leader.
+type Follower struct {
+	Name    string        // its server
+	Current bool          // it has everything the leader stored
+	Offline bool          // the leader does not hear from it
+	Lag     uint64        // operations it is behind the leader
+	Active  time.Duration // since the leader last heard from it
 }
 
 // Msg is a message to append.
@@ -85,7 +112,13 @@ type Engine interface {
 	// when every message is durably stored, or with an error: a
 	// *PartialError lists the messages stored, any other error means none
 	// was (except when ctx ended: then it is not known). Out of space is
-	// ErrNoSpace (a *SpaceError), returned at once, never waited out.
+	// ErrNoSpace (a *SpaceError), returned at once, never waited out. A
+	// stream that stays without a leader, or an engine that stays out of
+	// reach, for a while (the implementation's patience) is ErrNoLeader or
+	// ErrUnavailable; the messages it does not list as stored may then
+	// have been stored (an answer was lost): sending them again with the
+	// same IDs is safe. An engine known to be out of reach fails Publish
+	// at once.
 	Publish(ctx context.Context, stream string, msgs []Msg) (Pending, error)
 	// Get returns the first message whose sequence is at or after seq,
 	// ErrNotFound when there is none.
@@ -111,7 +144,8 @@ type Engine interface {
 
 	// KV opens (creating if needed) a key/value bucket.
 	KV(ctx context.Context, bucket string) (KV, error)
-	// Ready reports whether the engine can serve requests.
+	// Ready reports whether the engine can serve requests, and if not why
+	// (ErrUnavailable when it is out of reach).
 	Ready(ctx context.Context) error
 	// Close releases every resource; an embedded server flushes and stops.
 	Close() error

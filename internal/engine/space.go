@@ -80,8 +80,9 @@ func byteSize(n int64) string {
 // error from Pending.Wait that is not a PartialError means none were.
 type PartialError struct {
 	// Appended has one entry per message, in order; Seq is 0 for a message
-	// that was not stored. Stored messages are usually a prefix, but not
-	// always: a later message may fit where an earlier one did not.
+	// that was not stored (when Err is ErrUnavailable: not known to be
+	// stored). Stored messages are usually a prefix, but not always: a
+	// later message may fit where an earlier one did not.
 	Appended []Appended
 	First    int   // index of the first message not stored
 	Err      error // why it was not stored

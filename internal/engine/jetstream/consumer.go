@@ -40,7 +40,7 @@ func (e *Engine) EnsureConsumer(ctx context.Context, cfg engine.ConsumerConfig) 
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on %s: %w", cfg.Name, cfg.Stream, mapErr(err))
 	}
-	return &consumer{c: c}, nil
+	return &consumer{c: c, link: e.link}, nil
 }
 
 // DeleteConsumer removes a consumer; its position is forgotten.
@@ -67,9 +67,15 @@ func (e *Engine) DeleteMsg(ctx context.Context, stream string, seq uint64) error
 	return nil
 }
 
-type consumer struct{ c jetstream.Consumer }
+type consumer struct {
+	c    jetstream.Consumer
+	link *link
+}
 
 func (c *consumer) Fetch(ctx context.Context, n int, wait time.Duration) ([]engine.Delivery, error) {
+	if err := c.link.check(); err != nil {
+		return nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		wait = max(time.Until(dl), time.Millisecond)
 	}
@@ -95,6 +101,9 @@ func (c *consumer) Fetch(ctx context.Context, n int, wait time.Duration) ([]engi
 }
 
 func (c *consumer) State(ctx context.Context) (engine.ConsumerState, error) {
+	if err := c.link.check(); err != nil {
+		return engine.ConsumerState{}, err
+	}
 	info, err := c.c.Info(ctx)
 	if err != nil {
 		return engine.ConsumerState{}, mapErr(err)

@@ -26,7 +26,8 @@ type Options struct {
 	DataDir string
 	// Listen (host:port) makes the embedded server accept NATS clients; empty: no port.
 	Listen string
-	// Replicas is the default number of copies of each stream (external clusters).
+	// Replicas is the number of copies of each bucket, and of each stream
+	// whose config sets none (external clusters); 0 means 1.
 	Replicas int
 	// MaxStore caps the embedded server's file store; 0: the default (limits.go).
 	MaxStore int64
@@ -34,19 +35,26 @@ type Options struct {
 	// appends that would go below it are refused (engine.ErrNoSpace).
 	// 0: the default (limits.go); negative: no reserve.
 	MinFreeDisk int64
-	Logger      *slog.Logger
+	// Patience is how long an append to an external NATS waits when its
+	// stream answers none of its messages (no leader, NATS out of reach)
+	// before it fails with engine.ErrNoLeader or engine.ErrUnavailable;
+	// 0: DefaultPatience.
+	Patience time.Duration
+	Logger   *slog.Logger
 }
 
 // Engine is the JetStream implementation of engine.Engine.
 type Engine struct {
 	srv    *server.Server // nil for an external server
 	guard  *guard         // of the embedded server's disk; nil for an external server
+	link   *link          // the connection to an external server; nil for the embedded one
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	direct *direct // batch and single direct gets
 	log    *slog.Logger
 
 	replicas int
+	patience time.Duration  // see Options.Patience
 	failures createFailures // why the embedded server could not create a stream
 	mu       sync.Mutex
 	streams  map[string]jetstream.Stream // handles, so reads skip an info round trip
@@ -54,13 +62,19 @@ type Engine struct {
 
 var _ engine.Engine = (*Engine)(nil)
 
-// Open starts or connects to JetStream.
+// Open starts or connects to JetStream. An external NATS that cannot be
+// reached does not fail it: the engine connects in the background, Ready
+// says why it is not ready, and operations fail at once with
+// engine.ErrUnavailable until it is reached (see link).
 func Open(ctx context.Context, o Options) (*Engine, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, replicas: max(o.Replicas, 1), streams: map[string]jetstream.Stream{}}
+	e := &Engine{log: log, replicas: max(o.Replicas, 1), patience: o.Patience, streams: map[string]jetstream.Stream{}}
+	if e.patience <= 0 {
+		e.patience = DefaultPatience
+	}
 	opts := []nats.Option{nats.Name("sluice"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrBadHeaderMsg) {
@@ -98,14 +112,23 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.srv = srv
 		e.guard.start(srv, sopts)
 		opts = append(opts, nats.InProcessServer(srv))
+	} else {
+		e.link = newLink(url, log)
+		opts = append(opts, e.link.options()...)
 	}
-	nc, err := connect(ctx, url, opts, log)
-	if err != nil {
+	nc, err := nats.Connect(url, opts...)
+	if err != nil { // a bad URL or option: reaching the server is not tried yet
 		e.guard.close()
 		e.stopServer()
-		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
+		return nil, fmt.Errorf("connect to nats at %s: %w", redactURL(url), err)
 	}
 	e.nc = nc
+	if e.link != nil {
+		e.link.set(nc)
+		if !nc.IsConnected() { // the first attempt failed; the client goes on in the background
+			e.link.down(errors.New("no server of the URL accepted a connection (retrying every 0.5s)"))
+		}
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
 		jetstream.WithPublishAsyncTimeout(10*time.Second)) // a lost ack fails, and is retried, instead of hanging
 	if err != nil {
@@ -117,6 +140,9 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
+	if e.srv == nil {
+		return e, nil // reached or not: Ready tells
+	}
 	// Reachable is enough to start: a node whose disk is full starts, reads,
 	// reports not ready, and takes appends again once space returns.
 	if err := e.reachable(ctx); err != nil {
@@ -124,24 +150,6 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// connect retries the first connection for a while: a cluster and the
-// sluice nodes using it are often started together.
-func connect(ctx context.Context, url string, opts []nats.Option, log *slog.Logger) (*nats.Conn, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		nc, err := nats.Connect(url, opts...)
-		if err == nil || url == "" || time.Now().After(deadline) || !errors.Is(err, nats.ErrNoServers) {
-			return nc, err
-		}
-		log.Warn("nats not reachable yet; retrying", "url", url, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
 }
 
 // Embedded reports whether the engine runs its own server.
@@ -158,8 +166,12 @@ func (e *Engine) ClientURL() string {
 	return e.srv.ClientURL()
 }
 
-// Ready checks that JetStream answers and has room to store (see space.go).
+// Ready checks that NATS is reached, JetStream answers and has room to
+// store (see space.go).
 func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.link.check(); err != nil {
+		return err
+	}
 	if err := e.guard.check(); err != nil {
 		return err
 	}
@@ -191,9 +203,11 @@ func (e *Engine) Close() error {
 	e.guard.close() // it restarts JetStream: stop it before the server
 	var err error
 	if e.nc != nil {
-		err = e.nc.Drain()
-		for e.nc.IsDraining() {
-			time.Sleep(5 * time.Millisecond)
+		if e.nc.IsConnected() { // draining a connection that is not up only fails
+			err = e.nc.Drain()
+			for e.nc.IsDraining() {
+				time.Sleep(5 * time.Millisecond)
+			}
 		}
 		e.nc.Close()
 	}
@@ -227,6 +241,13 @@ func originSubject(name, origin string) string {
 func allSubjects(name string) string { return "sluice.s." + name + ".>" }
 
 func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error {
+	if err := e.link.check(); err != nil {
+		return fmt.Errorf("ensure stream %q: %w", c.Name, err)
+	}
+	replicas := c.Replicas
+	if replicas <= 0 {
+		replicas = e.replicas
+	}
 	cfg := jetstream.StreamConfig{
 		Name:        streamName(c.Name),
 		Description: "sluice stream " + c.Name,
@@ -238,11 +259,11 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		MaxBytes:    orUnlimited(c.MaxBytes),
 		MaxMsgs:     -1,
 		Duplicates:  c.DuplicateWindow,
-		Replicas:    max(c.Replicas, e.replicas),
+		Replicas:    replicas,
 		AllowDirect: true,
 	}
 	var s jetstream.Stream
-	err := e.create(ctx, cfg.Name, func() (err error) {
+	err := e.create(ctx, cfg.Name, func(ctx context.Context) (err error) {
 		s, err = e.js.CreateOrUpdateStream(ctx, cfg)
 		return err
 	})
@@ -255,6 +276,10 @@ func (e *Engine) EnsureStream(ctx context.Context, c engine.StreamConfig) error 
 		}
 		return fmt.Errorf("ensure stream %q: its retention max_bytes (%d bytes) does not fit: JetStream reserves every "+
 			"stream's max_bytes out of the store limit: %w", c.Name, c.MaxBytes, se)
+	}
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeReplicasUnsupported {
+		return fmt.Errorf("ensure stream %q: %w: %d replicas need a JetStream cluster, and this server is not in one "+
+			"(a single server keeps 1 copy)", c.Name, engine.ErrUnsupported, replicas)
 	}
 	if err != nil {
 		return fmt.Errorf("ensure stream %q: %w", c.Name, mapErr(err))
@@ -273,6 +298,9 @@ func orUnlimited(n int64) int64 {
 }
 
 func (e *Engine) DeleteStream(ctx context.Context, name string) error {
+	if err := e.link.check(); err != nil {
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
 	e.mu.Lock()
 	delete(e.streams, name)
 	e.mu.Unlock()
@@ -283,6 +311,9 @@ func (e *Engine) DeleteStream(ctx context.Context, name string) error {
 }
 
 func (e *Engine) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if err := e.link.check(); err != nil {
+		return nil, fmt.Errorf("stream %q: %w", name, err)
+	}
 	e.mu.Lock()
 	s, ok := e.streams[name]
 	e.mu.Unlock()
@@ -310,9 +341,17 @@ func (e *Engine) State(ctx context.Context, name string) (engine.StreamState, er
 		return engine.StreamState{}, fmt.Errorf("stream %q: %w", name, mapErr(err))
 	}
 	st := info.State
-	out := engine.StreamState{Messages: st.Msgs, Bytes: st.Bytes, LastSeq: st.LastSeq}
+	out := engine.StreamState{Messages: st.Msgs, Bytes: st.Bytes, LastSeq: st.LastSeq, Replicas: max(info.Config.Replicas, 1)}
 	if st.Msgs > 0 {
 		out.FirstSeq = st.FirstSeq
+	}
+	// A server that is not in a cluster names itself leader of every
+	// stream, under no cluster name: not worth telling.
+	if ci := info.Cluster; ci != nil && ci.Name != "" {
+		out.Leader = ci.Leader
+		for _, r := range ci.Replicas {
+			out.Followers = append(out.Followers, engine.Follower{Name: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag, Active: r.Active})
+		}
 	}
 	return out, nil
 }
@@ -346,6 +385,9 @@ func (e *Engine) unanswered(ctx context.Context, name string, err error) error {
 // Get is a batch direct get of one message, for its "at or after" reading
 // of the sequence (and headers read as the server wrote them).
 func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Stored, error) {
+	if err := e.link.check(); err != nil {
+		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, err)
+	}
 	b, err := e.direct.batch(ctx, streamName(name), seq, 1, 1)
 	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Stored{}, fmt.Errorf("get %s@%d: %w", name, seq, err)
@@ -357,6 +399,9 @@ func (e *Engine) Get(ctx context.Context, name string, seq uint64) (engine.Store
 }
 
 func (e *Engine) LastOf(ctx context.Context, name, origin string) (engine.Stored, error) {
+	if err := e.link.check(); err != nil {
+		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)
+	}
 	m, err := e.direct.last(ctx, streamName(name), originSubject(name, origin))
 	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)

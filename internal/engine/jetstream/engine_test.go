@@ -1,13 +1,10 @@
 package jetstream
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/engine/enginetest"
-	"github.com/sluice-dev/sluice/internal/testenv"
+	"github.com/sluice-dev/sluice/internal/testenv/natstest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,31 +93,8 @@ func TestEmbeddedListensOnlyWhenAsked(t *testing.T) {
 // TestExternal runs the conformance suite against a separate nats-server
 // process, built from the same module version the embedded server uses.
 func TestExternal(t *testing.T) {
-	if testing.Short() {
-		testenv.Skip(t, "-short: the external nats-server is not built")
-	}
-	bin := buildServer(t)
-	addr := freeAddr(t)
-	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "-a", host, "-p", port, "-js", "-sd", t.TempDir())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("nats-server output:\n%s", out.String())
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	var e *Engine
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if e, err = Open(context.Background(), Options{URL: "nats://" + addr}); err == nil {
-			break
-		}
-	}
+	p := natstest.Processes(t, 1)
+	e, err := Open(context.Background(), Options{URL: p.URL()})
 	if err != nil {
 		t.Fatalf("connect to external nats-server: %v", err)
 	}
@@ -129,16 +103,6 @@ func TestExternal(t *testing.T) {
 		t.Fatal("engine is embedded")
 	}
 	enginetest.Run(t, e)
-}
-
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nats-server")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build nats-server: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func freeAddr(t *testing.T) string {

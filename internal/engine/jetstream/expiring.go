@@ -18,8 +18,11 @@ var _ engine.ExpiringKVs = (*Engine)(nil)
 // one revision per key. A bucket that exists with another ttl is updated
 // to this one.
 func (e *Engine) ExpiringKV(ctx context.Context, bucket string, ttl time.Duration) (engine.ExpiringKV, error) {
+	if err := e.link.check(); err != nil {
+		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
+	}
 	var kv jetstream.KeyValue
-	err := e.create(ctx, "KV_sluice_"+bucket, func() (err error) {
+	err := e.create(ctx, "KV_sluice_"+bucket, func(ctx context.Context) (err error) {
 		kv, err = e.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:   "sluice_" + bucket,
 			Storage:  jetstream.FileStorage,
@@ -32,7 +35,7 @@ func (e *Engine) ExpiringKV(ctx context.Context, bucket string, ttl time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
 	}
-	return &expiringBucket{kvBucket{kv: kv, guard: e.guard}}, nil
+	return &expiringBucket{kvBucket{kv: kv, guard: e.guard, link: e.link}}, nil
 }
 
 type expiringBucket struct{ kvBucket }

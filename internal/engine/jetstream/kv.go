@@ -14,8 +14,11 @@ import (
 
 // KV opens a bucket named sluice_<bucket>, creating it if needed.
 func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
+	if err := e.link.check(); err != nil {
+		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
+	}
 	var kv jetstream.KeyValue
-	err := e.create(ctx, "KV_sluice_"+bucket, func() (err error) {
+	err := e.create(ctx, "KV_sluice_"+bucket, func(ctx context.Context) (err error) {
 		kv, err = e.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:   "sluice_" + bucket,
 			Storage:  jetstream.FileStorage,
@@ -27,15 +30,19 @@ func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
 	}
-	return &kvBucket{kv: kv, guard: e.guard}, nil
+	return &kvBucket{kv: kv, guard: e.guard, link: e.link}, nil
 }
 
 type kvBucket struct {
 	kv    jetstream.KeyValue
 	guard *guard // a write to a store that failed for lack of space is refused at once, not left to time out
+	link  *link  // an operation while NATS is out of reach fails at once
 }
 
 func (b *kvBucket) writable() error {
+	if err := b.link.check(); err != nil {
+		return err
+	}
 	if full, _ := b.guard.state(); full != nil {
 		return full
 	}
@@ -43,6 +50,9 @@ func (b *kvBucket) writable() error {
 }
 
 func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := b.link.check(); err != nil {
+		return nil, 0, fmt.Errorf("kv get %q: %w", key, err)
+	}
 	en, err := b.kv.Get(ctx, key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("kv get %q: %w", key, mapErr(err))
@@ -89,6 +99,9 @@ func (b *kvBucket) Delete(ctx context.Context, key string) error {
 }
 
 func (b *kvBucket) Keys(ctx context.Context, prefix string) ([]string, error) {
+	if err := b.link.check(); err != nil {
+		return nil, fmt.Errorf("kv keys: %w", err)
+	}
 	all, err := b.kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
@@ -107,6 +120,9 @@ func (b *kvBucket) Keys(ctx context.Context, prefix string) ([]string, error) {
 }
 
 func (b *kvBucket) Watch(ctx context.Context, prefix string) (<-chan engine.KVChange, error) {
+	if err := b.link.check(); err != nil {
+		return nil, fmt.Errorf("kv watch: %w", err)
+	}
 	w, err := b.kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("kv watch: %w", mapErr(err))

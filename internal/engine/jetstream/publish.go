@@ -18,6 +18,9 @@ import (
 // batch that would take the disk's free space below the reserve is refused
 // whole first (engine.ErrNoSpace), and nothing is sent. Wait must be called.
 func (e *Engine) Publish(ctx context.Context, name string, msgs []engine.Msg) (engine.Pending, error) {
+	if err := e.link.check(); err != nil {
+		return nil, fmt.Errorf("append to %q: %w", name, err)
+	}
 	release, err := e.guard.admit(batchBytes(name, msgs))
 	if err != nil {
 		return nil, fmt.Errorf("append to %q: %w", name, err)
@@ -92,28 +95,36 @@ type pending struct {
 	msgs    []*nats.Msg
 	futs    []jetstream.PubAckFuture // of the first messages, those sent by Publish
 	release func()                   // gives back what admit took
+	watch   *stallWatch              // notices the stream answers nothing; set by Wait
 }
 
 // Wait collects every ack. A message whose fate is unknown (no ack in time,
 // lost connection, leader change) is sent again with the same Nats-Msg-Id,
 // so a copy that did land is answered as a duplicate instead of stored
-// twice; that is retried until ctx ends, nothing is skipped. A message the
-// stream refused (out of space, or another permanent error) is not sent
-// again: Wait returns the error, and when some messages were stored an
-// *engine.PartialError that says which.
+// twice; that is retried until ctx ends, nothing is skipped, unless the
+// stream answers nothing for the engine's patience (see stall.go): then
+// Wait fails with engine.ErrNoLeader or engine.ErrUnavailable. A message
+// the stream refused (out of space, or another permanent error) is not
+// sent again: Wait returns the error, and when some messages were stored
+// an *engine.PartialError that says which.
 func (p *pending) Wait(ctx context.Context) ([]engine.Appended, error) {
 	defer p.release()
+	p.watch = p.e.watchStall(ctx)
+	defer p.watch.stop()
 	out := make([]engine.Appended, len(p.msgs))
 	refused := map[int]error{}
 	all := make([]int, len(p.msgs))
 	for i := range all {
 		all[i] = i
 	}
-	todo, err := p.settle(ctx, all[:len(p.futs)], p.futs, out, refused)
+	todo, err := p.settle(p.watch.ctx, all[:len(p.futs)], p.futs, out, refused)
 	if err != nil {
-		return nil, err
+		if todo, err = p.stalled(ctx, out, refused); err != nil {
+			return nil, err
+		}
+	} else {
+		todo = append(todo, all[len(p.futs):]...)
 	}
-	todo = append(todo, all[len(p.futs):]...)
 	retried := false
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
@@ -129,8 +140,11 @@ func (p *pending) Wait(ctx context.Context) ([]engine.Appended, error) {
 		}
 		_, changed := p.e.guard.state()
 		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		case <-p.watch.ctx.Done():
+			if todo, err = p.stalled(ctx, out, refused); err != nil {
+				return nil, err
+			}
+			continue
 		case <-time.After(b.NextBackOff()):
 		case <-changed:
 		}
@@ -138,14 +152,48 @@ func (p *pending) Wait(ctx context.Context) ([]engine.Appended, error) {
 		for k, i := range todo {
 			msgs[k] = p.msgs[i]
 		}
-		futs, _ := p.e.sendAll(ctx, p.stream, msgs)
-		again, err := p.settle(ctx, todo[:len(futs)], futs, out, refused)
+		futs, _ := p.e.sendAll(p.watch.ctx, p.stream, msgs)
+		again, err := p.settle(p.watch.ctx, todo[:len(futs)], futs, out, refused)
 		if err != nil {
-			return nil, err
+			if todo, err = p.stalled(ctx, out, refused); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		todo = append(again, todo[len(futs):]...)
 	}
 	return p.result(out, refused)
+}
+
+// stalled is called when the wait's context ended: ctx's own end, or the
+// stream answered nothing for a while. It returns the error to give up
+// with, or, when the stream turns out to be able to store after all, the
+// messages still to send (every one neither stored nor refused).
+func (p *pending) stalled(ctx context.Context, out []engine.Appended, refused map[int]error) ([]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if why := p.watch.why(ctx, p.stream); why != nil {
+		err := fmt.Errorf("append to %q: %w", p.stream, why)
+		first, stored := -1, false
+		for i, a := range out {
+			if a.Seq == 0 && first < 0 {
+				first = i
+			}
+			stored = stored || a.Seq != 0
+		}
+		if stored && first >= 0 {
+			return nil, &engine.PartialError{Appended: out, First: first, Err: err}
+		}
+		return nil, err
+	}
+	var todo []int
+	for i, a := range out {
+		if _, ok := refused[i]; !ok && a.Seq == 0 {
+			todo = append(todo, i)
+		}
+	}
+	return todo, nil
 }
 
 // holes lists the messages refused for space before the last one stored,
@@ -198,7 +246,7 @@ func transient(err error) bool {
 	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode == errCodeTooManyRequests
+		return apiErr.ErrorCode == errCodeTooManyRequests || apiErr.ErrorCode == errCodeDupInProcess
 	}
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrDisconnected) ||
@@ -206,14 +254,21 @@ func transient(err error) bool {
 		errors.Is(err, nats.ErrNoResponders)
 }
 
-// JetStream's error codes for a full store, and for a stream that sheds
-// load (a message it did not take: sent again).
+// JetStream's error codes for a full store, for a stream that sheds load
+// (a message it did not take: sent again), and for a message whose id is
+// the id of one still being replicated (a clustered stream answers it only
+// once that one is stored: sent again, it is then a duplicate, or stored
+// if the first was not).
 const (
 	errCodeAccountResources = 10002 // the account's limits are used up
 	errCodeInsufficient     = 10023 // the server's store limit is used up
 	errCodeStorageResources = 10047 // a stream's reservation does not fit
 	errCodeTooManyRequests  = 10167
+	errCodeDupInProcess     = 10158 // "duplicate message id is in process"
 )
+
+// errCodeReplicasUnsupported is a single server asked for more than one replica.
+const errCodeReplicasUnsupported = 10074
 
 // refusal turns a stream's permanent answer into the engine's error.
 func (e *Engine) refusal(err error) error {

@@ -17,6 +17,9 @@ import (
 // inactivity threshold, and a thousand reads exhausted the stream's
 // consumer limit).
 func (e *Engine) Range(ctx context.Context, name string, from uint64, n, maxBytes int) (engine.Batch, error) {
+	if err := e.link.check(); err != nil {
+		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)
+	}
 	b, err := e.direct.batch(ctx, streamName(name), from, n, maxBytes)
 	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)

@@ -2,7 +2,11 @@
 // file storage under the data directory, or an external server or cluster
 // reached by URL. Both use the same client code path. The embedded server's
 // storage limits are set in limits.go; guard.go keeps it off a full disk and
-// brings it back when space returns.
+// brings it back when space returns. An external NATS is connected to in
+// the background (conn.go): the engine opens while it is down, and fails
+// operations at once until it is reached. Appends to a replicated stream
+// that answers nothing (no leader, no quorum) give up after a patience and
+// say why (stall.go); creations retry the cluster's "not now" (create.go).
 package jetstream
 
 import (

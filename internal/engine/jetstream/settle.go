@@ -25,6 +25,9 @@ func (p *pending) settle(ctx context.Context, idx []int, futs []jetstream.PubAck
 	var unknown []int
 	record := func(k int, ack *jetstream.PubAck, err error) {
 		i := idx[k]
+		if err == nil || !transient(err) {
+			p.watch.answered()
+		}
 		switch {
 		case err == nil:
 			out[i] = engine.Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}

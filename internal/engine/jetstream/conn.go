@@ -1,0 +1,169 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// link follows the connection to an external NATS: whether it is up, and
+// why not. The client connects in the background (from the first attempt
+// on, nats.RetryOnFailedConnect) and reconnects for ever, so a node starts
+// while NATS is down, and works as soon as it comes up; meanwhile every
+// operation fails at once with unreachableError instead of waiting for an
+// answer that cannot come. A connection that was up and just broke gets
+// reconnectGrace first: the client moves to another server of a cluster
+// in milliseconds, and an operation then waits for that, not fails.
+type link struct {
+	url string // as it may be logged: no user or password
+	log *slog.Logger
+
+	mu        sync.Mutex
+	nc        *nats.Conn
+	everUp    bool
+	downSince time.Time     // when a connection that was up went down; zero while up
+	upCh      chan struct{} // closed, and replaced, when the connection comes up
+	lost      error         // why the last attempt failed; nil while connected
+	warned    bool          // the current outage was logged at warning level
+}
+
+// reconnectGrace is how long an operation waits for a connection that
+// broke to be made again (to any server of the URL) before it fails.
+const reconnectGrace = time.Second
+
+func newLink(rawURL string, log *slog.Logger) *link {
+	return &link{url: redactURL(rawURL), log: log, upCh: make(chan struct{})}
+}
+
+// options are the connection's handlers that keep the link up to date.
+func (l *link) options() []nats.Option {
+	return []nats.Option{
+		nats.RetryOnFailedConnect(true),
+		nats.ConnectHandler(func(*nats.Conn) { l.up("nats connected") }),
+		nats.ReconnectHandler(func(*nats.Conn) { l.up("nats reconnected") }),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close
+			}
+			if err == nil {
+				err = errors.New("connection lost")
+			}
+			l.down(err)
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { l.down(err) }),
+	}
+}
+
+func (l *link) up(msg string) {
+	l.mu.Lock()
+	l.lost, l.warned, l.everUp, l.downSince = nil, false, true, time.Time{}
+	close(l.upCh)
+	l.upCh = make(chan struct{})
+	l.mu.Unlock()
+	l.log.Info(msg, "url", l.url)
+}
+
+func (l *link) down(err error) {
+	l.mu.Lock()
+	l.lost = err
+	warn := !l.warned
+	l.warned = true
+	l.mu.Unlock()
+	if warn {
+		l.log.Warn("nats unreachable; connecting in the background", "url", l.url, "err", err)
+	} else {
+		l.log.Debug("nats still unreachable", "url", l.url, "err", err)
+	}
+}
+
+// check is nil while the connection is up, else why it is not.
+func (l *link) check() error {
+	if l == nil {
+		return nil // the embedded server: an in-process connection
+	}
+	for {
+		l.mu.Lock()
+		nc, lost, upCh := l.nc, l.lost, l.upCh
+		if nc != nil && nc.IsConnected() {
+			l.mu.Unlock()
+			return nil
+		}
+		if nc != nil && nc.IsClosed() {
+			l.mu.Unlock()
+			return fmt.Errorf("nats: %w", engine.ErrClosed)
+		}
+		if l.everUp && l.downSince.IsZero() {
+			l.downSince = time.Now() // before the client's handler said so
+		}
+		wait := time.Duration(0)
+		if l.everUp {
+			wait = reconnectGrace - time.Since(l.downSince)
+		}
+		l.mu.Unlock()
+		if wait <= 0 {
+			if lost == nil {
+				lost = errors.New("not connected yet")
+				if l.everUp {
+					lost = errors.New("connection lost")
+				}
+			}
+			return &unreachableError{url: l.url, cause: lost}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-upCh:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// unreachableError is an external NATS the connection cannot reach now.
+type unreachableError struct {
+	url   string
+	cause error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("NATS at %s unreachable: %v", e.url, e.cause)
+}
+
+// Is makes it engine.ErrUnavailable.
+func (e *unreachableError) Is(target error) bool { return target == engine.ErrUnavailable }
+
+func (e *unreachableError) Unwrap() error { return e.cause }
+
+// redactURL drops any user, password or token from each URL of a list
+// ("nats://user:pass@host:4222" is logged as "nats://host:4222").
+func redactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		scheme, rest, ok := strings.Cut(p, "://")
+		if !ok {
+			scheme, rest = "", p
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		if scheme != "" {
+			rest = scheme + "://" + rest
+		}
+		parts[i] = rest
+	}
+	return strings.Join(parts, ",")
+}
+
+// set gives the link its connection, once made.
+func (l *link) set(nc *nats.Conn) {
+	l.mu.Lock()
+	l.nc = nc
+	l.mu.Unlock()
+}
