@@ -157,8 +157,11 @@ func (a *API) tableWriterUnit(r *http.Request) string {
 // toOwner passes a run-bound request to the node that runs its unit.
 func (a *API) toOwner(unit func(a *API, r *http.Request) string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u := unit(a, r); u != "" && a.forward(w, r, u) {
-			return
+		if u := unit(a, r); u != "" {
+			a.awaitHolder(r, u)
+			if a.forward(w, r, u) {
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	})

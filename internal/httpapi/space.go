@@ -46,8 +46,11 @@ func notReady(err error) *Problem {
 		p.Ext = spaceExt(se)
 		return p
 	}
-	if errors.Is(err, ErrStarting) {
-		return problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+	if errors.Is(err, ErrStarting) || errors.Is(err, engine.ErrUnavailable) {
+		// Why, in words an operator acts on ("NATS at nats://a:4222 unreachable: ...").
+		p := problem(http.StatusServiceUnavailable, "Not ready", err.Error())
+		p.header = http.Header{"Retry-After": {"5"}}
+		return p
 	}
 	// The engine's own words (NATS errors) stay in the log, under the
 	// answer's error_id (writeProblem).

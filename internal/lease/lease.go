@@ -300,6 +300,31 @@ func (c *Cluster) Holder(unit string) (Claim, bool) {
 	return s.c, true
 }
 
+// Wants reports whether this node runs unit or waits to.
+func (c *Cluster) Wants(unit string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.wants[unit]
+	return ok && w.ctx.Err() == nil
+}
+
+// Settled reports whether every unit this node waits for runs somewhere:
+// on this node or, as far as this node has seen, on another.
+func (c *Cluster) Settled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for u, w := range c.wants {
+		if w.held {
+			continue
+		}
+		if s, ok := c.claims[u]; !ok || s.c.Node == c.o.Node || now.Sub(s.seen) > c.o.TTL {
+			return false
+		}
+	}
+	return true
+}
+
 // Holds reports whether this node runs unit now.
 func (c *Cluster) Holds(unit string) bool {
 	c.mu.Lock()

@@ -214,12 +214,12 @@ func TestSameNameTakesBackAtOnce(t *testing.T) {
 	a := join(t, e, "a")
 	wa := work(a, units(3)...)
 	waitFor(t, "a runs all", 5*time.Second, func() bool { return len(wa.runs()) == 3 })
-	a.crash()
-	wa.stop()
+	a.crash() // its claims stay, unrenewed, as after kill -9
 	a2 := join(t, e, "a")
 	wa2 := work(a2, units(3)...)
 	took := waitFor(t, "the restarted a runs all", ttl/2, func() bool { return len(wa2.runs()) == 3 })
 	t.Logf("restarted under the same name: ran again after %v (ttl %v)", took, ttl)
+	wa.stop() // the dead process's runs (here: still waiting) give up nothing that is theirs any more
 	wa2.stop()
 }
 

@@ -232,8 +232,8 @@ func (c *Cluster) balance(ctx context.Context) {
 		case w.held:
 			held = append(held, u)
 		default:
-			if s, ok := c.claims[u]; ok && s.c.Instance != c.instance && now.Sub(s.seen) <= c.o.TTL {
-				w.freeSince = time.Time{} // another node runs it
+			if s, ok := c.claims[u]; ok && s.c.Node != c.o.Node && now.Sub(s.seen) <= c.o.TTL {
+				w.freeSince = time.Time{} // another node runs it (one of this node's name is taken back: see take)
 				continue
 			}
 			if w.freeSince.IsZero() {

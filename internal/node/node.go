@@ -65,13 +65,15 @@ type Node struct {
 	ln      net.Listener
 	up      chan struct{} // closed once started
 	// While NATS is out of reach at start (waiting.go):
-	waitErr   atomic.Pointer[string] // why the node is not started yet
-	stopLater context.CancelFunc     // ends the tries to start; nil if none
-	later     sync.WaitGroup
-	ready     atomic.Bool
-	stop      context.CancelFunc // ends the node's own loops
-	loops     sync.WaitGroup
-	done      chan error
+	waitErr    atomic.Pointer[string] // why the node is not started yet
+	stopLater  context.CancelFunc     // ends the tries to start; nil if none
+	later      sync.WaitGroup
+	ready      atomic.Bool
+	settled    atomic.Bool // its first claims are made (checkReady)
+	readySince time.Time
+	stop       context.CancelFunc // ends the node's own loops
+	loops      sync.WaitGroup
+	done       chan error
 }
 
 // Start opens the engine, applies the declared definitions and serves
@@ -225,6 +227,7 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 	n.stop = stop
 	n.loops.Go(func() { n.recordHistory(loopCtx) })
 	n.loops.Go(func() { n.runtime.watch(loopCtx) })
+	n.readySince = time.Now()
 	n.ready.Store(true)
 	mode := "embedded"
 	if !eng.Embedded() {
@@ -238,6 +241,14 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 func (n *Node) checkReady(ctx context.Context) error {
 	if !n.ready.Load() {
 		return httpapi.ErrStarting
+	}
+	if !n.settled.Load() {
+		// Ready once its first claims are made: what it defines runs
+		// somewhere (or it waited a lease for it).
+		if !n.Cluster.Settled() && time.Since(n.readySince) < n.Cluster.TTL() {
+			return fmt.Errorf("%w: taking its share of the sources and pipelines", httpapi.ErrStarting)
+		}
+		n.settled.Store(true)
 	}
 	return n.Engine.Ready(ctx)
 }
