@@ -121,31 +121,6 @@ func (a *API) definedUnits(context.Context) []string {
 	return out
 }
 
-// holderWait is how long a request about a unit that runs nowhere at the
-// moment waits for a node to take it (at start-up, claims take a moment).
-const holderWait = 2 * time.Second
-
-// awaitHolder waits, at most holderWait, until some node runs unit, if
-// this node knows it (a unit it does not know is no one's: the handler
-// answers 404).
-func (a *API) awaitHolder(r *http.Request, unit string) {
-	c := a.opts.Cluster
-	if c == nil || !c.Wants(unit) {
-		return
-	}
-	deadline := time.Now().Add(holderWait)
-	for {
-		if _, ok := c.Holder(unit); ok || c.Holds(unit) || time.Now().After(deadline) {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // forward passes r to the node that runs unit, if that is another node,
 // and reports whether it did. A request forwarded to this node is served
 // here whatever the claims say (no loops).

@@ -158,7 +158,9 @@ func (a *API) tableWriterUnit(r *http.Request) string {
 func (a *API) toOwner(unit func(a *API, r *http.Request) string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := unit(a, r); u != "" {
-			a.awaitHolder(r, u)
+			if a.opts.Cluster != nil {
+				a.opts.Cluster.Await(r.Context(), u) // a unit that runs nowhere yet: a moment for a node to take it
+			}
 			if a.forward(w, r, u) {
 				return
 			}

@@ -1,6 +1,10 @@
 package pipeline
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"github.com/sluice-dev/sluice/internal/lease"
 	"github.com/sluice-dev/sluice/internal/lifecycle"
 )
@@ -20,12 +24,30 @@ func (m *Manager) Share(c *lease.Cluster) {
 	m.runners.SetGate("pipelines", c)
 }
 
-// standby is why a pipeline in e does not run here (nil: it does).
-func (m *Manager) standby(e lifecycle.Entry[*runner]) error {
-	if m.cluster == nil || e.State != lifecycle.Standby {
-		return nil
+// standby is why the component of name does not run here (nil: it does,
+// or it is not under a gate); e is its entry then. One that runs nowhere
+// yet gets a moment to be taken (lease.Cluster.Await).
+func (m *Manager) standby(ctx context.Context, name string) (lifecycle.Entry[*runner], error) {
+	e, ok := m.runners.Get(name)
+	if !ok {
+		return e, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	return m.cluster.Elsewhere(Unit(e.Name))
+	if m.cluster == nil || e.State != lifecycle.Standby {
+		return e, nil
+	}
+	if m.cluster.Await(ctx, Unit(name)) {
+		deadline := time.Now().Add(lease.AwaitWait)
+		for e.State == lifecycle.Standby && time.Now().Before(deadline) { // held: its run is starting
+			time.Sleep(10 * time.Millisecond)
+			if e, ok = m.runners.Get(name); !ok {
+				return e, fmt.Errorf("%w: %q", ErrNotFound, name)
+			}
+		}
+		if e.State != lifecycle.Standby {
+			return e, nil
+		}
+	}
+	return e, m.cluster.Elsewhere(Unit(name))
 }
 
 // placed is s with the node that runs it (and Standby if that is not this one).

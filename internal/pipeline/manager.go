@@ -142,11 +142,8 @@ func (m *Manager) Get(name string) (Status, error) {
 // pipeline's runner: if the pipeline is put anew meanwhile, the new one runs f.
 func (m *Manager) do(ctx context.Context, name string, f func(ctx context.Context, r *runner) error) error {
 	for {
-		e, ok := m.runners.Get(name)
-		if !ok {
-			return fmt.Errorf("%w: %q", ErrNotFound, name)
-		}
-		if err := m.standby(e); err != nil {
+		e, err := m.standby(ctx, name)
+		if err != nil {
 			return err
 		}
 		r := e.Component

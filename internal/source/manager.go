@@ -143,12 +143,9 @@ func (m *Manager) Get(name string) (StatusView, error) {
 func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (StatusView, error) {
 	m.pauseMu.Lock() // one change at a time: the stored and the running state agree
 	defer m.pauseMu.Unlock()
-	e, ok := m.runners.Get(name)
-	if !ok {
-		return StatusView{}, fmt.Errorf("%w: %q", ErrNotFound, name)
-	}
-	if err := m.standby(e); err != nil {
-		return StatusView{}, err // the node that runs it changes it, so that it sees the change
+	e, err := m.standby(ctx, name)
+	if err != nil {
+		return StatusView{}, err // another node runs it: that node changes it, so that it sees the change
 	}
 	r := e.Component
 	raw, _ := json.Marshal(pauseState{Paused: paused, At: time.Now().UTC()})
