@@ -102,6 +102,9 @@ type Stream struct {
 	Key             Pointers   `yaml:"key,omitempty"`
 	Retention       Retention  `yaml:"retention,omitempty"`
 	DuplicateWindow Duration   `yaml:"duplicate_window,omitempty"`
+	// Replicas is the number of copies the engine keeps: 1, 3 or 5 (on a
+	// NATS cluster of at least as many servers); unset: nats_replicas.
+	Replicas int `yaml:"replicas,omitempty"`
 }
 
 // Source declares a source: exactly one kind and its settings, its
@@ -276,6 +279,7 @@ func (s Stream) Declared(name, dir string) (Declared, error) {
 		Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
 		Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
 		DuplicateWindow: catalog.Duration(s.DuplicateWindow),
+		Replicas:        s.Replicas,
 	}}, nil
 }
 
