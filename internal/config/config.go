@@ -187,11 +187,11 @@ func (c *Config) Validate() error {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, path+": "+fmt.Sprintf(format, args...))
 	}
-	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
-		add("nats.replicas", "want 1 to 5, got %d", c.NATS.Replicas)
+	if !catalog.ValidReplicas(c.NATS.Replicas) {
+		add("nats.replicas", "want %s, got %d", catalog.ReplicasRule, c.NATS.Replicas)
 	}
-	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
-		add("nats_replicas", "want 1 to 5, got %d", c.NATSReplicas)
+	if !catalog.ValidReplicas(c.NATSReplicas) {
+		add("nats_replicas", "want %s, got %d (an even count survives no more failures than the odd one below it)", catalog.ReplicasRule, c.NATSReplicas)
 	}
 	if c.NATSReplicas != 0 && c.NATS.Replicas != 0 && c.NATSReplicas != c.NATS.Replicas {
 		add("nats.replicas", "is the older spelling of nats_replicas; set only one")
