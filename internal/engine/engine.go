@@ -268,6 +268,9 @@ type Consumers interface {
 	EnsureConsumer(ctx context.Context, cfg ConsumerConfig) (Consumer, error)
 	DeleteConsumer(ctx context.Context, stream, name string) error
 	// DeleteMsg removes one message (e.g. a dead letter that was redriven).
+	// On a replicated stream a read that starts right after may still see
+	// it for a moment: the replicas it may read from (a direct get, a
+	// scan's consumer) apply the delete a little after the leader answered.
 	DeleteMsg(ctx context.Context, stream string, seq uint64) error
 }
 

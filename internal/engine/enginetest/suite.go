@@ -101,7 +101,12 @@ func consumers(t *testing.T, e engine.Engine, cs engine.Consumers) {
 	if err := cs.DeleteMsg(ctx(t), n, 2); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := e.Get(ctx(t), n, 2); err != nil || m.Seq != 3 {
+	m, err := e.Get(ctx(t), n, 2)
+	for deadline := time.Now().Add(5 * time.Second); err == nil && m.Seq == 2 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // a replica applies the delete a moment later (see DeleteMsg)
+		m, err = e.Get(ctx(t), n, 2)
+	}
+	if err != nil || m.Seq != 3 {
 		t.Fatalf("get after delete: %+v %v", m, err)
 	}
 }
@@ -451,6 +456,13 @@ func scan(t *testing.T, e engine.Engine) {
 		for seq := uint64(200); seq < 601; seq++ { // the rest of the stream from 200 on
 			if err := cs.DeleteMsg(ctx(t), n, seq); err != nil {
 				t.Fatal(err)
+			}
+		}
+		// A replica a scan reads from may apply the deletes a moment
+		// after the leader answered them (see DeleteMsg).
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got := read(150, 601); len(got) == 50 && len(read(250, 601)) == 0 {
+				break
 			}
 		}
 		check(150, 601, 150, 50)

@@ -55,7 +55,12 @@ func (l *link) options() []nats.Option {
 			if err == nil {
 				err = errors.New("connection lost")
 			}
-			l.down(err)
+			// Often only a moment: the client tries the URL's other servers
+			// at once. A failed attempt is what is worth a warning.
+			l.mu.Lock()
+			l.lost = err
+			l.mu.Unlock()
+			l.log.Info("nats connection lost; reconnecting", "url", l.url, "err", err)
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { l.down(err) }),
 	}

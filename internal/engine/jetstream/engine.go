@@ -322,7 +322,7 @@ func (e *Engine) stream(ctx context.Context, name string) (jetstream.Stream, err
 	}
 	s, err := e.js.Stream(ctx, streamName(name))
 	if err != nil {
-		return nil, fmt.Errorf("stream %q: %w", name, mapErr(err))
+		return nil, fmt.Errorf("stream %q: %w", name, e.unavailable(ctx, mapErr(err)))
 	}
 	e.mu.Lock()
 	e.streams[name] = s
@@ -338,7 +338,7 @@ func (e *Engine) State(ctx context.Context, name string) (engine.StreamState, er
 	info, err := s.Info(ctx)
 	if err != nil {
 		e.forget(name, err)
-		return engine.StreamState{}, fmt.Errorf("stream %q: %w", name, mapErr(err))
+		return engine.StreamState{}, fmt.Errorf("stream %q: %w", name, e.unavailable(ctx, mapErr(err)))
 	}
 	st := info.State
 	out := engine.StreamState{Messages: st.Msgs, Bytes: st.Bytes, LastSeq: st.LastSeq, Replicas: max(info.Config.Replicas, 1)}
@@ -379,7 +379,32 @@ func (e *Engine) unanswered(ctx context.Context, name string, err error) error {
 		e.forget(name, serr)
 		return fmt.Errorf("stream %q: %w", name, engine.ErrNotFound)
 	}
-	return err
+	return e.unavailable(ctx, err)
+}
+
+// unavailable marks an error that is no answer (nobody answers, or nobody
+// in time while ctx still runs) as engine.ErrUnavailable; on a NATS
+// cluster, as engine.ErrNoLeader: the stream or bucket asked has no
+// leader (or, for a request to the JetStream API, the cluster has none).
+// Other errors are returned as they are.
+func (e *Engine) unavailable(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, engine.ErrNoLeader) {
+		return err
+	}
+	if !errors.Is(err, engine.ErrUnavailable) && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) &&
+		(!errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil) {
+		return err
+	}
+	if lerr := e.link.check(); lerr != nil {
+		return lerr
+	}
+	if cluster := e.nc.ConnectedClusterName(); cluster != "" {
+		return fmt.Errorf("%w (NATS cluster %s electing, or too few of its servers up for a quorum): %w", engine.ErrNoLeader, cluster, err)
+	}
+	if errors.Is(err, engine.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: no answer: %w", engine.ErrUnavailable, err)
 }
 
 // Get is a batch direct get of one message, for its "at or after" reading

@@ -35,7 +35,7 @@ func (e *Engine) ExpiringKV(ctx context.Context, bucket string, ttl time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
 	}
-	return &expiringBucket{kvBucket{kv: kv, guard: e.guard, link: e.link}}, nil
+	return &expiringBucket{kvBucket{kv: kv, guard: e.guard, link: e.link, e: e}}, nil
 }
 
 type expiringBucket struct{ kvBucket }
@@ -51,7 +51,7 @@ func (b *expiringBucket) DeleteIf(ctx context.Context, key string, rev uint64) e
 		return fmt.Errorf("kv delete %q at revision %d: %w", key, rev, engine.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("kv delete %q: %w", key, mapErr(err))
+		return fmt.Errorf("kv delete %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
 	return nil
 }

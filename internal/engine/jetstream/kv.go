@@ -30,13 +30,14 @@ func (e *Engine) KV(ctx context.Context, bucket string) (engine.KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kv %q: %w", bucket, err)
 	}
-	return &kvBucket{kv: kv, guard: e.guard, link: e.link}, nil
+	return &kvBucket{kv: kv, guard: e.guard, link: e.link, e: e}, nil
 }
 
 type kvBucket struct {
 	kv    jetstream.KeyValue
 	guard *guard // a write to a store that failed for lack of space is refused at once, not left to time out
 	link  *link  // an operation while NATS is out of reach fails at once
+	e     *Engine
 }
 
 func (b *kvBucket) writable() error {
@@ -55,7 +56,7 @@ func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) 
 	}
 	en, err := b.kv.Get(ctx, key)
 	if err != nil {
-		return nil, 0, fmt.Errorf("kv get %q: %w", key, mapErr(err))
+		return nil, 0, fmt.Errorf("kv get %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
 	return en.Value(), en.Revision(), nil
 }
@@ -69,7 +70,7 @@ func (b *kvBucket) Create(ctx context.Context, key string, value []byte) (uint64
 		return 0, fmt.Errorf("kv create %q: %w", key, engine.ErrExists)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("kv create %q: %w", key, mapErr(err))
+		return 0, fmt.Errorf("kv create %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
 	return rev, nil
 }
@@ -83,7 +84,7 @@ func (b *kvBucket) Update(ctx context.Context, key string, value []byte, rev uin
 		return 0, fmt.Errorf("kv update %q at revision %d: %w", key, rev, engine.ErrConflict)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("kv update %q: %w", key, mapErr(err))
+		return 0, fmt.Errorf("kv update %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
 	return n, nil
 }
@@ -93,21 +94,21 @@ func (b *kvBucket) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("kv delete %q: %w", key, err)
 	}
 	if err := b.kv.Purge(ctx, key); err != nil {
-		return fmt.Errorf("kv delete %q: %w", key, mapErr(err))
+		return fmt.Errorf("kv delete %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
 	return nil
 }
 
 func (b *kvBucket) Keys(ctx context.Context, prefix string) ([]string, error) {
 	if err := b.link.check(); err != nil {
-		return nil, fmt.Errorf("kv keys: %w", err)
+		return nil, fmt.Errorf("kv keys: %w", b.e.unavailable(ctx, mapErr(err)))
 	}
 	all, err := b.kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kv keys: %w", err)
+		return nil, fmt.Errorf("kv keys: %w", b.e.unavailable(ctx, mapErr(err)))
 	}
 	var out []string
 	for _, k := range all {
@@ -125,7 +126,7 @@ func (b *kvBucket) Watch(ctx context.Context, prefix string) (<-chan engine.KVCh
 	}
 	w, err := b.kv.WatchAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("kv watch: %w", mapErr(err))
+		return nil, fmt.Errorf("kv watch: %w", b.e.unavailable(ctx, mapErr(err)))
 	}
 	out := make(chan engine.KVChange)
 	go func() {
