@@ -72,6 +72,7 @@ func TestClusterKill(t *testing.T) {
 		takeovers, nodeStalls = append(takeovers, to), append(nodeStalls, st)
 		st, back := killLeader(t, r, servers, nodes, prod)
 		natsStalls, pipeBacks = append(natsStalls, st), append(pipeBacks, back)
+		t.Logf("round %d done, %v into the run", r, time.Since(began).Round(time.Second))
 	}
 	prod.finish()
 	produced := time.Since(began)
