@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(binDir)
 	}
 	if code == 0 {
+		readClient.CloseIdleConnections()
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
@@ -43,7 +44,7 @@ var (
 )
 
 // binary builds cmd/sluice once per run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "sluice-reliability-"); buildErr != nil {
@@ -69,9 +70,15 @@ type proc struct {
 
 // startProc runs `sluice args... --addr <free port>`, its output appended
 // to logFile.
-func startProc(t *testing.T, logFile string, args ...string) *proc {
+func startProc(t testing.TB, logFile string, args ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	return startProcAt(t, logFile, freeAddr(t), args...)
+}
+
+// startProcAt runs `sluice args... --addr addr` (a process started again
+// on the address it had), its output appended to logFile.
+func startProcAt(t testing.TB, logFile, addr string, args ...string) *proc {
+	t.Helper()
 	logs, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +103,7 @@ func (p *proc) kill() {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -123,13 +130,13 @@ func ready(base string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	waitFor(t, 60*time.Second, "ready", func() bool { return ready(base) })
 }
 
 // waitFor polls cond until it holds, or fails after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(d); !cond(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -138,7 +145,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,7 +169,7 @@ func getJSON(base, path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func mustGet(t *testing.T, base, path string, v any) {
+func mustGet(t testing.TB, base, path string, v any) {
 	t.Helper()
 	if err := getJSON(base, path, v); err != nil {
 		t.Fatal(err)
@@ -170,7 +177,7 @@ func mustGet(t *testing.T, base, path string, v any) {
 }
 
 // post sends body (JSON, or nil) and decodes a 2xx answer into v (if not nil).
-func post(t *testing.T, base, path string, body []byte, v any) {
+func post(t testing.TB, base, path string, body []byte, v any) {
 	t.Helper()
 	resp, err := http.Post(base+path, "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -204,13 +211,17 @@ func produce(t *testing.T, base, stream, contentType string, body []byte) (int, 
 	return resp.StatusCode, b
 }
 
+// readClient reads streams: a page of events takes well under a second,
+// so a read that takes a minute is stuck.
+var readClient = &http.Client{Timeout: time.Minute}
+
 // readStream reads every event of a stream, in order.
 func readStream(t *testing.T, base, name string) []json.RawMessage {
 	t.Helper()
 	var out []json.RawMessage
 	since := "earliest"
 	for {
-		resp, err := http.Get(base + "/v1/streams/" + name + "/events?limit=10000&since=" + since)
+		resp, err := readClient.Get(base + "/v1/streams/" + name + "/events?limit=10000&since=" + since)
 		if err != nil {
 			t.Fatal(err)
 		}
