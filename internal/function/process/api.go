@@ -54,6 +54,17 @@ func (g *generation) next(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.doneNext()
+	if g.recorded != nil {
+		// A process quick to ask waits until its start is recorded (pid,
+		// state): otherwise its first invocations could be counted before it.
+		select {
+		case <-g.recorded:
+		case <-r.Context().Done():
+			return
+		case <-g.exited:
+			return
+		}
+	}
 	g.readyOnce.Do(func() { close(g.ready) })
 	var c *call
 	select {

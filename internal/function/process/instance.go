@@ -143,6 +143,7 @@ type generation struct {
 	cmd            *exec.Cmd
 	stdout, stderr *output
 	ready          chan struct{}
+	recorded       chan struct{} // closed once the process's pid is in the instance's state: invocations wait for it
 	readyOnce      sync.Once
 	exited         chan struct{}
 	answered       atomic.Bool
@@ -162,7 +163,7 @@ type generation struct {
 // generation starts the process, serves it, and returns when it ended.
 func (in *instance) generation(ctx context.Context) ended {
 	cfg := &in.pool.cfg
-	g := &generation{in: in, ready: make(chan struct{}), exited: make(chan struct{})}
+	g := &generation{in: in, ready: make(chan struct{}), recorded: make(chan struct{}), exited: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return ended{startErr: &invocation.Failure{Message: fmt.Sprintf("listen for the Runtime API: %v", err)}}
@@ -202,6 +203,7 @@ func (in *instance) generation(ctx context.Context) ended {
 	g.started(g.cmd.Process.Pid)
 	now := time.Now().UTC()
 	in.set(func(in *instance) { in.state, in.pid, in.startedAt = stateStarting, g.cmd.Process.Pid, now })
+	close(g.recorded)
 	var exitErr error
 	go func() {
 		exitErr = g.cmd.Wait()
