@@ -47,7 +47,7 @@ func produceRetrying(t *testing.T, n *node.Node, from, to int) {
 	for i := from; i < to; i++ {
 		fmt.Fprintf(&b, `{"id":"e%d","t":"2026-12-02T00:00:00Z"}`+"\n", i)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Post("http://"+n.Addr()+"/v1/streams/in/events", "application/x-ndjson", bytes.NewReader(b.Bytes()))
 		if err == nil {
@@ -57,7 +57,7 @@ func produceRetrying(t *testing.T, n *node.Node, from, to int) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("produce %d-%d: still failing after 30s: %v %v", from, to, resp, err)
+			t.Fatalf("produce %d-%d: still failing after 90s: %v %v", from, to, resp, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
