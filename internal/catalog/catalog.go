@@ -37,6 +37,14 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$`)
 // NameRule says what ValidName accepts, for error messages.
 const NameRule = "1 to 128 of [a-z0-9._-], starting with a letter or digit, with no dot at the end or beside another"
 
+// ReplicasRule says what ValidReplicas accepts, for error messages.
+const ReplicasRule = "1, 3 or 5"
+
+// ValidReplicas reports whether n can be a stream's replicas (0: unset, the
+// node's default). Even counts are refused: 2 copies survive no more
+// failures than 1 (a quorum of 2 is 2), 4 no more than 3.
+func ValidReplicas(n int) bool { return n == 0 || n == 1 || n == 3 || n == 5 }
+
 // ValidName reports whether s can name a stream. The name becomes a NATS
 // subject token sequence and a key of the catalog bucket: a dot at the
 // end or two in a row would make an empty token, which NATS refuses.
@@ -53,6 +61,10 @@ type Stream struct {
 	Key             []string  `json:"key,omitempty"`
 	Retention       Retention `json:"retention"`
 	DuplicateWindow Duration  `json:"duplicate_window"`
+	// Replicas is the number of copies the engine keeps (1, 3 or 5, on as
+	// many servers of a NATS cluster); 0: the node's default (nats_replicas).
+	// A change is applied in place.
+	Replicas int `json:"replicas,omitempty"`
 	// Version is the current schema version.
 	Version int       `json:"version"`
 	Created time.Time `json:"created"`
@@ -113,6 +125,9 @@ func (s *Stream) Validate() error {
 	if s.Retention.MaxAge > 0 && time.Duration(s.DuplicateWindow) > time.Duration(s.Retention.MaxAge) {
 		errs = append(errs, "duplicate_window: cannot exceed retention.max_age")
 	}
+	if !ValidReplicas(s.Replicas) {
+		errs = append(errs, fmt.Sprintf("replicas: want %s, got %d", ReplicasRule, s.Replicas))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
@@ -126,6 +141,7 @@ func (s *Stream) EngineConfig() engine.StreamConfig {
 		MaxAge:          time.Duration(s.Retention.MaxAge),
 		MaxBytes:        s.Retention.MaxBytes,
 		DuplicateWindow: time.Duration(s.DuplicateWindow),
+		Replicas:        s.Replicas,
 	}
 }
 

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -97,5 +98,27 @@ func TestCatalog(t *testing.T) {
 	}
 	if vs, _ := c.Versions(ctx, "a.b"); len(vs) != 1 {
 		t.Fatalf("recreated stream has %d versions", len(vs))
+	}
+}
+
+// Replicas are 1, 3 or 5, or unset (the node's default); they reach the
+// engine's config, and a change of them is a change of settings.
+func TestReplicas(t *testing.T) {
+	for n, ok := range map[int]bool{0: true, 1: true, 2: false, 3: true, 4: false, 5: true, 7: false, -1: false} {
+		s := Stream{Name: "r", Replicas: n}
+		s.Defaults()
+		err := s.Validate()
+		if ok != (err == nil) {
+			t.Errorf("replicas %d: %v", n, err)
+		}
+		if !ok && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("replicas: want 1, 3 or 5, got %d", n))) {
+			t.Errorf("replicas %d: the error does not name the field and the rule: %v", n, err)
+		}
+		if ok && s.EngineConfig().Replicas != n {
+			t.Errorf("replicas %d: engine config %+v", n, s.EngineConfig())
+		}
+	}
+	if sameSettings(Stream{Replicas: 1}, Stream{Replicas: 3}) {
+		t.Error("a change of replicas is no change of settings")
 	}
 }

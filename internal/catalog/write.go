@@ -111,8 +111,8 @@ func (c *Catalog) SetSchema(ctx context.Context, name string, sch schema.Bundle,
 	}
 }
 
-// UpdateSettings changes a stream's id, time and key pointers and limits,
-// keeping its schema versions. It reports whether anything changed.
+// UpdateSettings changes a stream's id, time and key pointers, limits and
+// replicas, keeping its schema versions. It reports whether anything changed.
 func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool, error) {
 	want.Defaults()
 	if err := want.Validate(); err != nil {
@@ -127,6 +127,7 @@ func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool
 			return s, false, nil
 		}
 		s.ID, s.Time, s.Key, s.Retention, s.DuplicateWindow = want.ID, want.Time, want.Key, want.Retention, want.DuplicateWindow
+		s.Replicas = want.Replicas
 		s.Updated = time.Now().UTC()
 		raw, _ := json.Marshal(s)
 		if _, err := c.kv.Update(ctx, streamKey(s.Name), raw, rev); errors.Is(err, engine.ErrConflict) && attempt < 5 {
@@ -139,7 +140,8 @@ func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool
 }
 
 func sameSettings(a, b Stream) bool {
-	if a.ID != b.ID || a.Time != b.Time || a.Retention != b.Retention || a.DuplicateWindow != b.DuplicateWindow || len(a.Key) != len(b.Key) {
+	if a.ID != b.ID || a.Time != b.Time || a.Retention != b.Retention || a.DuplicateWindow != b.DuplicateWindow ||
+		a.Replicas != b.Replicas || len(a.Key) != len(b.Key) {
 		return false
 	}
 	for i := range a.Key {

@@ -102,6 +102,9 @@ type Stream struct {
 	Key             Pointers   `yaml:"key,omitempty"`
 	Retention       Retention  `yaml:"retention,omitempty"`
 	DuplicateWindow Duration   `yaml:"duplicate_window,omitempty"`
+	// Replicas is the number of copies the engine keeps: 1, 3 or 5 (on a
+	// NATS cluster of at least as many servers); unset: nats_replicas.
+	Replicas int `yaml:"replicas,omitempty"`
 }
 
 // Source declares a source: exactly one kind and its settings, its
@@ -184,11 +187,11 @@ func (c *Config) Validate() error {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, path+": "+fmt.Sprintf(format, args...))
 	}
-	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
-		add("nats.replicas", "want 1 to 5, got %d", c.NATS.Replicas)
+	if !catalog.ValidReplicas(c.NATS.Replicas) {
+		add("nats.replicas", "want %s, got %d", catalog.ReplicasRule, c.NATS.Replicas)
 	}
-	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
-		add("nats_replicas", "want 1 to 5, got %d", c.NATSReplicas)
+	if !catalog.ValidReplicas(c.NATSReplicas) {
+		add("nats_replicas", "want %s, got %d (an even count survives no more failures than the odd one below it)", catalog.ReplicasRule, c.NATSReplicas)
 	}
 	if c.NATSReplicas != 0 && c.NATS.Replicas != 0 && c.NATSReplicas != c.NATS.Replicas {
 		add("nats.replicas", "is the older spelling of nats_replicas; set only one")
@@ -276,6 +279,7 @@ func (s Stream) Declared(name, dir string) (Declared, error) {
 		Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
 		Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
 		DuplicateWindow: catalog.Duration(s.DuplicateWindow),
+		Replicas:        s.Replicas,
 	}}, nil
 }
 

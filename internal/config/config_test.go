@@ -19,6 +19,7 @@ streams:
     schema: s.json
     key: /k
     duplicate_window: 10m
+    replicas: 3
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ streams:
 	if c.Data != DefaultData || c.Addr != DefaultAddr || c.Limits.MaxEventBytes != 1<<20 || c.Limits.MaxRequestBytes != 32<<20 {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if o := c.Streams["other"]; len(o.Key) != 1 || o.Key[0] != "/k" || time.Duration(o.DuplicateWindow) != 10*time.Minute {
+	if o := c.Streams["other"]; len(o.Key) != 1 || o.Key[0] != "/k" || time.Duration(o.DuplicateWindow) != 10*time.Minute || o.Replicas != 3 {
 		t.Fatalf("other: %+v", o)
 	}
 }
@@ -45,6 +46,7 @@ func TestErrorsNameThePath(t *testing.T) {
 		"streams:\n  a:\n    schema: x\n    colour: red\n":                  "field colour not found",
 		"nats:\n  url: nats://x\n  listen: 127.0.0.1:4222\n":                "nats.listen",
 		"limits:\n  max_event_bytes: 64MiB\n":                               "limits.max_event_bytes",
+		"streams:\n  s:\n    schema: x\n    replicas: 2\n":                  "streams.s.replicas: want 1, 3 or 5, got 2",
 	}
 	for doc, want := range cases {
 		_, err := Parse([]byte(doc))

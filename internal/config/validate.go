@@ -61,4 +61,7 @@ func (s Stream) validate(name, p string, add adder) {
 	if s.Retention.MaxAge < 0 {
 		add(sub(p, "retention.max_age"), "cannot be negative")
 	}
+	if !catalog.ValidReplicas(s.Replicas) {
+		add(sub(p, "replicas"), "want %s, got %d", catalog.ReplicasRule, s.Replicas)
+	}
 }

@@ -100,6 +100,12 @@ type Appended struct {
 }
 
 // Engine is the log engine. All methods are safe for concurrent use.
+//
+// On a replicated stream or bucket (a NATS cluster) a read may be served
+// by any replica, and a replica applies a write a moment after the leader
+// answered it: a read right after a write (Get, Range, Scan, Follow, a
+// KV's Get, Keys or Watch) may not see it yet. On one server, and for the
+// answers of the writes themselves, there is no such moment.
 type Engine interface {
 	// EnsureStream creates the stream or updates its limits; it is idempotent.
 	EnsureStream(ctx context.Context, cfg StreamConfig) error

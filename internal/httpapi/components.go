@@ -29,17 +29,22 @@ const components = `{
   "key":{"type":"array","items":{"type":"string"}},
   "retention":{"$ref":"#/components/schemas/Retention"},
   "duplicate_window":{"$ref":"#/components/schemas/Duration"},
+  "replicas":{"type":"integer","minimum":1,"maximum":5,"description":"copies the engine keeps, on as many servers of a NATS cluster: in a definition 1, 3 or 5, unset for the node's default (nats_replicas); in StreamInfo the copies kept now (1 on a single server)"},
   "version":{"type":"integer","minimum":1},
   "created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"}}},
 "StreamInfo": {"allOf":[{"$ref":"#/components/schemas/Stream"}],"type":"object",
-  "required":["versions","messages","bytes","first_seq","last_seq"],"properties":{
+  "required":["versions","messages","bytes","first_seq","last_seq","replicas"],"properties":{
   "schema":{"description":"the current schema document"},
   "versions":{"type":"array","items":{"type":"object","required":["version","created"],"properties":{
     "version":{"type":"integer"},"created":{"type":"string"},"forced":{"type":"boolean"},
     "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}}},
   "messages":{"type":"integer"},"bytes":{"type":"integer"},"first_seq":{"type":"integer"},"last_seq":{"type":"integer"},
   "first_time":{"type":["string","null"]},"last_time":{"type":["string","null"]},
-  "rate_per_s":{"type":"number","description":"mean arrival rate over the last minute"}}},
+  "rate_per_s":{"type":"number","description":"mean arrival rate over the last minute"},
+  "leader":{"type":"string","description":"the NATS server that stores the stream's events first; absent while it has none (the cluster electing, or without quorum: produce answers 503) and on a single server"},
+  "followers":{"type":"array","description":"the other copies, as the leader sees them","items":{"type":"object","required":["name","current","lag"],"properties":{
+    "name":{"type":"string"},"current":{"type":"boolean","description":"has everything the leader stored"},
+    "offline":{"type":"boolean"},"lag":{"type":"integer","description":"operations behind the leader"}}}}}},
 "StreamList": {"type":"object","required":["streams"],"properties":{"streams":{"type":"array","items":{"$ref":"#/components/schemas/StreamInfo"}}}},
 "Bundle": {"type":"object","required":["root","resources"],"properties":{"root":{"type":"string"},"resources":{"type":"object"}}},
 "Definition": {"type":"object","description":"a definition's spec: the same fields as its entry in sluice.yaml (docs/SELF-SERVICE.md); name may be given here or in the path"},
@@ -65,7 +70,8 @@ const components = `{
 "StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{
   "name":{"type":"string"},"schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"},
   "id":{"type":"string"},"time":{"type":"string"},"key":{"type":"array","items":{"type":"string"}},
-  "retention":{"$ref":"#/components/schemas/Retention"},"duplicate_window":{"$ref":"#/components/schemas/Duration"}}},
+  "retention":{"$ref":"#/components/schemas/Retention"},"duplicate_window":{"$ref":"#/components/schemas/Duration"},
+  "replicas":{"type":"integer","enum":[1,3,5],"description":"copies the engine keeps; unset: the node's default (nats_replicas); more than 1 needs a NATS cluster"}}},
 "SchemaPut": {"type":"object","additionalProperties":false,"properties":{
   "schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"}}},
 "Change": {"type":"object","required":["pointer","field","kind","detail"],"properties":{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/project"
 )
 
@@ -276,6 +277,10 @@ func definitionProblem(err error) error {
 		return problem(http.StatusConflict, "Already exists", err.Error())
 	case errors.Is(err, catalog.ErrStale):
 		return problem(http.StatusConflict, "Changed meanwhile", err.Error()+": read it again and retry")
+	case errors.Is(err, engine.ErrUnsupported):
+		// The only such refusal of a definition: more replicas than the
+		// engine can keep (a single server keeps 1).
+		return invalid(&project.Invalid{Errors: config.FieldErrors{{Path: "replicas", Message: err.Error()}}})
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -41,6 +42,10 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := a.svc.Produce(r.Context(), name, raws)
+	var ae *stream.AppendError
+	if err != nil && !errors.As(err, &ae) && errors.Is(err, engine.ErrUnavailable) {
+		return unavailableProblem(name, err, false) // before any event was sent: the catalog, or NATS out of reach
+	}
 	if err != nil {
 		return err
 	}

@@ -117,8 +117,9 @@ func toProblem(err error) *Problem {
 		// The client left (or the node is stopping): nobody reads this answer.
 		return problem(statusClientClosed, "Client closed request", "the request was cancelled before it was done")
 	case errors.Is(err, engine.ErrUnavailable):
-		return problem(http.StatusServiceUnavailable, "Engine unavailable",
-			"the engine does not answer for this stream now (restarting, or without a leader); try again shortly")
+		return unavailableProblem("", err, false)
+	case errors.Is(err, engine.ErrUnsupported):
+		return problem(http.StatusBadRequest, "Bad request", err.Error())
 	case errors.Is(err, catalog.ErrExists):
 		return problem(http.StatusConflict, "Already exists", err.Error())
 	case errors.Is(err, table.ErrNoTable):

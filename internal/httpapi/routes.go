@@ -53,8 +53,9 @@ func (a *API) table() []route {
 		{method: "GET", path: "/v1/streams", id: "listStreams", tag: "streams", summary: "List streams with their size and extent",
 			responses: map[int]response{200: jsonResp("the streams", "StreamList")}, h: a.listStreams},
 		{method: "GET", path: "/v1/streams/{name}", id: "getStream", tag: "streams", summary: "A stream's definition, schema, versions and state",
-			params:    []param{streamName},
-			responses: map[int]response{200: jsonResp("the stream", "StreamInfo"), 404: problemResp("no such stream")}, h: a.getStream},
+			params: []param{streamName},
+			responses: map[int]response{200: jsonResp("the stream", "StreamInfo"), 404: problemResp("no such stream"),
+				503: problemResp("the engine does not answer for the stream now (cause: no_leader or engine_unavailable), with Retry-After")}, h: a.getStream},
 		{method: "PUT", path: "/v1/streams/{name}/schema", id: "setSchema", tag: "streams", summary: "Add a schema version (backward compatible, or forced)",
 			params: []param{streamName, {name: "force", in: "query", desc: "replace even with breaking changes (recorded in the version)", typ: "boolean"}},
 			body:   &body{desc: "the new schema", types: []string{"application/json"}, schema: "SchemaPut", example: `{"schema":{"type":"object"}}`},
@@ -74,6 +75,9 @@ func (a *API) table() []route {
 				207: jsonResp("some events invalid; the valid ones are stored", "ProduceResult"),
 				400: problemResp("no valid event, or an unreadable body; names the index, pointer and rule"),
 				404: problemResp("no such stream"), 413: problemResp("an event or the request is over its size limit, or the body holds more events than limits.max_events_per_request"),
+				503: problemResp("the stream cannot store now, with Retry-After: it has no leader (cause: no_leader: its NATS cluster is electing one, " +
+					"or too few of its servers are up) or the engine does not answer (cause: engine_unavailable); events lists the events stored, " +
+					"the others may or may not be: send them again, ids de-duplicate"),
 				507: problemResp("out of storage space (cause: store_limit, disk_reserve or disk_full, with the figures); " +
 					"events lists exactly the events stored, not_stored the first one that was not")},
 			h: a.produce},

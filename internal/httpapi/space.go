@@ -79,15 +79,27 @@ func spaceText(se *engine.SpaceError) string {
 }
 
 // appendProblem is the answer to a produce whose events were not all
-// stored: 507 when out of space, else 500; it lists exactly the events
-// stored, with their sequences, and names the first one not stored and why.
+// stored: 507 when out of space, 503 when the engine does not answer (see
+// unavailableProblem), else 500; it lists exactly the events stored, with
+// their sequences, and names the first one not stored and why.
 func appendProblem(ae *stream.AppendError) *Problem {
 	var p *Problem
 	why := "an internal error (the node's log has it)"
 	var se *engine.SpaceError
-	if errors.As(ae.Err, &se) {
+	switch {
+	case errors.As(ae.Err, &se):
 		p, why = spaceProblem(se), spaceText(se)
-	} else {
+	case errors.Is(ae.Err, engine.ErrUnavailable):
+		p = unavailableProblem(ae.Stream, ae.Err, true)
+		stored := "no event is known to be stored"
+		if ae.Accepted > 0 {
+			stored = fmt.Sprintf("%d event(s) stored (listed in events, with their seq)", ae.Accepted)
+		}
+		p.Detail += fmt.Sprintf(": %s; event %d and any later valid event missing from events may or may not be stored "+
+			"(no answer came). Sending the same events again is safe: ids de-duplicate", stored, ae.NotStored)
+		appendExt(p, ae, p.Ext["cause"])
+		return p
+	default:
 		p = problem(http.StatusInternalServerError, "Internal error", "")
 		p.Ext = map[string]any{}
 	}
@@ -97,6 +109,13 @@ func appendProblem(ae *stream.AppendError) *Problem {
 	}
 	p.Detail = fmt.Sprintf("%s; event %d was not stored, nor any later valid event missing from events: %s. "+
 		"Sending the same events again is safe: ids de-duplicate", stored, ae.NotStored, why)
+	appendExt(p, ae, why)
+	return p
+}
+
+// appendExt adds what a produce answer lists to p: the events stored, the
+// first not stored and why, the invalid ones.
+func appendExt(p *Problem, ae *stream.AppendError, why any) {
 	events := ae.Events
 	if events == nil {
 		events = []stream.Written{}
@@ -106,5 +125,40 @@ func appendProblem(ae *stream.AppendError) *Problem {
 	if len(ae.Invalid) > 0 {
 		p.Ext["invalid"] = ae.Invalid
 	}
+}
+
+// unavailableRetry is the Retry-After of a 503 for an engine that does not
+// answer: a cluster elects a leader in seconds.
+const unavailableRetry = "2"
+
+// unavailableProblem is 503 for a stream the engine cannot serve now, with
+// Retry-After, naming the stream and the cause (cause: no_leader or
+// engine_unavailable). appending says the stream's own append got no
+// answer; otherwise it is what the request needed first (the catalog's
+// definition of the stream, the stream's state). It clears by itself; the
+// engine's own words stay in the log.
+func unavailableProblem(name string, err error, appending bool) *Problem {
+	subject := "the engine"
+	if name != "" {
+		subject = "stream " + name
+	}
+	var p *Problem
+	switch {
+	case errors.Is(err, engine.ErrNoLeader) && appending:
+		p = problem(http.StatusServiceUnavailable, "No leader",
+			subject+" has no leader (JetStream cluster electing or lost quorum); try again")
+	case errors.Is(err, engine.ErrNoLeader):
+		p = problem(http.StatusServiceUnavailable, "No leader",
+			subject+" cannot be served now: it or the catalog defining it has no leader (JetStream cluster electing or lost quorum); try again")
+	default:
+		p = problem(http.StatusServiceUnavailable, "Engine unavailable",
+			subject+" cannot be served now: the engine does not answer (NATS unreachable, or JetStream restarting); try again")
+	}
+	p.Ext = map[string]any{"cause": "engine_unavailable"}
+	if errors.Is(err, engine.ErrNoLeader) {
+		p.Ext["cause"] = "no_leader"
+	}
+	p.header = http.Header{"Retry-After": {unavailableRetry}}
+	p.cause = err
 	return p
 }

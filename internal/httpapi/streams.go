@@ -3,11 +3,13 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -24,6 +26,7 @@ type StreamCreate struct {
 	Key             []string          `json:"key,omitempty"`
 	Retention       catalog.Retention `json:"retention,omitempty"`
 	DuplicateWindow catalog.Duration  `json:"duplicate_window,omitempty"`
+	Replicas        int               `json:"replicas,omitempty"`
 }
 
 // SchemaPut is the body of PUT /v1/streams/{name}/schema.
@@ -94,7 +97,8 @@ func (a *API) createStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	def := catalog.Stream{Name: req.Name, ID: req.ID, Time: req.Time, Key: req.Key, Retention: req.Retention, DuplicateWindow: req.DuplicateWindow}
+	def := catalog.Stream{Name: req.Name, ID: req.ID, Time: req.Time, Key: req.Key, Retention: req.Retention, DuplicateWindow: req.DuplicateWindow,
+		Replicas: req.Replicas}
 	if _, err := a.svc.Create(r.Context(), def, b); err != nil {
 		return err
 	}
@@ -108,6 +112,9 @@ func (a *API) createStream(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) getStream(w http.ResponseWriter, r *http.Request) error {
 	info, err := a.svc.Info(r.Context(), r.PathValue("name"))
+	if errors.Is(err, engine.ErrUnavailable) {
+		return unavailableProblem(r.PathValue("name"), err, false)
+	}
 	if err != nil {
 		return err
 	}

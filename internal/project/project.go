@@ -156,7 +156,7 @@ func (s *Service) History(ctx context.Context, k catalog.Kind, name string) ([]c
 func StreamSpec(def catalog.Stream, sch schema.Bundle) (json.RawMessage, error) {
 	st := config.Stream{ID: def.ID, Time: def.Time, Key: def.Key,
 		Retention:       config.Retention{MaxAge: config.Duration(def.Retention.MaxAge), MaxBytes: config.Size(def.Retention.MaxBytes)},
-		DuplicateWindow: config.Duration(def.DuplicateWindow)}
+		DuplicateWindow: config.Duration(def.DuplicateWindow), Replicas: def.Replicas}
 	if len(sch.Resources) == 1 {
 		var doc any
 		if err := json.Unmarshal(sch.Resources[sch.Root], &doc); err != nil {

@@ -11,17 +11,26 @@ import (
 // AppendError is a produce whose valid events were not all stored. Result
 // lists exactly the events that were (often none, then Accepted is 0) and
 // those refused as invalid; NotStored is the index of the first valid event
-// that was not stored, and Err says why (engine.ErrNoSpace: out of space).
+// that was not stored, and Err says why (engine.ErrNoSpace: out of space;
+// engine.ErrUnavailable, engine.ErrNoLeader: the engine does not answer,
+// and the events missing from Result are not known to be stored or not).
 // Sending the events again is safe: their ids de-duplicate.
 type AppendError struct {
 	Result
+	Stream    string
 	NotStored int
 	Err       error
 }
 
 func (e *AppendError) Error() string {
-	if e.Accepted == 0 {
+	unknown := errors.Is(e.Err, engine.ErrUnavailable) // the engine did not answer: stored or not, nobody knows
+	switch {
+	case e.Accepted == 0 && unknown:
+		return fmt.Sprintf("no event known to be stored: %v", e.Err)
+	case e.Accepted == 0:
 		return fmt.Sprintf("no event stored: %v", e.Err)
+	case unknown:
+		return fmt.Sprintf("%d event(s) stored, event %d and others not known to be: %v", e.Accepted, e.NotStored, e.Err)
 	}
 	return fmt.Sprintf("%d event(s) stored, event %d and others not: %v", e.Accepted, e.NotStored, e.Err)
 }
@@ -36,7 +45,7 @@ func (s *Service) appendFailed(name string, res Result, index []int, err error) 
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	ae := &AppendError{Result: res, NotStored: index[0], Err: err}
+	ae := &AppendError{Result: res, Stream: name, NotStored: index[0], Err: err}
 	var partial *engine.PartialError
 	if errors.As(err, &partial) {
 		ae.NotStored = index[partial.First]

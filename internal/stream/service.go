@@ -142,11 +142,13 @@ func (s *Service) ApplyForced(ctx context.Context, def catalog.Stream, sch schem
 			return Applied{}, err
 		}
 	}
-	updated, settingsChanged, err := s.cat.UpdateSettings(ctx, def)
-	if err != nil {
+	// The engine first: settings it refuses (replicas a single server
+	// cannot keep, a max_bytes that does not fit) stay out of the catalog.
+	if err := s.eng.EnsureStream(ctx, def.EngineConfig()); err != nil {
 		return Applied{}, err
 	}
-	if err := s.eng.EnsureStream(ctx, updated.EngineConfig()); err != nil {
+	_, settingsChanged, err := s.cat.UpdateSettings(ctx, def)
+	if err != nil {
 		return Applied{}, err
 	}
 	return Applied{SchemaChanged: schemaChanged, SettingsChanged: settingsChanged, Version: v.Version, Behind: behind}, nil
@@ -242,6 +244,24 @@ type Info struct {
 	LastTime  *time.Time      `json:"last_time"`
 	// RatePerSecond is the mean arrival rate over the last minute.
 	RatePerSecond float64 `json:"rate_per_s"`
+	// Replicas is the number of copies the engine keeps now: the
+	// definition's replicas (Stream.Replicas, which this hides in JSON), or
+	// the node's default when it sets none.
+	Replicas int `json:"replicas"`
+	// Leader is the server that stores the stream's events first; "" when
+	// the stream has none now (a NATS cluster electing, or without quorum)
+	// or when the engine is a single server.
+	Leader string `json:"leader,omitempty"`
+	// Followers are the other copies, as the leader sees them.
+	Followers []Follower `json:"followers,omitempty"`
+}
+
+// Follower is a copy of a stream that is not its leader.
+type Follower struct {
+	Name    string `json:"name"`    // its server
+	Current bool   `json:"current"` // it has everything the leader stored
+	Offline bool   `json:"offline,omitempty"`
+	Lag     uint64 `json:"lag"` // operations it is behind the leader
 }
 
 // VersionInfo summarises a schema version.
@@ -267,7 +287,11 @@ func (s *Service) Info(ctx context.Context, name string) (Info, error) {
 		return Info{}, err
 	}
 	b := c.sch.Bundle()
-	out := Info{Stream: c.def, Schema: b.Resources[b.Root], Messages: st.Messages, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq}
+	out := Info{Stream: c.def, Schema: b.Resources[b.Root], Messages: st.Messages, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
+		Replicas: max(st.Replicas, 1), Leader: st.Leader}
+	for _, f := range st.Followers {
+		out.Followers = append(out.Followers, Follower{Name: f.Name, Current: f.Current, Offline: f.Offline, Lag: f.Lag})
+	}
 	for _, v := range versions {
 		out.Versions = append(out.Versions, VersionInfo{Version: v.Version, Created: v.Created, Forced: v.Forced, Breaking: v.Breaking})
 	}

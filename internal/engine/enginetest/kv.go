@@ -38,7 +38,11 @@ func kv(t *testing.T, e engine.Engine) {
 	if _, err := b.Create(ctx(t), p+"b", nil); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := b.Keys(ctx(t), p)
+	var keys []string
+	eventually(func() bool {
+		keys, err = b.Keys(ctx(t), p)
+		return err == nil && len(keys) == 2
+	})
 	if err != nil || len(keys) != 2 || keys[0] != p+"a" || keys[1] != p+"b" {
 		t.Fatalf("keys = %v %v", keys, err)
 	}
@@ -51,7 +55,8 @@ func kv(t *testing.T, e engine.Engine) {
 	if _, err := b.Create(ctx(t), p+"a", []byte("again")); err != nil {
 		t.Fatalf("create after delete: %v", err)
 	}
-	if keys, _ := b.Keys(ctx(t), p); len(keys) != 2 {
+	eventually(func() bool { keys, _ = b.Keys(ctx(t), p); return len(keys) == 2 })
+	if len(keys) != 2 {
 		t.Fatalf("keys after delete and create: %v", keys)
 	}
 	kvWatch(t, b, p)

@@ -101,11 +101,8 @@ func consumers(t *testing.T, e engine.Engine, cs engine.Consumers) {
 	if err := cs.DeleteMsg(ctx(t), n, 2); err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.Get(ctx(t), n, 2)
-	for deadline := time.Now().Add(5 * time.Second); err == nil && m.Seq == 2 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond) // a replica applies the delete a moment later (see DeleteMsg)
-		m, err = e.Get(ctx(t), n, 2)
-	}
+	var m engine.Stored
+	eventually(func() bool { m, err = e.Get(ctx(t), n, 2); return err != nil || m.Seq != 2 })
 	if err != nil || m.Seq != 3 {
 		t.Fatalf("get after delete: %+v %v", m, err)
 	}
@@ -196,6 +193,16 @@ func nestedNames(t *testing.T, e engine.Engine) {
 	}
 	if st, err := e.State(ctx(t), n); err != nil || st.Messages != 0 {
 		t.Fatalf("parent stream got the child's messages: %+v %v", st, err)
+	}
+}
+
+// eventually calls read until it reports true, for up to 5 s: on a
+// replicated stream or bucket a read may be served by a replica that
+// applies a write a moment after the leader answered it (see
+// engine.Engine). The caller then checks what read saw.
+func eventually(read func() bool) {
+	for deadline := time.Now().Add(5 * time.Second); !read() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -458,13 +465,7 @@ func scan(t *testing.T, e engine.Engine) {
 				t.Fatal(err)
 			}
 		}
-		// A replica a scan reads from may apply the deletes a moment
-		// after the leader answered them (see DeleteMsg).
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got := read(150, 601); len(got) == 50 && len(read(250, 601)) == 0 {
-				break
-			}
-		}
+		eventually(func() bool { return len(read(150, 601)) == 50 && len(read(250, 601)) == 0 })
 		check(150, 601, 150, 50)
 		check(250, 601, 0, 0)
 	}

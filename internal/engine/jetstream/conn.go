@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -171,4 +172,25 @@ func (l *link) set(nc *nats.Conn) {
 	l.mu.Lock()
 	l.nc = nc
 	l.mu.Unlock()
+}
+
+// wait blocks until the connection is up, or ctx ends (then: why it is not).
+func (l *link) wait(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	for {
+		l.mu.Lock()
+		nc, upCh := l.nc, l.upCh
+		l.mu.Unlock()
+		if nc != nil && (nc.IsConnected() || nc.IsClosed()) {
+			return l.check()
+		}
+		select {
+		case <-upCh:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (waited %w)", l.check(), context.Cause(ctx))
+		case <-time.After(100 * time.Millisecond): // the connect callback comes after the status changed
+		}
+	}
 }

@@ -152,6 +152,12 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	return e, nil
 }
 
+// WaitReachable waits until NATS is connected (at once for the embedded
+// server) or ctx ends, and then says why it is not. Open does not wait:
+// this is for a caller that cannot start without NATS (a node opening its
+// catalog), as an alternative to failing at once with ErrUnavailable.
+func (e *Engine) WaitReachable(ctx context.Context) error { return e.link.wait(ctx) }
+
 // Embedded reports whether the engine runs its own server.
 func (e *Engine) Embedded() bool { return e.srv != nil }
 

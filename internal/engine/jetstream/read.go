@@ -27,6 +27,9 @@ func (e *Engine) Range(ctx context.Context, name string, from uint64, n, maxByte
 	return b, nil
 }
 
+// pullExpiry is how long a follower's pull request lasts (see consume).
+const pullExpiry = 5 * time.Second
+
 // followInactive is how long the server keeps a follower's consumer after
 // its client went silent (a node that died without deleting it); a live
 // follower always has a pull request waiting, so it never counts as silent.
@@ -63,8 +66,14 @@ func (e *Engine) consume(ctx context.Context, name string, from, to uint64) (*fo
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
 	}
 	// Bound what waits in the client by count and by bytes (at least two
-	// of the largest messages the server takes, so one always fits).
-	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, int(max(16<<20, 2*e.nc.MaxPayload()))))
+	// of the largest messages the server takes, so one always fits). Pull
+	// requests expire after pullExpiry, not the default 30 s: on a cluster
+	// the consumer may not be listening yet when the first one comes (it is
+	// placed on any replica), or its server may go; the client notices the
+	// missing heartbeats and pulls again (or recreates the consumer) after
+	// about that long, where the default stalled a scan for 30 s.
+	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, int(max(16<<20, 2*e.nc.MaxPayload()))),
+		jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
 	}

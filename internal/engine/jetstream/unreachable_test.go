@@ -82,10 +82,23 @@ func TestUnreachableAtStart(t *testing.T) {
 	}
 	checkUnavailable(t, e, "late")
 
+	wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err = e.WaitReachable(wctx)
+	cancel()
+	if !errors.Is(err, engine.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitReachable with NATS down: %v", err)
+	}
+	reached := make(chan error, 1)
+	go func() { reached <- e.WaitReachable(context.Background()) }()
 	if err := p.Start(0); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ready %s after nats-server accepts clients", untilReady(t, e, 10*time.Second))
+	up := time.Now()
+	if err := <-reached; err != nil {
+		t.Fatalf("WaitReachable: %v", err)
+	}
+	untilReady(t, e, 10*time.Second)
+	t.Logf("reached and ready %s after nats-server accepts clients", time.Since(up))
 	ctx := context.Background()
 	if err := e.EnsureStream(ctx, engine.StreamConfig{Name: "late", DuplicateWindow: time.Minute}); err != nil {
 		t.Fatal(err)

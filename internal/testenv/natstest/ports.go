@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // host is the only address the servers bind or dial.
@@ -75,23 +74,4 @@ func portRange() (lo, hi int) {
 		return 0, 0
 	}
 	return max(ephemeral-16384, 1024), ephemeral
-}
-
-// addrInUse reports a bind that failed because the port is taken.
-func addrInUse(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "address already in use") || isErrno(err, syscall.EADDRINUSE))
-}
-
-func isErrno(err error, no syscall.Errno) bool {
-	for err != nil {
-		if e, ok := err.(syscall.Errno); ok {
-			return e == no
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
