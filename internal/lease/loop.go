@@ -267,8 +267,12 @@ func (c *Cluster) balance(ctx context.Context) {
 		try, overdue = append(try, u), append(overdue, late && len(held)+len(try) >= share)
 	}
 	c.mu.Unlock()
+	began := time.Now()
 	for i, u := range try {
-		tctx, cancel := context.WithTimeout(ctx, c.renewEvery())
+		if time.Since(began) > c.tick() {
+			break // the rest next time: renewals (and the fence) must not wait behind claims
+		}
+		tctx, cancel := context.WithTimeout(ctx, c.tick())
 		c.take(tctx, u, overdue[i])
 		cancel()
 	}
