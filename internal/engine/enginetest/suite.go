@@ -54,9 +54,18 @@ func consumers(t *testing.T, e engine.Engine, cs engine.Consumers) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before its first acknowledgement, a consumer's floor is just before
+	// its start, not 0 (a JetStream R3 consumer reports 0 then): a run
+	// that takes over from it starts there, not at the stream's first event.
+	if st, err := c.State(ctx(t)); err != nil || st.AckFloor != 1 || st.InFlight != 0 {
+		t.Fatalf("state of a new consumer at 2: %+v %v", st, err)
+	}
 	got, err := c.Fetch(ctx(t), 2, time.Second)
 	if err != nil || len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 3 || got[0].Attempt != 1 || got[0].Header["Sluice-Test"] != "h-2" {
 		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	if st, err := c.State(ctx(t)); err != nil || st.AckFloor != 1 || st.InFlight != 2 {
+		t.Fatalf("state with 2 and 3 delivered, none acknowledged: %+v %v", st, err)
 	}
 	if err := got[0].Ack(ctx(t)); err != nil {
 		t.Fatal(err)

@@ -108,6 +108,15 @@ func (c *consumer) State(ctx context.Context) (engine.ConsumerState, error) {
 	if err != nil {
 		return engine.ConsumerState{}, mapErr(err)
 	}
-	return engine.ConsumerState{AckFloor: info.AckFloor.Stream, Pending: info.NumPending,
-		InFlight: uint64(info.NumAckPending), Delivered: info.Delivered.Stream}, nil
+	// A replicated consumer reports an ack floor of 0 until its first
+	// acknowledgement (one on a single server reports the start minus
+	// one); nothing before its start is its to acknowledge, so its floor is
+	// at least there, and a run taking over never starts from the stream's
+	// first event instead.
+	floor := info.AckFloor.Stream
+	if info.Config.DeliverPolicy == jetstream.DeliverByStartSequencePolicy && info.Config.OptStartSeq > 0 {
+		floor = max(floor, info.Config.OptStartSeq-1)
+	}
+	return engine.ConsumerState{AckFloor: floor, Pending: info.NumPending,
+		InFlight: uint64(info.NumAckPending), Delivered: max(info.Delivered.Stream, floor)}, nil
 }
