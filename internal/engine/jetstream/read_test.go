@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sluice-dev/sluice/internal/engine"
 )
@@ -197,5 +199,77 @@ func waitLast(t *testing.T, e *Engine, name string, want uint64) {
 			t.Fatalf("stream has %d messages after 10s, want %d", st.LastSeq, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// silent is an ordered consumer's iterator that never delivers again, as
+// one whose pull was lost when a server of a cluster was killed.
+type silent struct{ jetstream.MessagesContext }
+
+func (silent) Next(...jetstream.NextOpt) (jetstream.Msg, error) {
+	time.Sleep(20 * time.Millisecond)
+	return nil, context.DeadlineExceeded
+}
+
+// TestScanOutlivesASilentConsumer: a scan whose consumer stops delivering
+// while the stream holds more of its range reads the rest by direct gets,
+// in order, skipping what was deleted, up to its end, and leaves no
+// consumer behind (it used to wait for the consumer for good).
+func TestScanOutlivesASilentConsumer(t *testing.T) {
+	e := openEmbedded(t, t.TempDir())
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.EnsureStream(ctx, engine.StreamConfig{Name: "long", DuplicateWindow: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Append(ctx, e, "long", msgs("m", 0, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DeleteMsg(ctx, "long", 500); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Scan(ctx, "long", 1, 801)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []uint64
+	for len(got) < 10 {
+		m, err := r.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Seq)
+	}
+	f := r.(*follower)
+	f.it.Stop()
+	f.it = silent{f.it}
+	for {
+		m, err := r.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(got), err)
+		}
+		if want := fmt.Sprintf("m-%d", m.Seq-1); m.Header["Sluice-Id"] != want {
+			t.Fatalf("seq %d is %q, want %q", m.Seq, m.Header["Sluice-Id"], want)
+		}
+		got = append(got, m.Seq)
+	}
+	if len(got) != 799 || got[498] != 499 || got[499] != 501 || got[798] != 800 {
+		t.Fatalf("read %d messages: %v...%v", len(got), got[:min(3, len(got))], got[max(0, len(got)-3):])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order at %d: %d after %d", i, got[i], got[i-1])
+		}
+	}
+	if !f.direct {
+		t.Fatal("the scan never read by direct gets")
+	}
+	if n, err := e.ConsumerCount(ctx, "long"); err != nil || n != 0 {
+		t.Fatalf("consumers left while the scan is open: %d %v", n, err)
 	}
 }
