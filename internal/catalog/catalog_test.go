@@ -2,10 +2,12 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -120,5 +122,54 @@ func TestReplicas(t *testing.T) {
 	}
 	if sameSettings(Stream{Replicas: 1}, Stream{Replicas: 3}) {
 		t.Error("a change of replicas is no change of settings")
+	}
+}
+
+// A schema version the stream does not name yet: the same schema is
+// kept (nodes started at once with one config all write it), another
+// schema written moments ago is another node's creation and refused, and
+// one left by a create that failed long ago is replaced.
+func TestCreateOverAVersionAlreadyThere(t *testing.T) {
+	ctx := context.Background()
+	e, err := jetstream.Open(ctx, jetstream.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	c, err := Open(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := bundle(t, `{"type":"object","properties":{"a":{"type":"string"}}}`)
+	other := bundle(t, `{"type":"object","properties":{"b":{"type":"string"}}}`)
+	leave := func(name string, sch schema.Bundle, age time.Duration) {
+		t.Helper()
+		raw, _ := json.Marshal(Version{Version: 1, Schema: sch, Created: time.Now().UTC().Add(-age)})
+		if _, err := c.kv.Create(ctx, versionKey(name, 1), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schemaOf := func(name string) schema.Bundle {
+		t.Helper()
+		v, err := c.Version(ctx, name, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Schema
+	}
+	leave("same", mine, 0)
+	if _, err := c.Create(ctx, Stream{Name: "same"}, mine); err != nil || !schemaOf("same").Equal(mine) {
+		t.Fatalf("over the same schema: %v", err)
+	}
+	leave("busy", other, time.Second)
+	if _, err := c.Create(ctx, Stream{Name: "busy"}, mine); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "another node") {
+		t.Fatalf("over another node's schema of a second ago: %v", err)
+	}
+	if !schemaOf("busy").Equal(other) {
+		t.Fatal("the other node's schema was replaced")
+	}
+	leave("old", other, time.Hour)
+	if _, err := c.Create(ctx, Stream{Name: "old"}, mine); err != nil || !schemaOf("old").Equal(mine) {
+		t.Fatalf("over a leftover of an hour ago: %v", err)
 	}
 }

@@ -51,21 +51,42 @@ func (c *Catalog) Create(ctx context.Context, s Stream, sch schema.Bundle) (Stre
 	return s, nil
 }
 
-// putVersion writes a schema version; a leftover from an earlier create
-// that failed half-way is overwritten.
+// leftoverAge is how old a schema version the stream does not name must
+// be before it counts as a leftover of a write that failed half-way, and
+// may be replaced: a younger one is another node's write in progress.
+const leftoverAge = 30 * time.Second
+
+// putVersion writes a schema version. If the version is there already
+// (nodes started at once with one config all write it, or an earlier
+// write failed before the stream named it), one with the same schema is
+// kept; a leftover with another schema is replaced at its revision; one
+// written moments ago with another schema is another node's: refused.
 func (c *Catalog) putVersion(ctx context.Context, name string, v Version) error {
 	raw, _ := json.Marshal(v)
 	key := versionKey(name, v.Version)
-	if _, err := c.kv.Create(ctx, key, raw); errors.Is(err, engine.ErrExists) {
-		if err := c.kv.Delete(ctx, key); err != nil {
-			return err
-		}
-		_, err = c.kv.Create(ctx, key, raw)
-		return err
-	} else if err != nil {
+	_, err := c.kv.Create(ctx, key, raw)
+	if !errors.Is(err, engine.ErrExists) {
 		return err
 	}
-	return nil
+	old, rev, err := c.kv.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	var there Version
+	if err := json.Unmarshal(old, &there); err != nil {
+		return fmt.Errorf("stored schema %q v%d: %w", name, v.Version, err)
+	}
+	if there.Schema.Equal(v.Schema) {
+		return nil
+	}
+	if time.Since(there.Created) < leftoverAge {
+		if v.Version == 1 {
+			return fmt.Errorf("%w: %q: another node is creating it with another schema", ErrExists, name)
+		}
+		return fmt.Errorf("stream %q: schema version %d is being written by another node with another schema: %w", name, v.Version, engine.ErrConflict)
+	}
+	_, err = c.kv.Update(ctx, key, raw, rev)
+	return err
 }
 
 // SetSchema adds a schema version if it is backward compatible with the

@@ -175,3 +175,44 @@ func TestNodeStartsBeforeNATS(t *testing.T) {
 	produceRetrying(t, n, 0, 10)
 	exactly(t, n, 1, 10)
 }
+
+// Nodes started at once with one config all plan to create its
+// definitions: each is created once, and every node starts (one used to
+// exit with "stream already exists").
+func TestNodesStartedAtOnce(t *testing.T) {
+	pg := testenv.PostgresSchema(t)
+	nats := natstest.Cluster(t, 1)
+	dir := clusterDir(t, 3)
+	const n = 3
+	nodes := make([]*node.Node, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			var err error
+			nodes[i], err = clusterNodeWith(t, dir, fmt.Sprintf("n%d", i), nats.URL(), pg, nil)
+			errs <- err
+		}()
+	}
+	var failed []error
+	for range n {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	for _, nd := range nodes {
+		if nd != nil {
+			defer shutdown(t, nd)
+		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d nodes did not start: %v", len(failed), n, failed)
+	}
+	for _, path := range []string{"/v1/streams/in/history", "/v1/pipelines/p0/history", "/v1/pipelines/p2/history"} {
+		st, m := call(t, nodes[0], "GET", path, "")
+		if h, _ := m["versions"].([]any); st != 200 || len(h) != 1 {
+			t.Fatalf("GET %s: %d %v: want one change, a creation", path, st, m)
+		}
+	}
+	produce(t, nodes[1], 0, 50)
+	exactly(t, nodes[2], 3, 50)
+}

@@ -180,7 +180,7 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 		Outputs: n.OutputKinds, FunctionConfig: n.Functions.Check}
 	// The file's definitions go to the catalog as `sluice apply` puts them:
 	// created or updated, the catalog's others left alone.
-	plan, err := n.Project.Apply(ctx, declared, project.ApplyOptions{By: "sluice serve --config " + cfg.Path()})
+	plan, err := applyConfig(ctx, n.Project, declared, "sluice serve --config "+cfg.Path(), log)
 	if err != nil {
 		return fail(fmt.Errorf("config: %w", err))
 	}
