@@ -58,6 +58,7 @@ type Engine struct {
 	failures createFailures // why the embedded server could not create a stream
 	mu       sync.Mutex
 	streams  map[string]jetstream.Stream // handles, so reads skip an info round trip
+	kvWrites kvWrites                    // see readYourWrites
 }
 
 var _ engine.Engine = (*Engine)(nil)
