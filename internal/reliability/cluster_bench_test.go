@@ -30,8 +30,8 @@ import (
 //     each).
 //
 // Produce: 50,000 recorded recentchange events (about 1 KB, each with a
-// fresh meta.id), NDJSON batches of 100, four concurrent HTTP clients (two
-// per node with two nodes), the pipelines paused. Pipelines: two, each
+// fresh meta.id), NDJSON batches of 100, four concurrent HTTP clients
+// (SLUICE_BENCH_CLIENTS; spread over the nodes), the pipelines paused. Pipelines: two, each
 // copying the input stream (identity) into a stream of its own, both
 // checked against the recentchange schema; resumed together, timed until
 // both acknowledged every input. Each R3 rate is also given over R1's of
@@ -65,7 +65,6 @@ func BenchmarkScaleOut(b *testing.B) {
 const (
 	benchTotal     = 50000
 	benchBatch     = 100
-	benchClients   = 4
 	benchPipelines = 2
 )
 
@@ -111,6 +110,7 @@ func scaleRun(b *testing.B, servers, nodes int, ev *benchEvents) scaleFigures {
 		post(b, ns[0].url, "/v1/pipelines/"+clPipeName(i)+"/pause", nil, nil)
 	}
 
+	benchClients := envInt(b, "SLUICE_BENCH_CLIENTS", 4)
 	var f scaleFigures
 	start := time.Now()
 	var next atomic.Int64

@@ -44,12 +44,10 @@ func TestClusterKill(t *testing.T) {
 	dir, keep := clusterDir(t)
 	filesDir := filepath.Join(dir, "files")
 	cfg := clusterProject(t, dir, pg, 3, filesDir, 1)
-	// One after the other: two nodes started at once both create the
-	// config's streams, and the second to try exits ("config: + streams.in:
-	// stream already exists").
-	nodes := []*sluiceNode{newSluiceNode(t, dir, "a", cfg, servers.URL())}
-	waitReady(t, nodes[0].url)
-	nodes = append(nodes, newSluiceNode(t, dir, "b", cfg, servers.URL()))
+	// Both at once, on one config: both plan to create its definitions,
+	// and the one that loses a race plans again (the second used to exit:
+	// "config: + streams.in: stream already exists").
+	nodes := []*sluiceNode{newSluiceNode(t, dir, "a", cfg, servers.URL()), newSluiceNode(t, dir, "b", cfg, servers.URL())}
 	defer func() { // before the cleanups kill the nodes
 		if t.Failed() {
 			explainFailure(t, servers, nodes, keep)
