@@ -143,6 +143,11 @@ func TestStreamLifecycle(t *testing.T) {
 	if code != 1 || out != "" || !strings.HasPrefix(errOut, "sluice: Already exists (409): ") || !strings.Contains(errOut, rc) {
 		t.Errorf("create again: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// --replicas is passed on: one server cannot keep three copies, and says so.
+	code, out, errOut = run(t, srv, "stream", "create", "three", "--schema", schemaFile, "--replicas", "3")
+	if code != 1 || out != "" || !strings.Contains(errOut, "replicas") {
+		t.Errorf("create with --replicas 3 on one server: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 
 	out = mustRun(t, srv, "stream", "ls")
 	if !regexp.MustCompile(`(?m)^NAME +SCHEMA +EVENTS`).MatchString(out) || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(rc)+` +v1 +0 `).MatchString(out) {

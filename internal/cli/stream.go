@@ -64,6 +64,7 @@ func newStreamCreate(g *globals) *cobra.Command {
 	fl.DurationVar(&maxAge, "max-age", 0, "drop events older than this (e.g. 168h; default: keep)")
 	fl.StringVar(&maxBytes, "max-bytes", "", "drop the oldest events past this size (e.g. 10GiB)")
 	fl.DurationVar(&window, "duplicate-window", 0, "how long ids are remembered for de-duplication (default 2m)")
+	fl.IntVar(&req.Replicas, "replicas", 0, "copies on a JetStream cluster: 1, 3 or 5 (default: the node's nats_replicas)")
 	_ = cmd.MarkFlagRequired("schema")
 	return cmd
 }
