@@ -53,7 +53,15 @@ sources:
 	if js := mustRun(t, server, "cluster", "status", "--json"); !strings.Contains(js, `"name": "alpha"`) {
 		t.Fatalf("cluster status --json:\n%s", js)
 	}
-	if ls := mustRun(t, server, "source", "ls"); !strings.Contains(ls, "alpha") {
+	// The claim is in the cluster's view a moment before the source
+	// leaves standby on its node.
+	var ls string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ls = mustRun(t, server, "source", "ls"); strings.Contains(ls, "alpha") {
+			break
+		}
+	}
+	if !strings.Contains(ls, "alpha") {
 		t.Fatalf("source ls names no node:\n%s", ls)
 	}
 }

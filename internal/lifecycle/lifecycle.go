@@ -149,8 +149,9 @@ func (g *Group[C]) run(name string, s *slot[C]) {
 				return // ctx ended, or the gate closed
 			}
 			s.c.Run(held)
+			ended := held.Err() == nil // before release, which ends held
 			release()
-			if held.Err() == nil {
+			if ended {
 				return // Run returned by itself: it ended
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,5 +292,40 @@ func TestConcurrentChanges(t *testing.T) {
 		if p.closed != 1 {
 			t.Errorf("%s closed %d times", p.name, p.closed)
 		}
+	}
+}
+
+// gate grants every unit at once; like the lease cluster's, its release
+// ends the held context.
+type gate struct{ holds atomic.Int32 }
+
+func (g *gate) Hold(ctx context.Context, unit string) (context.Context, func(), error) {
+	g.holds.Add(1)
+	held, cancel := context.WithCancel(ctx)
+	return held, cancel, nil
+}
+
+// A gated component whose Run returns on its own has ended: it is not run
+// again (a finished file import used to start over, standby in between,
+// because release had ended the held context before the check).
+func TestGatedEndedOnItsOwn(t *testing.T) {
+	j := &journal{}
+	g := lifecycle.New[*part]()
+	gt := &gate{}
+	g.SetGate("sources", gt)
+	g.Start(context.Background())
+	defer g.Stop()
+	p := newPart(j, "p")
+	p.linger = 0
+	put(t, g, "p", p)
+	close(p.finish)
+	for deadline := time.Now().Add(5 * time.Second); state(g, "p") != lifecycle.Ended; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s", state(g, "p"))
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // room for a second run, were there one
+	if n := gt.holds.Load(); n != 1 || state(g, "p") != lifecycle.Ended {
+		t.Fatalf("held %d times, state %s: %v", n, state(g, "p"), j.get())
 	}
 }

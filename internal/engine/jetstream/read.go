@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -97,6 +98,7 @@ type follower struct {
 	// more of its range reads the rest by batch direct gets, buffered.
 	direct bool
 	buf    []engine.Stored
+	stop   sync.Once // of the consumer: by the fallback, or by Close from any goroutine
 }
 
 // scanBatch bounds one direct get of a scan that left its consumer.
@@ -186,12 +188,18 @@ func (f *follower) nextDirect(ctx context.Context) (engine.Stored, error) {
 // than leaving it to the inactivity threshold.
 func (f *follower) Close() { f.stopConsumer() }
 
+// stopConsumer stops and deletes the consumer, once. Close may call it
+// while Next waits in another goroutine (that is how a tail ends its
+// wait): it reads f.it, never writes it.
 func (f *follower) stopConsumer() {
 	if f.it == nil {
 		return
 	}
+	f.stop.Do(f.deleteConsumer)
+}
+
+func (f *follower) deleteConsumer() {
 	f.it.Stop()
-	f.it = nil
 	info := f.c.CachedInfo()
 	if info == nil || f.e.nc.IsClosed() {
 		return
