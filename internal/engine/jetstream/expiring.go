@@ -53,6 +53,6 @@ func (b *expiringBucket) DeleteIf(ctx context.Context, key string, rev uint64) e
 	if err != nil {
 		return fmt.Errorf("kv delete %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
-	b.wrote()
+	b.wrote(key, 0)
 	return nil
 }

@@ -54,14 +54,13 @@ func (b *kvBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) 
 	if err := b.link.check(); err != nil {
 		return nil, 0, fmt.Errorf("kv get %q: %w", key, err)
 	}
-	if b.fromLeader() {
-		return b.leaderGet(ctx, key)
-	}
-	en, err := b.kv.Get(ctx, key)
-	if err != nil {
-		return nil, 0, fmt.Errorf("kv get %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
-	}
-	return en.Value(), en.Revision(), nil
+	return b.getFresh(ctx, key, func() ([]byte, uint64, error) {
+		en, err := b.kv.Get(ctx, key)
+		if err != nil {
+			return nil, 0, fmt.Errorf("kv get %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
+		}
+		return en.Value(), en.Revision(), nil
+	})
 }
 
 func (b *kvBucket) Create(ctx context.Context, key string, value []byte) (uint64, error) {
@@ -75,7 +74,7 @@ func (b *kvBucket) Create(ctx context.Context, key string, value []byte) (uint64
 	if err != nil {
 		return 0, fmt.Errorf("kv create %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
-	b.wrote()
+	b.wrote(key, rev)
 	return rev, nil
 }
 
@@ -90,7 +89,7 @@ func (b *kvBucket) Update(ctx context.Context, key string, value []byte, rev uin
 	if err != nil {
 		return 0, fmt.Errorf("kv update %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
-	b.wrote()
+	b.wrote(key, n)
 	return n, nil
 }
 
@@ -101,7 +100,7 @@ func (b *kvBucket) Delete(ctx context.Context, key string) error {
 	if err := b.kv.Purge(ctx, key); err != nil {
 		return fmt.Errorf("kv delete %q: %w", key, b.e.unavailable(ctx, mapErr(err)))
 	}
-	b.wrote()
+	b.wrote(key, 0)
 	return nil
 }
 
