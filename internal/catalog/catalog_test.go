@@ -26,17 +26,25 @@ func bundle(t *testing.T, doc string) schema.Bundle {
 	return b
 }
 
-func TestCatalog(t *testing.T) {
+// openCatalog opens a catalog on an embedded engine of the test's own.
+func openCatalog(t *testing.T) *Catalog {
+	t.Helper()
 	ctx := context.Background()
 	e, err := jetstream.Open(ctx, jetstream.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { _ = e.Close() })
 	c, err := Open(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestCatalog(t *testing.T) {
+	ctx := context.Background()
+	c := openCatalog(t)
 	v1 := bundle(t, `{"type":"object","properties":{"a":{"type":"string"}}}`)
 	s, err := c.Create(ctx, Stream{Name: "a.b"}, v1)
 	if err != nil {
@@ -131,15 +139,7 @@ func TestReplicas(t *testing.T) {
 // one left by a create that failed long ago is replaced.
 func TestCreateOverAVersionAlreadyThere(t *testing.T) {
 	ctx := context.Background()
-	e, err := jetstream.Open(ctx, jetstream.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	c, err := Open(ctx, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openCatalog(t)
 	mine := bundle(t, `{"type":"object","properties":{"a":{"type":"string"}}}`)
 	other := bundle(t, `{"type":"object","properties":{"b":{"type":"string"}}}`)
 	leave := func(name string, sch schema.Bundle, age time.Duration) {

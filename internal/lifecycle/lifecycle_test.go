@@ -196,6 +196,16 @@ func TestCheckRefuses(t *testing.T) {
 	}
 }
 
+// waitEnded waits until name's component has ended.
+func waitEnded(t *testing.T, g *lifecycle.Group[*part], name string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); state(g, name) != lifecycle.Ended; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s", state(g, name))
+		}
+	}
+}
+
 func TestEndedOnItsOwn(t *testing.T) {
 	j := &journal{}
 	g := lifecycle.New[*part]()
@@ -205,11 +215,7 @@ func TestEndedOnItsOwn(t *testing.T) {
 	p.linger = 0
 	put(t, g, "p", p)
 	close(p.finish)
-	for deadline := time.Now().Add(5 * time.Second); state(g, "p") != lifecycle.Ended; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %s", state(g, "p"))
-		}
-	}
+	waitEnded(t, g, "p")
 	// Replacing it does not wait for anything more.
 	q := newPart(j, "q")
 	put(t, g, "p", q)
@@ -319,11 +325,7 @@ func TestGatedEndedOnItsOwn(t *testing.T) {
 	p.linger = 0
 	put(t, g, "p", p)
 	close(p.finish)
-	for deadline := time.Now().Add(5 * time.Second); state(g, "p") != lifecycle.Ended; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %s", state(g, "p"))
-		}
-	}
+	waitEnded(t, g, "p")
 	time.Sleep(50 * time.Millisecond) // room for a second run, were there one
 	if n := gt.holds.Load(); n != 1 || state(g, "p") != lifecycle.Ended {
 		t.Fatalf("held %d times, state %s: %v", n, state(g, "p"), j.get())

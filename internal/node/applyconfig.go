@@ -30,5 +30,5 @@ func applyConfig(ctx context.Context, p *project.Service, declared []catalog.Def
 
 // raced: the catalog changed between a plan and its write.
 func raced(err error) bool {
-	return errors.Is(err, catalog.ErrExists) || errors.Is(err, catalog.ErrStale) || errors.Is(err, catalog.ErrDefinitionExists)
+	return errors.Is(err, catalog.ErrExists) || errors.Is(err, catalog.ErrStale)
 }

@@ -66,14 +66,13 @@ func (e *Engine) consume(ctx context.Context, name string, from, to uint64) (*fo
 		e.forget(name, err)
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
 	}
-	// Bound what waits in the client by count and by bytes (at least two
-	// of the largest messages the server takes, so one always fits). Pull
+	// Bound what waits in the client by count and by bytes. Pull
 	// requests expire after pullExpiry, not the default 30 s: on a cluster
 	// the consumer may not be listening yet when the first one comes (it is
 	// placed on any replica), or its server may go; the client notices the
 	// missing heartbeats and pulls again (or recreates the consumer) after
 	// about that long, where the default stalled a scan for 30 s.
-	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, int(max(16<<20, 2*e.nc.MaxPayload()))),
+	it, err := c.Messages(jetstream.PullMaxMessagesWithBytesLimit(readBatch, e.readBytes()),
 		jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("read %q from %d: %w", name, from, mapErr(err))
@@ -101,8 +100,14 @@ type follower struct {
 	stop   sync.Once // of the consumer: by the fallback, or by Close from any goroutine
 }
 
-// scanBatch bounds one direct get of a scan that left its consumer.
-const scanBatch = 256
+// readBatch bounds the messages a follower holds at once: waiting in the
+// client for an ordered consumer, or from one direct get of a scan that
+// left its consumer; readBytes bounds their bytes.
+const readBatch = 256
+
+// readBytes is at least two of the largest messages the server takes, so
+// one always fits.
+func (e *Engine) readBytes() int { return int(max(16<<20, 2*e.nc.MaxPayload())) }
 
 // scanIdle is how long a scan waits for a message before it checks that
 // one is still there (the rest of the range may have been deleted).
@@ -167,7 +172,7 @@ func (f *follower) Next(ctx context.Context) (engine.Stored, error) {
 // nextDirect reads a scan on by batch direct gets, from f.next to f.to.
 func (f *follower) nextDirect(ctx context.Context) (engine.Stored, error) {
 	if len(f.buf) == 0 {
-		b, err := f.e.Range(ctx, f.name, f.next, int(min(f.to-f.next, scanBatch)), int(max(16<<20, 2*f.e.nc.MaxPayload())))
+		b, err := f.e.Range(ctx, f.name, f.next, int(min(f.to-f.next, readBatch)), f.e.readBytes())
 		if err != nil {
 			return engine.Stored{}, err
 		}
