@@ -229,24 +229,36 @@ func (a *API) applyProject(w http.ResponseWriter, r *http.Request) error {
 
 // withSpec adds a definition's spec to a status document (GET /v1/{kind}/{name}).
 func (a *API) withSpec(r *http.Request, k catalog.Kind, name string, v any) any {
+	out, _ := a.specView(r, k, name, v)
+	return out
+}
+
+// specView is withSpec that also says whether the catalog holds the
+// definition: false only when it answered that there is none (deleted,
+// and this node has not followed the deletion yet), so a GET after a
+// DELETE answers 404 on the node that deleted it.
+func (a *API) specView(r *http.Request, k catalog.Kind, name string, v any) (any, bool) {
 	if a.opts.Project == nil {
-		return v
+		return v, true
 	}
 	def, err := a.opts.Project.Get(r.Context(), k, name)
+	if errors.Is(err, catalog.ErrNoDefinition) {
+		return v, false
+	}
 	if err != nil {
-		return v
+		return v, true
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return v
+		return v, true
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
-		return v
+		return v, true
 	}
 	m["spec"] = def.Spec
 	m["version"], _ = json.Marshal(def.Version)
-	return m
+	return m, true
 }
 
 func boolParam(s, name string) (bool, error) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
@@ -64,7 +65,11 @@ func (a *API) getPipeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Pipelines, s.Name, a.withPast(s)))
+	out, found := a.specView(r, catalog.Pipelines, s.Name, a.withPast(s))
+	if !found {
+		return fmt.Errorf("%w: %q", pipeline.ErrNotFound, s.Name)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) pausePipeline(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
@@ -54,7 +55,11 @@ func (a *API) getSource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.withSpec(r, catalog.Sources, v.Name, a.sourcePast(v)))
+	out, found := a.specView(r, catalog.Sources, v.Name, a.sourcePast(v))
+	if !found {
+		return fmt.Errorf("%w: %q", source.ErrNotFound, v.Name)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) pauseSource(w http.ResponseWriter, r *http.Request) error {
