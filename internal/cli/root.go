@@ -24,6 +24,7 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 
 type globals struct {
 	server string
+	token  string // --token; bearerToken reads SLUICE_TOKEN too
 	json   bool
 	out    io.Writer
 	errOut io.Writer
@@ -45,6 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", server, "sluice server URL (env SLUICE_SERVER)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of tables")
-	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g))
+	tokenFlag(root, g)
+	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g), newToken(g))
 	return root
 }

@@ -44,6 +44,8 @@ type Config struct {
 	Limits  Limits  `yaml:"limits"`
 	// HTTP bounds the HTTP server and says which other origins' pages may use it.
 	HTTP HTTP `yaml:"http"`
+	// Auth turns access control on: tokens, grants, sign-in (docs/ACCESS.md).
+	Auth Auth `yaml:"auth"`
 	// Reads bounds what live subscribers may cost the node.
 	Reads Reads `yaml:"reads"`
 	// Streams are declared by name and applied at start-up.

@@ -175,7 +175,7 @@ func fromOwners[T any](a *API, r *http.Request, path, field string, list []T, ow
 	var wg sync.WaitGroup
 	for node := range want {
 		wg.Go(func() {
-			entries, err := a.askNode(r.Context(), addrs[node], path, field)
+			entries, err := a.askNode(r, addrs[node], path, field)
 			if err != nil {
 				a.log.Warn("cluster: a node did not answer for what it runs", "node", node, "err", err)
 				return
@@ -203,15 +203,21 @@ func fromOwners[T any](a *API, r *http.Request, path, field string, list []T, ow
 	}
 }
 
-// askNode GETs path on another node and returns the list under field.
-func (a *API) askNode(ctx context.Context, addr, path, field string) ([]json.RawMessage, error) {
-	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
+// askNode GETs path on another node, with the credentials of the request
+// in, and returns the list under field.
+func (a *API) askNode(in *http.Request, addr, path, field string) ([]json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(in.Context(), forwardTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set(forwardedBy, a.opts.Cluster.Node())
+	for _, h := range []string{"Authorization", "Cookie"} { // the other node shows what the caller may see
+		if v := in.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,19 @@ const components = `{
   "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}},
   "index":{"type":"integer"},"limit":{"type":"integer"}}},
 "Status": {"type":"object","required":["status"],"properties":{"status":{"type":"string"}}},
+"Grant": {"type":"object","required":["resource","role"],"properties":{
+  "resource":{"type":"string","description":"KIND:NAME (stream, pipeline, table, function, source; * in NAME matches any run of characters), or * for everything"},
+  "role":{"type":"string","enum":["read","produce","invoke","operate","admin"]}}},
+"Token": {"type":"object","required":["id","name","grants","created"],"properties":{
+  "id":{"type":"string"},"name":{"type":"string"},"grants":{"type":"array","items":{"$ref":"#/components/schemas/Grant"}},
+  "created":{"type":"string","format":"date-time"},"created_by":{"type":"string"},
+  "expires":{"type":"string","format":"date-time"},"last_used":{"type":"string","format":"date-time"}}},
+"TokenRequest": {"type":"object","required":["name","grants"],"properties":{"name":{"type":"string"},
+  "grants":{"type":"array","items":{"$ref":"#/components/schemas/Grant"}},"expires":{"type":"string","description":"from now: 720h, 30d; unset: never"}}},
+"NewToken": {"allOf":[{"$ref":"#/components/schemas/Token"}],"type":"object","required":["token"],"properties":{"token":{"type":"string","description":"the token's text, shown this once"}}},
+"TokenList": {"type":"object","required":["tokens"],"properties":{"tokens":{"type":"array","items":{"$ref":"#/components/schemas/Token"}}}},
+"Session": {"type":"object","required":["enabled"],"properties":{"enabled":{"type":"boolean"},"token":{"$ref":"#/components/schemas/Token"},"csrf":{"type":"string"}}},
+"SessionRequest": {"type":"object","required":["token"],"properties":{"token":{"type":"string"}}},
 "Duration": {"type":"string","description":"a Go duration such as 168h or 90s"},
 "Retention": {"type":"object","properties":{"max_age":{"$ref":"#/components/schemas/Duration"},"max_bytes":{"type":"integer"}}},
 "Stream": {"type":"object","required":["name","id","time","version","created"],"properties":{

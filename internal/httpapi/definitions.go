@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/token"
 )
 
 // The self-service API: every kind of definition is created, replaced,
@@ -61,6 +63,12 @@ func by(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
+	}
+	if t := caller(r); t != nil { // the token is who; what the client says of itself is a hint
+		if who != "" {
+			host = who + ", " + host
+		}
+		return fmt.Sprintf("%s [token %s] (%s)", t.Name, t.ID, host)
 	}
 	if who == "" {
 		return "anonymous@" + host
@@ -113,6 +121,9 @@ func (a *API) putDefinition(w http.ResponseWriter, r *http.Request, k catalog.Ki
 	}
 	name, spec, err := readSpec(r, k, r.PathValue("name"))
 	if err != nil {
+		return err
+	}
+	if err := a.mayDefine(r, k, name, spec); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -191,7 +202,11 @@ func (a *API) listDefinitions(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out.Definitions = append(out.Definitions, defs...)
+		for _, d := range defs {
+			if a.visible(r, d.Kind.Singular(), d.Name) {
+				out.Definitions = append(out.Definitions, d)
+			}
+		}
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -214,6 +229,19 @@ func (a *API) applyProject(w http.ResponseWriter, r *http.Request) error {
 	opt := project.ApplyOptions{Resets: req.Resets, By: by(r)}
 	for name, dst := range map[string]*bool{"dry_run": &opt.DryRun, "prune": &opt.Prune, "force": &opt.Force} {
 		if *dst, err = boolParam(q.Get(name), name); err != nil {
+			return err
+		}
+	}
+	if opt.Prune {
+		if err := a.requireAll(r, token.Admin); err != nil {
+			return err // pruning deletes what the project does not name: anything
+		}
+	}
+	for i, d := range req.Definitions {
+		if err := a.mayDefine(r, d.Kind, d.Name, d.Spec); err != nil {
+			if p, ok := err.(*Problem); ok {
+				p.Detail = fmt.Sprintf("definitions[%d] (%s %s): %s", i, d.Kind.Singular(), d.Name, p.Detail)
+			}
 			return err
 		}
 	}
@@ -403,6 +431,9 @@ func (a *API) dryRunPipeline(w http.ResponseWriter, r *http.Request) error {
 	name, spec, err := readSpec(r, catalog.Pipelines, r.PathValue("name"))
 	if err != nil {
 		return err
+	}
+	if err := a.mayDefine(r, catalog.Pipelines, name, spec); err != nil {
+		return err // it reads its input and calls its function as the pipeline would
 	}
 	last := 10
 	if s := r.URL.Query().Get("last"); s != "" {

@@ -75,6 +75,9 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) error {
 			list = append(list, functionView{Name: s.Name, Kind: s.Name, Builtin: true, Doc: s.Doc, Fields: s.Fields})
 		}
 		for _, n := range reg.Named() {
+			if !a.visible(r, "function", n.Name) {
+				continue
+			}
 			list = append(list, namedView(n))
 		}
 	}

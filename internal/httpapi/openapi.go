@@ -55,13 +55,25 @@ func (a *API) OpenAPI() map[string]any {
 			}
 			responses[strconv.Itoa(code)] = r
 		}
+		if ruleOf(rt).open {
+			op["security"] = []any{} // with access control on too
+		} else {
+			for code, desc := range map[int]string{401: "no token, or an unknown, revoked or expired one (access control on)",
+				403: "the token lacks the grant, named in missing"} {
+				if _, ok := responses[strconv.Itoa(code)]; !ok {
+					responses[strconv.Itoa(code)] = map[string]any{"description": desc,
+						"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}
+				}
+			}
+		}
 		op["responses"] = responses
 		item[lower(rt.method)] = op
 	}
-	paths["/metrics"] = map[string]any{"get": map[string]any{"operationId": "metrics", "summary": "Prometheus metrics",
-		"tags": []string{"operations"}, "responses": map[string]any{"200": map[string]any{"description": "text exposition format"}}}}
+	paths["/metrics"] = map[string]any{"get": map[string]any{"operationId": "metrics", "summary": "Prometheus metrics (with access control on: a token with read on *)",
+		"tags": []string{"operations"}, "responses": map[string]any{"200": map[string]any{"description": "text exposition format"},
+			"401": map[string]any{"description": "no token, or an unknown one"}, "403": map[string]any{"description": "the token has no read on *"}}}}
 	var tags []any
-	for _, t := range []string{"streams", "events", "sources", "functions", "pipelines", "tables", "operations"} {
+	for _, t := range []string{"streams", "events", "sources", "functions", "pipelines", "tables", "access", "operations"} {
 		tags = append(tags, map[string]any{"name": t})
 	}
 	return map[string]any{
@@ -70,9 +82,15 @@ func (a *API) OpenAPI() map[string]any {
 			"description": "Schema-checked event streams: create streams, produce, read and subscribe. Errors are application/problem+json (RFC 9457). " +
 				"Any request may also be refused before it is served: 421 for a Host the node does not serve, 403 for a request " +
 				"a browser sends for another site's page not allowed by http.trusted_origins or http.cors_origins, 408 for a body sent too slowly (docs/HTTP.md)."},
-		"tags":       tags,
-		"paths":      paths,
-		"components": map[string]any{"schemas": componentSchemas()},
+		"tags":  tags,
+		"paths": paths,
+		// With auth.enabled, every operation but those whose security is
+		// empty needs a token: a bearer token, or the UI's session cookie
+		// (whose changes also send X-Sluice-CSRF). docs/ACCESS.md.
+		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}},
+		"components": map[string]any{"schemas": componentSchemas(), "securitySchemes": map[string]any{
+			"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "a token of POST /v1/tokens (sluice token create)"},
+			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": SessionCookie, "description": "the UI's session (POST /v1/session)"}}},
 	}
 }
 

@@ -20,7 +20,11 @@ func operationPath(id string) string { return "/v1/operations/" + url.PathEscape
 func (a *API) listOperations(w http.ResponseWriter, r *http.Request) error {
 	list := []pipeline.Operation{}
 	if a.opts.Pipelines != nil {
-		list = append(list, a.opts.Pipelines.Operations()...)
+		for _, op := range a.opts.Pipelines.Operations() {
+			if a.visible(r, "pipeline", op.Pipeline) {
+				list = append(list, op)
+			}
+		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"operations": list})
 }

@@ -43,6 +43,9 @@ func (a *API) listPipelines(w http.ResponseWriter, r *http.Request) error {
 	list := []pipelineView{}
 	if a.opts.Pipelines != nil {
 		for _, s := range a.opts.Pipelines.List() {
+			if !a.visible(r, "pipeline", s.Name) {
+				continue
+			}
 			list = append(list, a.withPast(s))
 		}
 	}

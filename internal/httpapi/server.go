@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/table"
+	"github.com/sluice-dev/sluice/internal/token"
 )
 
 // Options configure the API.
@@ -69,6 +70,11 @@ type Options struct {
 	// passed to it, lists ask the others, GET /v1/cluster shows them; nil:
 	// the node runs everything itself.
 	Cluster *lease.Cluster
+	// Tokens are the tokens of the node's catalog (the /v1/tokens routes);
+	// nil: none. Auth makes every request but the open ones present one
+	// (docs/ACCESS.md).
+	Tokens *token.Store
+	Auth   bool
 }
 
 // API serves the HTTP API.
@@ -109,15 +115,15 @@ func New(svc *stream.Service, opts Options) *API {
 	}
 	a := &API{svc: svc, log: opts.Logger, opts: opts, mux: http.NewServeMux()}
 	a.closing, a.close = context.WithCancel(context.Background())
-	a.routes = standard(append(a.table(), a.definitionRoutes()...))
+	a.routes = standard(append(append(a.table(), a.definitionRoutes()...), a.tokenRoutes()...))
 	for _, rt := range a.routes {
 		h := a.adapt(rt.h)
 		if unit, ok := runBound[rt.id]; ok {
 			h = a.toOwner(unit, h)
 		}
-		a.mux.Handle(rt.method+" "+rt.path, h)
+		a.mux.Handle(rt.method+" "+rt.path, a.guarded(rt, ruleOf(rt), h))
 	}
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	a.mux.Handle("GET /metrics", a.metrics(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	return a
 }
 

@@ -25,6 +25,9 @@ func (a *API) listSources(w http.ResponseWriter, r *http.Request) error {
 	list := []sourceView{}
 	if a.opts.Sources != nil {
 		for _, s := range a.opts.Sources.List() {
+			if !a.visible(r, "source", s.Name) {
+				continue
+			}
 			list = append(list, a.sourcePast(s))
 		}
 	}

@@ -78,6 +78,9 @@ func (a *API) listStreams(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]stream.Info, 0, len(defs))
 	for _, d := range defs {
+		if !a.visible(r, "stream", d.Name) {
+			continue
+		}
 		info, err := a.svc.Info(r.Context(), d.Name)
 		if err != nil {
 			continue // deleted meanwhile

@@ -86,7 +86,12 @@ func (a *API) tableOf(r *http.Request) (string, error) {
 }
 
 func (a *API) listTables(w http.ResponseWriter, r *http.Request) error {
-	names := a.tableNames()
+	names := []string{}
+	for _, n := range a.tableNames() {
+		if a.visible(r, "table", n) {
+			names = append(names, n)
+		}
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"tables": names})
 }
 

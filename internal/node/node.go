@@ -32,6 +32,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/source"
 	"github.com/sluice-dev/sluice/internal/stream"
 	"github.com/sluice-dev/sluice/internal/table"
+	"github.com/sluice-dev/sluice/internal/token"
 	"github.com/sluice-dev/sluice/internal/ui"
 )
 
@@ -56,6 +57,7 @@ type Node struct {
 	// Cluster is the node's part among the nodes sharing the engine: what
 	// it runs of the sources, pipelines and files outputs (package lease).
 	Cluster *lease.Cluster
+	Tokens  *token.Store // access control's tokens (access.go)
 
 	log     *slog.Logger
 	dataDir string
@@ -168,6 +170,9 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 	if n.Defs, err = catalog.OpenDefinitions(ctx, eng); err != nil {
 		return fail(err)
 	}
+	if n.Tokens, err = openAccess(ctx, n, cfg); err != nil {
+		return fail(err)
+	}
 	if n.Tables, err = openTables(ctx, cfg); err != nil {
 		return fail(err)
 	}
@@ -214,7 +219,7 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun, NotRunning: n.runtime.NotRunning,
 		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout),
-		Cluster: n.Cluster})
+		Cluster: n.Cluster, Tokens: n.Tokens, Auth: cfg.Auth.Enabled})
 	handler, err := httpapi.Guard(withUI(n.API), guard)
 	if err != nil {
 		return fail(fmt.Errorf("http: %w", err))

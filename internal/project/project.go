@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
@@ -141,9 +142,10 @@ func (s *Service) List(ctx context.Context, k catalog.Kind) ([]catalog.Definitio
 }
 
 // managed reports a stream sluice makes by itself: a source's dead
-// letters (<stream>.dlq) or a pipeline's (<pipeline>.errors).
+// letters (<stream>.dlq), a pipeline's (<pipeline>.errors), its own
+// (sluice.audit).
 func managed(name string) bool {
-	return strings.HasSuffix(name, ".dlq") || strings.HasSuffix(name, ".errors")
+	return strings.HasSuffix(name, ".dlq") || strings.HasSuffix(name, ".errors") || audit.Reserved(name)
 }
 
 // History returns a definition's changes, oldest first.
