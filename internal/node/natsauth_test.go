@@ -120,9 +120,11 @@ func TestNATSPortReadOnlyUser(t *testing.T) {
 
 	// Writing, by the stream's subject or the JetStream API, is refused,
 	// and so is pulling from another consumer (a pipeline's).
-	for _, subject := range []string{"sluice.s.wiki.edits.E", "sluice.s.wiki.edits.O.src", "$JS.API.STREAM.PURGE.sluice_wiki~edits",
+	refused := []string{"sluice.s.wiki.edits.E", "sluice.s.wiki.edits.O.src",
+		"$JS.API.STREAM.PURGE.sluice_wiki~edits", "$JS.API.STREAM.DELETE.sluice_wiki~edits",
 		"$JS.API.CONSUMER.MSG.NEXT.sluice_wiki~edits.pipeline_p", "$JS.API.CONSUMER.DELETE.sluice_wiki~edits.pipeline_p",
-		"$JS.API.CONSUMER.CREATE.sluice_wiki~edits.pipeline_p.sluice.s.wiki.edits.>"} {
+		"$JS.API.CONSUMER.CREATE.sluice_wiki~edits.pipeline_p.sluice.s.wiki.edits.>"}
+	for _, subject := range refused {
 		if err := nc.Publish(subject, []byte(`{"n":4}`)); err != nil {
 			t.Fatal(err)
 		}
