@@ -7,6 +7,8 @@
 // operations at once until it is reached. Appends to a replicated stream
 // that answers nothing (no leader, no quorum) give up after a patience and
 // say why (stall.go); creations retry the cluster's "not now" (create.go).
+// Credentials (auth.go) are the embedded server's users and what sluice's
+// connection presents; a server that refuses them is no outage.
 package jetstream
 
 import (
