@@ -81,6 +81,25 @@ type NATS struct {
 	// directory's filesystem: below it appends are refused (507) before the
 	// disk is full. Unset: 5% of the filesystem, at most 1GiB; 0: no reserve.
 	MinFreeDisk *Size `yaml:"min_free_disk"`
+
+	// User and Password are sluice's own NATS identity: a user of the
+	// embedded server (with every permission) and of its in-process
+	// connection, or what sluice's connection to nats.url presents.
+	// PasswordEnv names an environment variable holding the password
+	// instead, so that it need not be in the file (nats.go: Credentials).
+	User        string `yaml:"user"`
+	Password    string `yaml:"password"`
+	PasswordEnv string `yaml:"password_env"`
+	// NkeySeedFile is the path (relative to the config file) of an nkey
+	// seed: sluice's identity instead of user and password. On the
+	// embedded server it is a user by the seed's public key.
+	NkeySeedFile string `yaml:"nkey_seed_file"`
+	// CredsFile is the path of a .creds file (user JWT and seed), for an
+	// external NATS that uses JWT accounts.
+	CredsFile string `yaml:"creds_file"`
+	// Users are other clients of the embedded server's port (nats.listen)
+	// and what each may publish and subscribe to.
+	Users []NATSUser `yaml:"users"`
 }
 
 // Limits bound produce requests.

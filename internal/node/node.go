@@ -129,8 +129,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog.Definition, guard httpapi.GuardOptions) error {
 	log := n.log
 	maxStore, minFree := cfg.NATS.StoreLimits()
+	creds, err := natsCredentials(cfg)
+	if err != nil {
+		return err
+	}
 	eng, err := jetstream.Open(ctx, jetstream.Options{URL: cfg.NATS.URL, DataDir: cfg.Data, Listen: cfg.NATS.Listen,
-		Replicas: cfg.KVReplicas(), MaxStore: maxStore, MinFreeDisk: minFree, Logger: log})
+		Replicas: cfg.KVReplicas(), MaxStore: maxStore, MinFreeDisk: minFree, Credentials: creds, Logger: log})
 	if err != nil {
 		return err
 	}

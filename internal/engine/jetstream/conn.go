@@ -22,9 +22,13 @@ import (
 // answer that cannot come. A connection that was up and just broke gets
 // reconnectGrace first: the client moves to another server of a cluster
 // in milliseconds, and an operation then waits for that, not fails.
+// A server that refuses sluice's credentials is no outage: the client
+// gives up after the second "no" (nats.go's default), and from then on
+// every operation fails with a RefusedError naming them.
 type link struct {
-	url string // as it may be logged: no user or password
-	log *slog.Logger
+	url   string // as it may be logged: no user or password
+	creds string // sluice's identity as errors name it (Credentials.String)
+	log   *slog.Logger
 
 	mu        sync.Mutex
 	nc        *nats.Conn
@@ -33,14 +37,15 @@ type link struct {
 	upCh      chan struct{} // closed, and replaced, when the connection comes up
 	lost      error         // why the last attempt failed; nil while connected
 	warned    bool          // the current outage was logged at warning level
+	refusal   *RefusedError // the server refused the credentials; the client gave up
 }
 
 // reconnectGrace is how long an operation waits for a connection that
 // broke to be made again (to any server of the URL) before it fails.
 const reconnectGrace = time.Second
 
-func newLink(rawURL string, log *slog.Logger) *link {
-	return &link{url: redactURL(rawURL), log: log, upCh: make(chan struct{})}
+func newLink(rawURL string, creds Credentials, log *slog.Logger) *link {
+	return &link{url: redactURL(rawURL), creds: creds.String(), log: log, upCh: make(chan struct{})}
 }
 
 // options are the connection's handlers that keep the link up to date.
@@ -64,6 +69,27 @@ func (l *link) options() []nats.Option {
 			l.log.Info("nats connection lost; reconnecting", "url", l.url, "err", err)
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { l.down(err) }),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			// nats.go reports no auth error of a connection that was never
+			// up: its last error, as it closes, is the only trace.
+			if err := nc.LastError(); refused(err) {
+				l.refuse(err)
+			}
+		}),
+	}
+}
+
+// refuse records that the server refused the credentials.
+func (l *link) refuse(err error) {
+	l.mu.Lock()
+	first := l.refusal == nil
+	if first {
+		l.refusal = &RefusedError{URL: l.url, Credentials: l.creds, Err: err}
+	}
+	r := l.refusal
+	l.mu.Unlock()
+	if first {
+		l.log.Error("nats refused sluice's credentials; not retrying", "url", l.url, "err", r)
 	}
 }
 
@@ -96,13 +122,21 @@ func (l *link) check() error {
 	}
 	for {
 		l.mu.Lock()
-		nc, lost, upCh := l.nc, l.lost, l.upCh
+		nc, lost, upCh, refusal := l.nc, l.lost, l.upCh, l.refusal
 		if nc != nil && nc.IsConnected() {
 			l.mu.Unlock()
 			return nil
 		}
+		if refusal != nil {
+			l.mu.Unlock()
+			return refusal
+		}
 		if nc != nil && nc.IsClosed() {
 			l.mu.Unlock()
+			if err := nc.LastError(); refused(err) { // before ClosedHandler ran
+				l.refuse(err)
+				return l.check()
+			}
 			return fmt.Errorf("nats: %w", engine.ErrClosed)
 		}
 		if l.everUp && l.downSince.IsZero() {

@@ -40,7 +40,10 @@ type Options struct {
 	// before it fails with engine.ErrNoLeader or engine.ErrUnavailable;
 	// 0: DefaultPatience.
 	Patience time.Duration
-	Logger   *slog.Logger
+	// Credentials are sluice's NATS identity and, for the embedded server,
+	// the other users of its port (auth.go); none: no authentication.
+	Credentials Credentials
+	Logger      *slog.Logger
 }
 
 // Engine is the JetStream implementation of engine.Engine.
@@ -103,7 +106,10 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		}
 		lim.log(log, dir)
 		e.guard = newGuard(dir, lim, log)
-		srv, sopts, err := embedded(dir, o.Listen, lim, log, func(line string) {
+		if len(o.Credentials.Users) > 0 && o.Listen == "" {
+			log.Warn("nats users configured, but the embedded server opens no port for them (nats.listen)")
+		}
+		srv, sopts, err := embedded(dir, o.Listen, o.Credentials, lim, log, func(line string) {
 			e.failures.notice(line)
 			e.guard.noticeLog(line)
 		})
@@ -114,9 +120,16 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.guard.start(srv, sopts)
 		opts = append(opts, nats.InProcessServer(srv))
 	} else {
-		e.link = newLink(url, log)
+		e.link = newLink(url, o.Credentials, log)
 		opts = append(opts, e.link.options()...)
 	}
+	auth, err := o.Credentials.connect()
+	if err != nil {
+		e.guard.close()
+		e.stopServer()
+		return nil, err
+	}
+	opts = append(opts, auth...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil { // a bad URL or option: reaching the server is not tried yet
 		e.guard.close()
@@ -127,6 +140,15 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	if e.link != nil {
 		e.link.set(nc)
 		if !nc.IsConnected() { // the first attempt failed; the client goes on in the background
+			if err := nc.LastError(); refused(err) {
+				// A configuration error, not an outage: say so now rather
+				// than wait for NATS like for one that is down. (Should
+				// the client clear the error first, the link tells once
+				// the server said no again.)
+				e.link.refuse(err)
+				e.Close()
+				return nil, e.link.check()
+			}
 			e.link.down(errors.New("no server of the URL accepted a connection (retrying every 0.5s)"))
 		}
 	}

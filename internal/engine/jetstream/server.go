@@ -7,6 +7,8 @@
 // operations at once until it is reached. Appends to a replicated stream
 // that answers nothing (no leader, no quorum) give up after a patience and
 // say why (stall.go); creations retry the cluster's "not now" (create.go).
+// Credentials (auth.go) are the embedded server's users and what sluice's
+// connection presents; a server that refuses them is no outage.
 package jetstream
 
 import (
@@ -22,9 +24,10 @@ import (
 
 // embedded starts an in-process NATS server with JetStream storing under
 // storeDir, within lim (see limits.go). It opens no network port unless
-// listen (host:port) is set. Every error and warning the server logs also
+// listen (host:port) is set; with credentials, clients need a user
+// (auth.go). Every error and warning the server logs also
 // goes to notice.
-func embedded(storeDir, listen string, lim storeLimits, log *slog.Logger, notice func(string)) (*server.Server, *server.Options, error) {
+func embedded(storeDir, listen string, creds Credentials, lim storeLimits, log *slog.Logger, notice func(string)) (*server.Server, *server.Options, error) {
 	opts := &server.Options{
 		ServerName:         "sluice",
 		JetStream:          true,
@@ -45,6 +48,9 @@ func embedded(storeDir, listen string, lim storeLimits, log *slog.Logger, notice
 			return nil, nil, fmt.Errorf("nats listen port %q: %w", port, err)
 		}
 		opts.Host, opts.Port = host, p
+	}
+	if err := creds.serve(opts); err != nil {
+		return nil, nil, err
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
