@@ -48,6 +48,16 @@ func openAccess(ctx context.Context, n *Node, cfg *config.Config) (*token.Store,
 	return store, nil
 }
 
+// checkNATSPort refuses access control over an open NATS port: a client
+// of the port could write any stream past the schema check and read all.
+func checkNATSPort(cfg *config.Config) error {
+	if cfg.Auth.Enabled && cfg.NATS.Listen != "" && cfg.NATS.URL == "" && !cfg.NATS.HasCredentials() {
+		return fmt.Errorf("auth.enabled: the NATS port (nats.listen / --nats-listen %s) would take any client, which can write past the schema check; "+
+			"set nats.user and nats.password (or nats.nkey_seed_file): the port then requires them and sluice uses them (docs/ACCESS.md)", cfg.NATS.Listen)
+	}
+	return nil
+}
+
 // loopbackOnly reports whether an HTTP listen address takes only local
 // connections (an IP of loopback or localhost; "" and ":8080" listen on
 // every interface).

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
@@ -40,7 +42,7 @@ func TestRevokedOnAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.WriteString("auth: {enabled: true}\n")
+	_, _ = f.WriteString("auth: {enabled: true}\nnats: {user: sluice, password: nats-secret}\n")
 	_ = f.Close()
 	const admin = "cluster-admin-token-0123456789"
 	t.Setenv(node.AdminTokenEnv, admin)
@@ -81,4 +83,18 @@ func TestRevokedOnAnotherNode(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("b refused the token %v after its revocation on a", time.Since(revoked).Round(time.Millisecond))
+}
+
+// TestAuthWantsNATSCredentials: with access control on, an open NATS
+// port would let any client past it; the node refuses to start so.
+func TestAuthWantsNATSCredentials(t *testing.T) {
+	cfg, err := config.Parse([]byte("auth: {enabled: true}\nnats: {listen: 127.0.0.1:0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	_, err = node.Start(context.Background(), cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "set nats.user and nats.password") {
+		t.Fatalf("auth with an open NATS port: %v", err)
+	}
 }

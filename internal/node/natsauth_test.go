@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/node"
 )
 
-// readOnlyExample is docs/ACCESS-NATS.md's example, verbatim but for the
+// readOnlyExample is docs/ACCESS.md's example, verbatim but for the
 // port: a plain NATS client that may read stream wiki.edits and nothing
 // else. It reads by direct gets and through one consumer of its own, named
 // wiki-reader: a wildcard for the consumer's name would let it also pull
@@ -55,6 +56,9 @@ func TestNATSPortReadOnlyUser(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	if doc, err := os.ReadFile("../../docs/ACCESS.md"); err != nil || !strings.Contains(string(doc), strings.TrimSpace(strings.Split(readOnlyExample, "streams:")[0])) {
+		t.Fatalf("docs/ACCESS.md does not hold the example this test runs (%v)", err)
+	}
 	cfg, err := config.Parse([]byte(strings.Replace(readOnlyExample, "127.0.0.1:4223", addr, 1)))
 	if err != nil {
 		t.Fatal(err)

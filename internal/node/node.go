@@ -92,6 +92,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNATSPort(cfg); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
