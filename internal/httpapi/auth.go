@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/token"
@@ -142,9 +143,35 @@ func (a *API) guarded(rt route, rl rule, h http.Handler) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, t))
+			if wantsSSE(r) { // a subscription lasts: it ends when its token is revoked or expires
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				go a.whileValid(ctx, r, cancel)
+				r = r.WithContext(ctx)
+			}
 		}
 		checked.ServeHTTP(w, r)
 	})
+}
+
+// whileValid checks the request's token every token.Fresh and calls end
+// once it is refused, until ctx ends.
+func (a *API) whileValid(ctx context.Context, r *http.Request, end context.CancelFunc) {
+	tick := time.NewTicker(token.Fresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			text, _, _ := credential(r)
+			if _, err := a.opts.Tokens.Authenticate(ctx, text); errors.Is(err, token.ErrUnknown) || errors.Is(err, token.ErrExpired) {
+				a.log.Info("a subscription ended: its token was revoked or expired", "path", r.URL.Path, "token", caller(r).ID)
+				end()
+				return
+			}
+		}
+	}
 }
 
 // metrics is /metrics behind a grant of read on every resource.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -349,5 +350,41 @@ func TestSession(t *testing.T) {
 	}
 	if code, hdr, _ := c.call("DELETE", "/v1/session", "", nil, "Cookie", session); code != 204 || !strings.Contains(hdr.Get("Set-Cookie"), "Max-Age=0") {
 		t.Errorf("sign out: %d %q", code, hdr.Get("Set-Cookie"))
+	}
+}
+
+// TestSubscriptionEndsWithItsToken: a live subscription of a token that
+// is revoked meanwhile ends within a second.
+func TestSubscriptionEndsWithItsToken(t *testing.T) {
+	n := startAuth(t, t.TempDir())
+	c := newClient(t, n)
+	reader := c.mint("reader", "stream:wiki.*=read")
+	req, _ := http.NewRequest("GET", c.base+"/v1/streams/wiki.rc/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+reader)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		close(ended)
+	}()
+	_, data := c.as(adminText, "GET", "/v1/tokens", "")
+	for _, tok := range decode[struct{ Tokens []struct{ ID, Name string } }](t, data).Tokens {
+		if tok.Name == "reader" {
+			if code, _ := c.as(adminText, "DELETE", "/v1/tokens/"+tok.ID, ""); code != 204 {
+				t.Fatal("revoke", code)
+			}
+		}
+	}
+	revoked := time.Now()
+	select {
+	case <-ended:
+		t.Logf("the subscription ended %v after its token's revocation", time.Since(revoked).Round(time.Millisecond))
+	case <-time.After(3 * time.Second):
+		t.Fatal("the subscription outlived its token by 3 s")
 	}
 }

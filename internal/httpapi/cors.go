@@ -32,7 +32,7 @@ func withCORS(next http.Handler, trusted, readers []string) http.Handler {
 	var read, write http.Handler
 	if len(readers) > 0 { // an empty list would mean "any origin" to rs/cors
 		read = cors.New(cors.Options{AllowedOrigins: readers, AllowedMethods: []string{http.MethodGet, http.MethodHead},
-			AllowedHeaders: []string{"Accept", "Last-Event-ID", "Cache-Control"}, ExposedHeaders: corsExposed,
+			AllowedHeaders: []string{"Accept", "Authorization", "Last-Event-ID", "Cache-Control"}, ExposedHeaders: corsExposed,
 			MaxAge: corsMaxAge, AllowPrivateNetwork: true}).Handler(next)
 	}
 	isTrusted := map[string]bool{}
@@ -42,7 +42,7 @@ func withCORS(next http.Handler, trusted, readers []string) http.Handler {
 		}
 		write = cors.New(cors.Options{AllowedOrigins: trusted,
 			AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
-			AllowedHeaders: []string{"Accept", "Content-Type", "Last-Event-ID", "Cache-Control"}, ExposedHeaders: corsExposed,
+			AllowedHeaders: []string{"Accept", "Authorization", "Content-Type", "Last-Event-ID", "Cache-Control"}, ExposedHeaders: corsExposed,
 			MaxAge: corsMaxAge, AllowPrivateNetwork: true}).Handler(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
