@@ -45,7 +45,7 @@ func TestTokenCommands(t *testing.T) {
 	}
 	t.Setenv("SLUICE_TOKEN", admin)
 	ls := mustRun(t, srv, "token", "ls")
-	if !regexp.MustCompile(`(?m)^` + id[1] + ` +readers +stream:wiki\.\*=read `).MatchString(ls) || strings.Contains(ls, text) {
+	if !regexp.MustCompile(`(?m)^`+id[1]+` +readers +stream:wiki\.\*=read `).MatchString(ls) || strings.Contains(ls, text) {
 		t.Errorf("token ls:\n%s", ls)
 	}
 	// The reader's token: lists streams (none of wiki.* yet), may not make tokens.
