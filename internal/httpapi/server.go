@@ -69,6 +69,9 @@ type Options struct {
 	// passed to it, lists ask the others, GET /v1/cluster shows them; nil:
 	// the node runs everything itself.
 	Cluster *lease.Cluster
+	// Peers is how to reach the other nodes of Cluster; the zero value is
+	// plain HTTP over http.DefaultTransport.
+	Peers Peers
 }
 
 // API serves the HTTP API.
