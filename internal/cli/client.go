@@ -18,7 +18,7 @@ type client struct {
 }
 
 func (g *globals) client() *client {
-	return &client{base: strings.TrimRight(g.server, "/"), http: &http.Client{}}
+	return &client{base: strings.TrimRight(g.server, "/"), http: &http.Client{Transport: g.transport()}}
 }
 
 // apiError is a problem document from the server.
