@@ -49,6 +49,7 @@ func (n *Node) useTLS(cfg *config.Config) (httpapi.Peers, error) {
 		d := tls.Dialer{NetDialer: dialer, Config: &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, RootCAs: c.current().roots}}
 		return d.DialContext(ctx, network, addr)
 	}
+	n.srv.RegisterOnShutdown(tr.CloseIdleConnections)
 	return httpapi.Peers{Scheme: "https", Transport: tr}, nil
 }
 
