@@ -55,7 +55,7 @@ func (n *Node) useTLS(cfg *config.Config) (httpapi.Peers, error) {
 
 // serve serves HTTP on the node's listener, HTTPS with http.tls.
 func (n *Node) serve() error {
-	if n.srv.TLSConfig != nil {
+	if n.https() {
 		return n.srv.ServeTLS(n.ln, "", "") // the certificate comes from GetCertificate
 	}
 	return n.srv.Serve(n.ln)
@@ -63,11 +63,15 @@ func (n *Node) serve() error {
 
 // URL is the node's base URL: http:// or https:// and Addr.
 func (n *Node) URL() string {
-	if n.srv.TLSConfig != nil {
+	if n.https() {
 		return "https://" + n.Addr()
 	}
 	return "http://" + n.Addr()
 }
+
+// https reports whether the node serves TLS. Not from srv.TLSConfig:
+// Serve sets it (for HTTP/2) even without TLS, while others read.
+func (n *Node) https() bool { return n.peers.Scheme == "https" }
 
 // certs is the node's certificate, read again when its files change.
 type certs struct {
