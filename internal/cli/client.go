@@ -18,7 +18,7 @@ type client struct {
 }
 
 func (g *globals) client() *client {
-	return &client{base: strings.TrimRight(g.server, "/"), http: &http.Client{Transport: bearer{token: g.bearerToken(), next: http.DefaultTransport}}}
+	return &client{base: strings.TrimRight(g.server, "/"), http: &http.Client{Transport: bearer{token: g.bearerToken(), next: g.transport()}}}
 }
 
 // apiError is a problem document from the server.

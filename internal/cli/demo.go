@@ -136,7 +136,7 @@ func writeFS(dir string, fsys fs.FS) error {
 
 // printDemo says what runs and gives three commands to copy.
 func printDemo(w io.Writer, cfg *config.Config, n *node.Node, st *standIns, o demoOptions) {
-	base := "http://" + n.Addr()
+	base := n.URL()
 	server := ""
 	if base != "http://"+config.DefaultAddr {
 		server = " --server " + base

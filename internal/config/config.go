@@ -157,21 +157,24 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	c.dir, c.path = filepath.Dir(abs), abs
+	// The folder is known before Validate: it checks files named
+	// relative to it (http.tls).
+	c, err := parse(data, filepath.Dir(abs), abs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return c, nil
 }
 
 // Parse reads a config document; unknown fields are errors.
-func Parse(data []byte) (*Config, error) {
-	c := &Config{}
+func Parse(data []byte) (*Config, error) { return parse(data, "", "") }
+
+func parse(data []byte, dir, path string) (*Config, error) {
+	c := &Config{dir: dir, path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -222,6 +225,7 @@ func (c *Config) Validate() error {
 		add("nats.listen", "only the embedded server listens; it cannot be set with nats.url")
 	}
 	c.HTTP.validate(add)
+	c.validateTLS(add)
 	c.NATS.validate(add)
 	if c.Limits.MaxEventBytes > c.Limits.MaxRequestBytes {
 		add("limits.max_event_bytes", "is larger than limits.max_request_bytes")

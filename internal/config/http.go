@@ -27,6 +27,8 @@ type HTTP struct {
 	TrustedOrigins []string `yaml:"trusted_origins"`
 	// CORSOrigins are the origins whose pages may read the API; "*" for any.
 	CORSOrigins []string `yaml:"cors_origins"`
+	// TLS serves HTTPS instead of HTTP (tls.go).
+	TLS TLS `yaml:"tls"`
 }
 
 // Defaults of the http section.

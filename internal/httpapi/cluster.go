@@ -121,6 +121,31 @@ func (a *API) definedUnits(context.Context) []string {
 	return out
 }
 
+// Peers is how a node reaches the others at the addresses they advertise.
+type Peers struct {
+	// Scheme is "https" when the nodes serve TLS (http.tls); "" is "http".
+	// The nodes of one deployment serve the same scheme.
+	Scheme string
+	// Transport carries the requests (nil: http.DefaultTransport); with
+	// https, it trusts the other nodes' certificates.
+	Transport http.RoundTripper
+}
+
+func (p Peers) url(addr string) *url.URL {
+	scheme := p.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return &url.URL{Scheme: scheme, Host: addr}
+}
+
+func (p Peers) transport() http.RoundTripper {
+	if p.Transport == nil {
+		return http.DefaultTransport
+	}
+	return p.Transport
+}
+
 // forward passes r to the node that runs unit, if that is another node,
 // and reports whether it did. A request forwarded to this node is served
 // here whatever the claims say (no loops).
@@ -133,8 +158,9 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request, unit string) bool 
 	if !ok || h.Node == c.Node() || h.Addr == "" {
 		return false
 	}
-	target := &url.URL{Scheme: "http", Host: h.Addr}
+	target := a.opts.Peers.url(h.Addr)
 	proxy := &httputil.ReverseProxy{
+		Transport: a.opts.Peers.transport(),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(forwardedBy, c.Node())
@@ -208,7 +234,7 @@ func fromOwners[T any](a *API, r *http.Request, path, field string, list []T, ow
 func (a *API) askNode(in *http.Request, addr, path, field string) ([]json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(in.Context(), forwardTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.opts.Peers.url(addr).String()+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +244,7 @@ func (a *API) askNode(in *http.Request, addr, path, field string) ([]json.RawMes
 			req.Header.Set(h, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: a.opts.Peers.transport()}).Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -75,6 +75,9 @@ type Options struct {
 	// (docs/ACCESS.md).
 	Tokens *token.Store
 	Auth   bool
+	// Peers is how to reach the other nodes of Cluster; the zero value is
+	// plain HTTP over http.DefaultTransport.
+	Peers Peers
 }
 
 // API serves the HTTP API.

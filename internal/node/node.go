@@ -76,10 +76,13 @@ type Node struct {
 	stop       context.CancelFunc // ends the node's own loops
 	loops      sync.WaitGroup
 	done       chan error
+
+	peers httpapi.Peers // how to reach the other nodes: http, or https with http.tls (tls.go)
 }
 
 // Start opens the engine, applies the declared definitions and serves
-// HTTP on cfg.Addr ("127.0.0.1:0" picks a free port; see Addr). With an
+// HTTP on cfg.Addr, HTTPS with http.tls ("127.0.0.1:0" picks a free
+// port; see Addr and URL). With an
 // external NATS out of reach it does not fail: the node serves /healthz,
 // answers /readyz and every other request 503 with the reason, and
 // starts by itself once NATS answers (Up is closed then; Done reports a
@@ -110,6 +113,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 	n.handler.set(wait)
 	n.srv = &http.Server{Handler: n.handler, ReadHeaderTimeout: time.Duration(hc.HeaderTimeout),
 		IdleTimeout: time.Duration(hc.IdleTimeout), MaxHeaderBytes: int(hc.MaxHeaderBytes)}
+	if n.peers, err = n.useTLS(cfg); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	err = n.start(ctx, cfg, declared, guard)
 	switch {
 	case err == nil:
@@ -123,7 +130,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, er
 		_ = ln.Close()
 		return nil, err
 	}
-	go func() { n.done <- n.srv.Serve(n.ln) }()
+	go func() { n.done <- n.serve() }()
 	return n, nil
 }
 
@@ -226,7 +233,7 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 	n.API = httpapi.New(n.Streams, httpapi.Options{Logger: log, Gatherer: n.Registry, Ready: n.checkReady,
 		Sources: n.Sources, Functions: n.Functions, Pipelines: n.Pipelines, Tables: n.Tables, Project: n.Project, DryRun: n.DryRun, NotRunning: n.runtime.NotRunning,
 		TableNames: n.runtime.tableNames, History: n.History, Files: n.Files, WriteTimeout: time.Duration(cfg.Reads.WriteTimeout),
-		Cluster: n.Cluster, Tokens: n.Tokens, Auth: cfg.Auth.Enabled})
+		Cluster: n.Cluster, Tokens: n.Tokens, Auth: cfg.Auth.Enabled, Peers: n.peers})
 	handler, err := httpapi.Guard(withUI(n.API), guard)
 	if err != nil {
 		return fail(fmt.Errorf("http: %w", err))
@@ -245,7 +252,7 @@ func (n *Node) start(ctx context.Context, cfg *config.Config, declared []catalog
 	if !eng.Embedded() {
 		mode = "external " + cfg.NATS.URL
 	}
-	log.Info("sluice serving", "addr", "http://"+n.Addr(), "node", n.Cluster.Node(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
+	log.Info("sluice serving", "addr", n.URL(), "node", n.Cluster.Node(), "engine", mode, "data", cfg.Data, "definitions_in_config", len(declared))
 	close(n.up)
 	return nil
 }

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/node"
+	"github.com/sluice-dev/sluice/internal/testenv"
+)
+
+// The CLI reaches a node serving https with a self-signed certificate
+// when given it as --ca (or SLUICE_CA), and refuses it otherwise.
+func TestServerOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := testenv.Cert(t, dir, "node")
+	cfg := config.Default()
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	cfg.HTTP.TLS = config.TLS{Cert: cert, Key: key}
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	server := n.URL()
+	if !strings.HasPrefix(server, "https://") {
+		t.Fatalf("URL %s", server)
+	}
+	mustRun(t, server, "--ca", cert, "stream", "create", "s", "--schema", schemaFile)
+	if out := mustRun(t, server, "--ca", cert, "stream", "ls"); !slices.Contains(strings.Fields(out), "s") {
+		t.Fatalf("stream ls: %q", out)
+	}
+	if code, _, errOut := run(t, server, "stream", "ls"); code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("without --ca: exit %d, %q", code, errOut)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	if code, _, errOut := run(t, server, "--ca", missing, "stream", "ls"); code == 0 || !strings.Contains(errOut, "--ca "+missing) {
+		t.Fatalf("a missing --ca: exit %d, %q", code, errOut)
+	}
+	t.Setenv("SLUICE_CA", cert)
+	mustRun(t, server, "stream", "info", "s")
+}
