@@ -184,3 +184,26 @@ func TestNodesForwardOverHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCookieIsSecureOverHTTPS: with access control over TLS, the
+// UI's session cookie is Secure, so a browser never sends it in the clear.
+func TestSessionCookieIsSecureOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tlsProject(t, dir, "a")
+	cfg.Auth.Enabled = true
+	t.Setenv(node.AdminTokenEnv, "tls-admin-token-0123456789")
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, n)
+	c := trusting(t, filepath.Join(dir, "a.crt"))
+	resp, err := c.Post(n.URL()+"/v1/session", "application/json", strings.NewReader(`{"token":"tls-admin-token-0123456789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cookie := resp.Header.Get("Set-Cookie"); resp.StatusCode != 200 || !strings.Contains(cookie, "; Secure") || !strings.Contains(cookie, "HttpOnly") {
+		t.Fatalf("sign in over https: %d, cookie %q", resp.StatusCode, cookie)
+	}
+}
