@@ -75,7 +75,9 @@ function tokenForm(reload) {
     let made;
     try { made = await api("POST", "/v1/tokens", { body }); } catch (e) { out.append(errorBox(e)); return; }
     name.value = ""; grants.value = ""; expires.value = "";
-    out.append(newTokenBox(made));
+    const box = newTokenBox(made);
+    out.append(box);
+    box.scrollIntoView({ block: "nearest" });
     reload();
   } },
     h("h2", {}, "Make a token"),
