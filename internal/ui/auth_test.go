@@ -164,6 +164,7 @@ func TestSignIn(t *testing.T) {
 	if !strings.Contains(made.Notice, "will not be shown again") {
 		t.Fatalf("the new token's notice: %s", made.Notice)
 	}
+	b.run("no toast", time.Second, js(`Object.assign(document.getElementById("toast"), {className: ""}).style.transition = "none"`)) // the pause's, for the screenshot
 	b.shot("tokens")
 	b.open("/ui/tokens", `table.tokens tr[data-token="`+made.ID+`"]`)
 	var again bool

@@ -77,8 +77,8 @@ function tokenForm(reload) {
     name.value = ""; grants.value = ""; expires.value = "";
     const box = newTokenBox(made);
     out.append(box);
+    await reload(); // the list grows above it: then show it
     box.scrollIntoView({ block: "nearest" });
-    reload();
   } },
     h("h2", {}, "Make a token"),
     h("div", { class: "row" }, field("Name", name), field("Expires", expires, "a duration from now; empty: never")),
