@@ -191,7 +191,8 @@ func TestSignIn(t *testing.T) {
 
 	// The audit has what was done.
 	b.run("the Audit link", 5*time.Second, chromedpClick(`#nav-audit`))
-	b.waitJS("the audit's events", `location.pathname === "/ui/streams/sluice.audit" && document.querySelector("details.event") !== null`, 10*time.Second)
+	b.waitJS("the audit's events", `location.pathname === "/ui/streams/sluice.audit" && document.querySelector("details.event") !== null && `+
+		`document.getElementById("nav-audit").getAttribute("aria-current") === "page"`, 10*time.Second)
 
 	// Signing out clears the cookie: the page's next call is refused.
 	b.run("sign out", 5*time.Second, chromedpClick(`#session button.sign-out`))

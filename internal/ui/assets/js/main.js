@@ -22,7 +22,7 @@ async function render() {
     history.replaceState(null, "", "/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
   }
   const page = route();
-  const top = location.pathname.split("/")[2] || "streams";
+  const top = location.pathname === "/ui/streams/sluice.audit" ? "audit" : location.pathname.split("/")[2] || "streams";
   document.querySelectorAll("nav a").forEach(a => {
     if (a.dataset.page === top) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
