@@ -110,9 +110,21 @@ func (b *browser) open(path string, readySel string) {
 // eval runs a JavaScript expression and decodes its value.
 func (b *browser) eval(expr string, out any) {
 	b.t.Helper()
+	b.evaluate(expr, out)
+}
+
+// await runs a JavaScript expression whose value is a promise (a fetch)
+// and decodes what it resolves to.
+func (b *browser) await(expr string, out any) {
+	b.t.Helper()
+	b.evaluate(expr, out, chromedp.EvalAwaitPromise)
+}
+
+func (b *browser) evaluate(expr string, out any, opts ...chromedp.EvaluateOption) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, opts...))
 	if err == nil {
 		err = json.Unmarshal(raw, out)
 	}

@@ -18,7 +18,8 @@ import (
 var assets embed.FS
 
 // pages are the first path segments under /ui/ that answer with the app.
-var pages = map[string]bool{"streams": true, "sources": true, "pipelines": true, "tables": true, "functions": true, "cluster": true, "api": true}
+var pages = map[string]bool{"streams": true, "sources": true, "pipelines": true, "tables": true, "functions": true, "cluster": true, "api": true,
+	"signin": true, "tokens": true}
 
 // Handler serves the UI: /ui/assets/... are the files, /ui/<page>/... the
 // app's shell (it reads the address and asks the API for the rest), and /

@@ -178,6 +178,21 @@ func TestUI(t *testing.T) {
 		b.shot("streams")
 	})
 
+	t.Run("with access control off, no sign-in and no Tokens link", func(t *testing.T) {
+		b := b.on(t)
+		b.open("/ui/streams", `tr[data-stream="sluice.audit"]`) // sluice's own audit stream is there too
+		var hdr struct{ Nav, Session, Tokens, Audit bool }
+		b.eval(`({nav: !document.querySelector("header nav").hidden, session: !document.getElementById("session").hidden,
+			tokens: !document.getElementById("nav-tokens").hidden, audit: !document.getElementById("nav-audit").hidden})`, &hdr)
+		if !hdr.Nav || hdr.Session || hdr.Tokens || !hdr.Audit {
+			t.Fatalf("the header with access control off: %+v, want the nav and the Audit link only", hdr)
+		}
+		b.open("/ui/signin", `main .view p`)
+		if got := b.text(`main .view p`); !strings.Contains(got, "Access control is off") {
+			t.Fatalf("the sign-in page with access control off: %s", got)
+		}
+	})
+
 	t.Run("a produced event appears in the live tail within 2 s", func(t *testing.T) {
 		b := b.on(t)
 		b.open("/ui/streams/ui.test", `.status.connected`)

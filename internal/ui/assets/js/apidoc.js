@@ -52,6 +52,7 @@ function operation(doc, { path, method, op }) {
       else if (p.in === "header") headers[p.name] = v;
     }
     if (q.toString()) url += "?" + q;
+    if (method !== "GET" && method !== "HEAD") Object.assign(headers, csrfHeader()); // the session's changes carry it, as api() does
     const init = { method, headers };
     if (bodyIn) { init.body = bodyIn.value; headers["Content-Type"] = bodyIn.dataset.type; }
     out.replaceChildren(h("p", { class: "muted" }, method + " " + url + " …"));
@@ -62,7 +63,8 @@ function operation(doc, { path, method, op }) {
       try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* not one JSON document */ }
       const hdrs = ["content-type", "sluice-next", "location"].filter(k => resp.headers.get(k)).map(k => k + ": " + resp.headers.get(k)).join("\n");
       putChildren(out, h("p", {}, h("strong", { class: resp.ok ? "ok" : "bad" }, resp.status + " " + resp.statusText), " ", h("code", {}, method + " " + url)),
-        hdrs ? h("pre", { class: "raw" }, hdrs) : null, h("pre", { class: "raw" }, text));
+        hdrs ? h("pre", { class: "raw" }, hdrs) : null, h("pre", { class: "raw" }, text),
+        resp.status === 401 && sluice.session.enabled ? h("p", {}, "This browser's session has ended: ", h("a", { href: "/ui/signin?next=/ui/api" }, "sign in"), ".") : null);
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
   return h("details", { class: "op", id: op.operationId },

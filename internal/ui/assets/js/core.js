@@ -2,7 +2,9 @@
 // builder, formatting, and the router's page registry.
 "use strict";
 
-const sluice = { pages: {}, cleanup: [] };
+// session is GET /v1/session's answer: {enabled, token, csrf}; csrf is
+// what every change made with the session cookie sends (X-Sluice-CSRF).
+const sluice = { pages: {}, cleanup: [], session: { enabled: false } };
 
 // ApiError carries an RFC 9457 problem document from the API.
 class ApiError extends Error {
@@ -14,9 +16,11 @@ class ApiError extends Error {
 }
 
 // api calls the v1 API; JSON in and out. opts: {body, raw (a string body),
-// type (content type), text (answer as text), headers}.
+// type (content type), text (answer as text), headers, signIn (false: a
+// 401 is the caller's to show, not a reason to go to the sign-in page)}.
 async function api(method, path, opts = {}) {
   const init = { method, headers: Object.assign({}, opts.headers || {}) };
+  if (!["GET", "HEAD"].includes(method)) Object.assign(init.headers, csrfHeader());
   if (opts.body !== undefined) {
     init.body = JSON.stringify(opts.body);
     init.headers["Content-Type"] = "application/json";
@@ -29,6 +33,7 @@ async function api(method, path, opts = {}) {
   if (!resp.ok) {
     let problem = null;
     if (ctype.includes("json")) { try { problem = await resp.json(); } catch (e) { /* not JSON after all */ } }
+    if (resp.status === 401 && opts.signIn !== false) needSignIn();
     throw new ApiError(resp.status, problem);
   }
   if (opts.text) return { text: await resp.text(), headers: resp.headers, status: resp.status };
@@ -36,6 +41,17 @@ async function api(method, path, opts = {}) {
   const data = ctype.includes("json") ? await resp.json() : await resp.text();
   if (opts.full) return { data, headers: resp.headers, status: resp.status };
   return data;
+}
+
+// csrfHeader is the header a change sends with the session cookie.
+function csrfHeader() { return sluice.session.csrf ? { "X-Sluice-CSRF": sluice.session.csrf } : {}; }
+
+// needSignIn ends a session the node no longer takes (no cookie, a revoked
+// or expired token) and shows the sign-in page, which comes back here.
+function needSignIn() {
+  sluice.session = { enabled: true };
+  showSession();
+  if (!location.pathname.startsWith("/ui/signin")) render(); // render sends a signed-out browser to the sign-in page
 }
 
 // ndjson splits an NDJSON answer into objects.

@@ -18,13 +18,20 @@ async function render() {
   (sluice.onNavigate || []).forEach(f => f());
   const main = document.getElementById("main");
   main.replaceChildren();
+  if (signedOut() && route() !== "signin") {
+    history.replaceState(null, "", "/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
+  }
   const page = route();
-  const top = location.pathname.split("/")[2] || "streams";
+  const top = location.pathname === "/ui/streams/sluice.audit" ? "audit" : location.pathname.split("/")[2] || "streams";
   document.querySelectorAll("nav a").forEach(a => {
     if (a.dataset.page === top) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   });
   document.title = (seg(3) || top) + " · sluice";
-  try { await sluice.pages[page](main); } catch (e) { main.append(errorBox(e)); }
+  // Each page gets a view of its own: what it still does after the page
+  // changed (an answer that came late) lands in a view no longer shown.
+  const view = h("div", { class: "view" });
+  main.append(view);
+  try { await sluice.pages[page](view); } catch (e) { view.append(errorBox(e)); }
 }
 
 function go(path) {
@@ -42,4 +49,13 @@ document.addEventListener("click", (ev) => {
   go(u.pathname + u.search);
 });
 window.addEventListener("popstate", render);
-render();
+
+// start asks the node whether it wants a token (and which one this browser
+// signed in with) before the first page shows.
+async function start() {
+  try { sluice.session = await api("GET", "/v1/session", { signIn: false }); }
+  catch (e) { sluice.session = { enabled: e.status === 401 }; } // a node without the route has no access control
+  showSession();
+  render();
+}
+start();

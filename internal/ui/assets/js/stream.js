@@ -159,7 +159,13 @@ function messagesPanel(panel, name, info) {
       const es = new EventSource(eventsURL(name, { since: String(end), filter: f }));
       panelCleanup.push(() => es.close());
       es.onopen = () => { conn = "connected"; showState(); };
-      es.onerror = () => { conn = es.readyState === EventSource.CLOSED ? "closed" : "reconnecting"; showState(); };
+      es.onerror = () => {
+        conn = es.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+        showState();
+        // EventSource does not say why it closed: a session that ended
+        // (401) shows as such, and sends the browser to sign in again.
+        if (conn === "closed") api("GET", "/v1/session").then(() => {}, (e) => problems.replaceChildren(errorBox(e)));
+      };
       es.addEventListener("error", (ev) => { if (ev.data) problems.replaceChildren(errorBox(JSON.parse(ev.data).detail)); });
       es.onmessage = (ev) => {
         const env = JSON.parse(ev.data);

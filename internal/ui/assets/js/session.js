@@ -1,0 +1,84 @@
+// session.js: signing in and out with a token (docs/ACCESS.md). The token
+// goes once, in the POST, to the node, which keeps it in an HttpOnly cookie
+// out of reach of this page; the page keeps only the session's token's
+// name and grants (to show the right links) and its CSRF value.
+"use strict";
+
+sluice.pages.signin = async function (main) {
+  const s = sluice.session;
+  if (!s.enabled) {
+    main.append(h("h1", {}, "Sign in"), h("p", {}, "Access control is off on this node: every page works without a token. ", h("a", { href: "/ui/streams" }, "Streams")));
+    return;
+  }
+  const next = safeNext(params.get("next"));
+  const input = h("input", { type: "password", name: "token", autocomplete: "off", spellcheck: "false", required: true, "aria-describedby": "signin-help" });
+  const out = h("div", { id: "signin-result" });
+  const form = h("form", { class: "card signin", onsubmit: async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    let session;
+    try { session = await api("POST", "/v1/session", { body: { token: input.value.trim() }, signIn: false }); }
+    catch (e) { out.append(errorBox(e)); input.focus(); return; }
+    finally { input.value = ""; }
+    sluice.session = session;
+    showSession();
+    toast("Signed in as " + session.token.name);
+    go(next);
+  } },
+    h("h1", {}, "Sign in"),
+    s.token ? h("p", {}, "Signed in as ", h("strong", {}, s.token.name), ". Another token replaces it.") : null,
+    field("Token", input), h("button", { type: "submit" }, "Sign in"), out,
+    h("p", { class: "muted small", id: "signin-help" },
+      "A token comes from an admin: ", h("code", {}, "sluice token create NAME --grant 'stream:*=read'"), " or this UI's Tokens page. ",
+      "A new node's first admin token is printed once in its log, or is the value of ", h("code", {}, "SLUICE_ADMIN_TOKEN"), " it started with. ",
+      "See docs/ACCESS.md. The token is kept in a cookie this page cannot read, until you sign out or close the browser."));
+  main.append(form);
+  input.focus();
+};
+
+// safeNext is where to go after signing in: a page of the UI (the one
+// that asked for a token), or the streams.
+function safeNext(next) {
+  return next && next.startsWith("/ui/") && !next.startsWith("/ui/signin") ? next : "/ui/streams";
+}
+
+async function signOut() {
+  try { await api("DELETE", "/v1/session", { signIn: false }); } catch (e) { toast(e.message, true); return; }
+  sluice.session = { enabled: true };
+  showSession();
+  go("/ui/signin");
+}
+
+// signedOut reports whether the node wants a token and the page has none.
+function signedOut() { return sluice.session.enabled && !sluice.session.token; }
+
+// showSession puts the session in the header: the token's name and Sign
+// out; the Tokens link for an admin of something, the Audit link for a
+// token that may read sluice.audit (or anyone, with access control off).
+function showSession() {
+  const s = sluice.session, t = s.token;
+  document.querySelector("header.top nav").hidden = signedOut();
+  document.getElementById("nav-tokens").hidden = !(t && (t.grants || []).some(g => g.role === "admin"));
+  document.getElementById("nav-audit").hidden = s.enabled && !tokenAllows(t, "stream", "sluice.audit", "admin");
+  const box = document.getElementById("session");
+  box.hidden = !t;
+  putChildren(box, t ? [h("span", { class: "muted" }, "signed in as "), h("strong", { class: "token-name", title: t.id }, t.name),
+    h("button", { type: "button", class: "small sign-out", onclick: signOut }, "Sign out")] : null);
+}
+
+// tokenAllows answers as the node would whether token t has role on
+// kind:name (package token: every role includes read, admin every role,
+// * in a pattern matches any run of characters).
+function tokenAllows(t, kind, name, role) {
+  return !!t && (t.grants || []).some(g => {
+    if (!(g.role === role || g.role === "admin" || role === "read")) return false;
+    if (g.resource === "*") return true;
+    const i = g.resource.indexOf(":");
+    return g.resource.slice(0, i) === kind && globMatch(g.resource.slice(i + 1), name);
+  });
+}
+
+function globMatch(pattern, name) {
+  const re = pattern.split("*").map(p => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+  return new RegExp("^" + re + "$").test(name);
+}
