@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/token"
 )
 
@@ -36,6 +38,16 @@ type Session struct {
 	Enabled bool         `json:"enabled"`
 	Token   *token.Token `json:"token,omitempty"`
 	CSRF    string       `json:"csrf,omitempty"`
+	// May says which of the node-wide pages the token may use: tokens (it
+	// has an admin grant) and audit (it may read sluice.audit).
+	May map[string]bool `json:"may,omitempty"`
+}
+
+// may is Session.May for the request's token (everything with access
+// control off).
+func (a *API) may(r *http.Request) map[string]bool {
+	t := caller(r)
+	return map[string]bool{"tokens": t == nil || t.AllowsAny(token.Admin), "audit": a.visible(r, "stream", audit.Stream)}
 }
 
 func (a *API) tokenRoutes() []route {
@@ -170,7 +182,7 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
-	s := Session{Enabled: a.opts.Auth}
+	s := Session{Enabled: a.opts.Auth, May: a.may(r)}
 	if t := caller(r); t != nil {
 		pub := t.Public()
 		s.Token = &pub
@@ -209,7 +221,8 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, c)
 	w.Header().Set("Cache-Control", "no-store")
 	pub := t.Public()
-	return writeJSON(w, http.StatusOK, Session{Enabled: true, Token: &pub, CSRF: token.CSRF(req.Token)})
+	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, t))
+	return writeJSON(w, http.StatusOK, Session{Enabled: true, Token: &pub, CSRF: token.CSRF(req.Token), May: a.may(r)})
 }
 
 func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {

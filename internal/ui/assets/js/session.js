@@ -53,32 +53,16 @@ async function signOut() {
 function signedOut() { return sluice.session.enabled && !sluice.session.token; }
 
 // showSession puts the session in the header: the token's name and Sign
-// out; the Tokens link for an admin of something, the Audit link for a
-// token that may read sluice.audit (or anyone, with access control off).
+// out; the Tokens and Audit links where the node says the token may use
+// them (GET /v1/session's may; with access control off, anyone may).
 function showSession() {
   const s = sluice.session, t = s.token;
   document.querySelector("header.top nav").hidden = signedOut();
-  document.getElementById("nav-tokens").hidden = !(t && (t.grants || []).some(g => g.role === "admin"));
-  document.getElementById("nav-audit").hidden = s.enabled && !tokenAllows(t, "stream", "sluice.audit", "admin");
+  const may = s.may || {};
+  document.getElementById("nav-tokens").hidden = !(t && may.tokens);
+  document.getElementById("nav-audit").hidden = s.enabled && !may.audit;
   const box = document.getElementById("session");
   box.hidden = !t;
   putChildren(box, t ? [h("span", { class: "muted" }, "signed in as "), h("strong", { class: "token-name", title: t.id }, t.name),
     h("button", { type: "button", class: "small sign-out", onclick: signOut }, "Sign out")] : null);
-}
-
-// tokenAllows answers as the node would whether token t has role on
-// kind:name (package token: every role includes read, admin every role,
-// * in a pattern matches any run of characters).
-function tokenAllows(t, kind, name, role) {
-  return !!t && (t.grants || []).some(g => {
-    if (!(g.role === role || g.role === "admin" || role === "read")) return false;
-    if (g.resource === "*") return true;
-    const i = g.resource.indexOf(":");
-    return g.resource.slice(0, i) === kind && globMatch(g.resource.slice(i + 1), name);
-  });
-}
-
-function globMatch(pattern, name) {
-  const re = pattern.split("*").map(p => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
-  return new RegExp("^" + re + "$").test(name);
 }
