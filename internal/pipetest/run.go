@@ -45,6 +45,7 @@ func Run(ctx context.Context, dir string, cfg *config.Config, reg *function.Regi
 			return sum, fmt.Errorf("%s: %w", f.path, err)
 		}
 	}
+	noteOffline(w, cfg, files)
 	fmt.Fprintf(w, "%d passed, %d failed\n", sum.Passed, sum.Failed)
 	return sum, nil
 }
