@@ -21,8 +21,10 @@ func newTest(g *globals) *cobra.Command {
 			"outputs as exact JSON (with ignored fields) or CEL conditions over `output`. Inputs are checked\n" +
 			"against the input stream (schema, id, time) and outputs against the outputs (the output stream's\n" +
 			"schema, id and time; a table's key and time): what the pipeline would dead-letter is that input's\n" +
-			"error, and fails the case unless expected (error: ...). Named functions (functions: in sluice.yaml) run as\n" +
-			"the node runs them: process functions are started, http ones called. Exits 1 if any case fails.",
+			"error, and fails the case unless expected (error: ...). The schemas are the project's files: a node\n" +
+			"holding a later version of a stream's schema checks against that one, and the report says so.\n" +
+			"Named functions (functions: in sluice.yaml) run as the node runs them: process functions are\n" +
+			"started, http ones called. Exits 1 if any case fails.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."

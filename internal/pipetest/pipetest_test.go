@@ -36,6 +36,7 @@ func TestRun(t *testing.T) {
 		"expect[0] (input[0]): the input failed: output stream:titles refused the function's output 0: /n: maximum: maximum: got 301, want 100",
 		"FAIL titles: an input the input stream refuses, on purpose",
 		"input[1]: stream in refuses it: /meta/id: sluice.id: ",
+		"checked against the schemas in this project's files (streams in, titles); ",
 		"5 passed, 3 failed",
 	} {
 		if !strings.Contains(got, want) {

@@ -45,6 +45,7 @@ func Run(ctx context.Context, dir string, cfg *config.Config, reg *function.Regi
 			return sum, fmt.Errorf("%s: %w", f.path, err)
 		}
 	}
+	noteOffline(w, cfg, files)
 	fmt.Fprintf(w, "%d passed, %d failed\n", sum.Passed, sum.Failed)
 	return sum, nil
 }
@@ -329,7 +330,7 @@ func runCase(ctx context.Context, c Case, step pipeline.Step, from string, in st
 		}
 	}
 	if len(gots) != len(c.Expect) {
-		problems = append(problems, fmt.Sprintf("got %d result(s), want %d:\n%s", len(gots), len(c.Expect), listGots(gots)))
+		problems = append(problems, fmt.Sprintf("got %d result(s), want %d:\n%s", len(gots), len(c.Expect), strings.TrimSuffix(listGots(gots), "\n")))
 		return problems, nil
 	}
 	for i, e := range c.Expect {
@@ -340,6 +341,9 @@ func runCase(ctx context.Context, c Case, step pipeline.Step, from string, in st
 	return problems, nil
 }
 
+// listGots lists a case's results, an input's error by its text: a
+// failed input is that text to its author (a got printed with %+v showed
+// its unexported err as a pointer).
 func listGots(gots []got) string {
 	var b strings.Builder
 	for i, g := range gots {
