@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -24,13 +25,19 @@ const Stream = "sluice.audit"
 // nobody writes it, changes or deletes it through the API.
 func Reserved(name string) bool { return strings.HasPrefix(name, "sluice.") }
 
-// Retention keeps a year of actions.
-const Retention = 365 * 24 * time.Hour
+// Retention keeps a year of actions, at most MaxBytes of them (the
+// oldest go first), so that a flood of refused requests cannot fill the
+// store; on a store too small to set that much aside (JetStream reserves
+// a stream's max_bytes), the year only.
+const (
+	Retention = 365 * 24 * time.Hour
+	MaxBytes  = 256 << 20
+)
 
 // Entry is one action.
 type Entry struct {
 	Meta struct {
-		ID string    `json:"id"` // the request's id: a request passed to another node is recorded once
+		ID string    `json:"id"` // the entry's own
 		DT time.Time `json:"dt"`
 	} `json:"meta"`
 	Action   string `json:"action"` // the API operation's id: deletePipeline, resetPipeline, createToken, ...
@@ -39,13 +46,15 @@ type Entry struct {
 	Resource string `json:"resource,omitempty"`
 	// Token is who did it: the token's id and name; empty with access
 	// control off.
-	Token     *Who   `json:"token,omitempty"`
-	By        string `json:"by"` // X-Sluice-User (the CLI sends user@host) and the client's address
-	Node      string `json:"node,omitempty"`
-	Status    int    `json:"status"`
-	Error     string `json:"error,omitempty"`  // the answer's detail when refused or failed
-	Change    any    `json:"change,omitempty"` // the request's JSON body (definitions, grants, ...)
-	ChangeLen int    `json:"change_bytes,omitempty"`
+	Token *Who   `json:"token,omitempty"`
+	By    string `json:"by"` // X-Sluice-User (the CLI sends user@host) and the client's address
+	Node  string `json:"node,omitempty"`
+	// ForwardedBy is the node that passed the request on, as it says.
+	ForwardedBy string `json:"forwarded_by,omitempty"`
+	Status      int    `json:"status"`
+	Error       string `json:"error,omitempty"`  // the answer's detail when refused or failed
+	Change      any    `json:"change,omitempty"` // the request's JSON body (definitions, grants, ...)
+	ChangeLen   int    `json:"change_bytes,omitempty"`
 }
 
 // Who is a token, as the audit names it.
@@ -75,8 +84,12 @@ func Ensure(ctx context.Context, svc *stream.Service) error {
 	if err != nil {
 		return err
 	}
-	_, err = svc.Create(ctx, catalog.Stream{Name: Stream, ID: "/meta/id", Time: "/meta/dt",
-		Retention: catalog.Retention{MaxAge: catalog.Duration(Retention)}}, b)
+	def := catalog.Stream{Name: Stream, ID: "/meta/id", Time: "/meta/dt", Retention: catalog.Retention{MaxAge: catalog.Duration(Retention), MaxBytes: MaxBytes}}
+	_, err = svc.Create(ctx, def, b)
+	if errors.Is(err, engine.ErrNoSpace) {
+		def.Retention.MaxBytes = 0
+		_, err = svc.Create(ctx, def, b)
+	}
 	if errors.Is(err, catalog.ErrExists) {
 		err = nil // another node made it meanwhile
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -18,7 +19,12 @@ type client struct {
 }
 
 func (g *globals) client() *client {
-	return &client{base: strings.TrimRight(g.server, "/"), http: &http.Client{Transport: bearer{token: g.bearerToken(), next: g.transport()}}}
+	base := strings.TrimRight(g.server, "/")
+	host := ""
+	if u, err := url.Parse(base); err == nil {
+		host = u.Host
+	}
+	return &client{base: base, http: &http.Client{Transport: bearer{token: g.bearerToken(), host: host, next: g.transport()}}}
 }
 
 // apiError is a problem document from the server.

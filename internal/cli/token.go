@@ -19,14 +19,15 @@ func tokenFlag(root *cobra.Command, g *globals) {
 	root.PersistentFlags().StringVar(&g.token, "token", "", "access token, sent as Authorization: Bearer (env SLUICE_TOKEN; prefer the variable: a flag shows in ps)")
 }
 
-// bearer adds the token to every request of a transport.
+// bearer adds the token to every request of a transport to the server's
+// host (not to where a redirect may lead).
 type bearer struct {
-	token string
-	next  http.RoundTripper
+	token, host string
+	next        http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.token == "" {
+	if b.token == "" || r.URL.Host != b.host {
 		return b.next.RoundTrip(r)
 	}
 	r = r.Clone(r.Context())

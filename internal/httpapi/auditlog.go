@@ -14,24 +14,18 @@ import (
 	"github.com/sluice-dev/sluice/internal/token"
 )
 
-// requestIDHeader carries a request's id to the node it is passed to, so
-// that the action is recorded once (the audit stream drops the second).
-const requestIDHeader = "X-Sluice-Request-Id"
-
 // audited records the routes that change definitions, tokens or what
 // runs (roles operate and admin) in sluice.audit once answered: allowed
 // or refused. A request refused for want of a token is not recorded
-// (anyone can send those).
+// (anyone can send those). Each node records what it serves: a request
+// passed to the node that runs its pipeline is recorded by both, the
+// second with forwarded_by (what the first node says of itself; a client
+// may claim it too, which keeps nothing out of the audit).
 func (a *API) audited(rt route, rl rule, h http.Handler) http.Handler {
 	if !rl.audit && rl.role != token.Operate && rl.role != token.Admin {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDHeader)
-		if _, err := uuid.Parse(id); err != nil || r.Header.Get(forwardedBy) == "" {
-			id = uuid.NewString()
-		}
-		r.Header.Set(requestIDHeader, id)
 		var body bytes.Buffer
 		read := &tee{to: &body}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -40,8 +34,9 @@ func (a *API) audited(rt route, rl rule, h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		e := audit.Entry{Action: rt.id, Method: r.Method, Path: r.URL.RequestURI(), By: by(r), Status: rec.code(), Error: rec.detail()}
-		e.Meta.ID, e.Meta.DT = id, time.Now().UTC()
+		e := audit.Entry{Action: rt.id, Method: r.Method, Path: r.URL.RequestURI(), By: by(r), Status: rec.code(), Error: rec.detail(),
+			ForwardedBy: clip(r.Header.Get(forwardedBy))}
+		e.Meta.ID, e.Meta.DT = uuid.NewString(), time.Now().UTC()
 		if rl.resource != nil {
 			e.Resource = rl.resource(r)
 		}
@@ -51,10 +46,10 @@ func (a *API) audited(rt route, rl rule, h http.Handler) http.Handler {
 		if a.opts.Cluster != nil {
 			e.Node = a.opts.Cluster.Node()
 		}
-		if body.Len() > 0 {
+		if body.Len() > 0 && e.Status != http.StatusForbidden { // a refusal's body is anyone's: its size is enough
 			var change any
 			if body.Len() <= audit.MaxChange && json.Unmarshal(body.Bytes(), &change) == nil {
-				e.Change = change
+				e.Change = audit.Redact(change)
 			} else {
 				e.ChangeLen = read.n
 			}

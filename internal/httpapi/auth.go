@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -81,7 +82,7 @@ func (a *API) authenticate(r *http.Request) (*token.Token, error) {
 	case err != nil:
 		return nil, fmt.Errorf("checking the token: %w", err)
 	}
-	if cookie && !safeMethod(r.Method) && r.Header.Get(CSRFHeader) != token.CSRF(text) {
+	if cookie && !safeMethod(r.Method) && subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(token.CSRF(text))) != 1 {
 		return nil, problem(http.StatusForbidden, "CSRF check failed",
 			"a change made with the UI's session must carry its "+CSRFHeader+" header (the UI sends it; scripts send Authorization instead)")
 	}

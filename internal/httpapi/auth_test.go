@@ -107,7 +107,7 @@ func TestEveryOperationNeedsAToken(t *testing.T) {
 			if open[id] {
 				t.Errorf("%s should be open", id)
 			}
-			for _, tok := range []string{"", "sluice_aaaaaaaaaaaaaaaa_nope", "not-a-token"} {
+			for _, tok := range []string{"", "sluice_aaaaaaaaaaaaaaaa_nope", "not-a-token", "sluice_aaaa*aaaaaaaaaaa_x", "sluice_AAAAAAAAAAAAAAAA_x"} {
 				code, data := c.as(tok, strings.ToUpper(method), url, "{}")
 				if code != http.StatusUnauthorized {
 					t.Errorf("%s %s with token %q: %d %s, want 401", method, url, tok, code, data)
@@ -141,7 +141,7 @@ func TestRoles(t *testing.T) {
 	invoker := c.mint("invoker", "function:jq=invoke")
 	operator := c.mint("operator", "pipeline:p=operate")
 	teamAdmin := c.mint("team-a", "stream:team-a.*=admin", "pipeline:team-a-*=admin")
-	teamFull := c.mint("team-a-full", "stream:team-a.*=admin", "pipeline:team-a-*=admin", "function:identity=invoke")
+	teamFull := c.mint("team-a-full", "stream:team-a.*=admin", "pipeline:team-a-*=admin", "function:identity=invoke", "function:team-a-*=admin", "source:team-a-*=admin")
 
 	for _, tc := range []struct {
 		name, tok, method, path, body string
@@ -169,6 +169,16 @@ func TestRoles(t *testing.T) {
 			`{"name":"team-a-p","from":"team-a.x","function":{"name":"identity"},"to":[{"stream":"team-a.y"}]}`, 201, ""},
 		{"admin: not the tokens of others", teamAdmin, "POST", "/v1/tokens", `{"name":"x","grants":[{"resource":"*","role":"read"}]}`, 403, ""},
 		{"admin: tokens within its grants", teamAdmin, "POST", "/v1/tokens", `{"name":"x","grants":[{"resource":"stream:team-a.x","role":"read"}]}`, 201, ""},
+		{"admin: no function running a command on the node", teamFull, "POST", "/v1/functions",
+			`{"name":"team-a-f","process":{"command":["/bin/sh","-c","id > /tmp/pwned"]}}`, 403, "*=admin"},
+		{"admin: no function calling from the node", teamFull, "POST", "/v1/functions",
+			`{"name":"team-a-g","http":{"url":"http://127.0.0.1:1/f"}}`, 403, "*=admin"},
+		{"admin: no source", teamFull, "POST", "/v1/sources",
+			`{"name":"team-a-s","file":{"path":"/etc/passwd"},"to":"team-a.x"}`, 403, "*=admin"},
+		{"admin: no sql output", teamFull, "PUT", "/v1/pipelines/team-a-q",
+			`{"from":"team-a.x","function":{"name":"identity"},"to":[{"sql":{"url":"sqlite:/tmp/x.db","table":"t"}}]}`, 403, "*=admin"},
+		{"admin: no key given twice to hide an output", teamFull, "PUT", "/v1/pipelines/team-a-r",
+			`{"from":"team-a.x","function":{"name":"identity"},"to":[{"stream":"team-a.x","stream":"wiki.out"}]}`, 403, "stream:wiki.out=produce"},
 		{"nobody writes sluice.audit", adminText, "POST", "/v1/streams/sluice.audit/events", event("a1"), 403, ""},
 		{"nobody deletes sluice.audit", adminText, "DELETE", "/v1/streams/sluice.audit", "", 403, ""},
 		{"metrics: read on *", reader, "GET", "/metrics", "", 403, "*=read"},
@@ -217,6 +227,12 @@ func TestRoles(t *testing.T) {
 		t.Errorf("metrics with read on *: %d", code)
 	}
 
+	// A client claiming to be a node passing the request on keeps nothing out of the audit.
+	if code, _, data := c.call("POST", "/v1/pipelines/p/resume", "", nil, "Authorization", "Bearer "+operator,
+		"X-Sluice-Forwarded-By", "n2", "X-Sluice-Request-Id", "0b8e2ad4-2d5e-4a4a-9d8f-6f1c1c1c1c1c"); code != 200 {
+		t.Fatalf("resume: %d %s", code, data)
+	}
+
 	// The audit: the admin actions, the operate action, and a refusal, with who.
 	code, data := c.as(adminText, "GET", "/v1/streams/sluice.audit/events?limit=1000", "")
 	if code != 200 {
@@ -224,10 +240,14 @@ func TestRoles(t *testing.T) {
 	}
 	audit := string(data)
 	for _, want := range []string{`"action":"pausePipeline"`, `"name":"operator"`, `"action":"createStream"`, `"resource":"pipeline:p"`,
-		`"status":403`, `"action":"createToken"`, `"grants":[{"resource":"stream:team-a.x","role":"read"}]`} {
+		`"status":403`, `"action":"createToken"`, `"grants":[{"resource":"stream:team-a.x","role":"read"}]`,
+		`"action":"resumePipeline"`, `"forwarded_by":"n2"`} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit lacks %s:\n%s", want, audit)
 		}
+	}
+	if strings.Contains(audit, "/tmp/pwned") {
+		t.Error("the audit keeps the body of a refused request")
 	}
 	if code, _ := c.as(reader, "GET", "/v1/streams/sluice.audit/events", ""); code != 403 {
 		t.Errorf("a reader of wiki.* read the audit: %d", code)
@@ -289,6 +309,17 @@ func TestTokens(t *testing.T) {
 		t.Errorf("a reader revoked the admin: %d", code)
 	}
 
+	// A token makes none that outlives it.
+	hour := decode[struct{ Token string }](t, func() []byte {
+		_, d := c.as(adminText, "POST", "/v1/tokens", `{"name":"hour","grants":[{"resource":"*","role":"admin"}],"expires":"1h"}`)
+		return d
+	}()).Token
+	code, data = c.as(hour, "POST", "/v1/tokens", `{"name":"forever","grants":[{"resource":"stream:*","role":"read"}]}`)
+	child := decode[struct{ Expires *time.Time }](t, data)
+	if code != 201 || child.Expires == nil || time.Until(*child.Expires) > time.Hour {
+		t.Errorf("a token of an hour made %d %s", code, data)
+	}
+
 	time.Sleep(1100 * time.Millisecond)
 	code, data = c.as(short.Token, "GET", "/v1/streams", "")
 	if code != 401 || !strings.Contains(string(data), "expired at") {
@@ -322,6 +353,9 @@ func TestSession(t *testing.T) {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("cookie %q lacks %s", cookie, want)
 		}
+	}
+	if strings.Contains(cookie, "Expires") || strings.Contains(cookie, "Max-Age") {
+		t.Errorf("cookie %q outlives the browser's session", cookie)
 	}
 	csrf := decode[struct{ CSRF string }](t, data).CSRF
 	session := strings.Split(cookie, ";")[0]

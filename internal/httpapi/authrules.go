@@ -103,35 +103,35 @@ func ruleOf(rt route) rule {
 // a pipeline reads its input (read), writes its streams and tables
 // (produce) and calls its function (invoke); a source writes its stream.
 // A pipeline made through the API thus runs with its maker's grants,
-// checked again at every change.
+// checked again at every change. What reaches the node's host or network
+// (a process or http function, a source, a sql or files output, a
+// function's operator fields) needs admin on *: it acts as the node.
+// The spec is checked in its canonical form, the one the catalog keeps,
+// so that no two readings of one body (a key given twice) can differ.
 func (a *API) mayDefine(r *http.Request, k catalog.Kind, name string, spec []byte) error {
 	if err := a.require(r, k.Singular(), name, token.Admin); err != nil {
 		return err
 	}
-	if caller(r) == nil && k != catalog.Streams {
-		return nil
-	}
-	v, err := config.Decode(k, spec)
+	canon, err := catalog.Canonical(spec)
 	if err != nil {
-		return nil // invalid: the project's checks say why (422)
+		return badRequest("spec: %v", err)
 	}
-	var needs []token.Grant
-	switch d := v.(type) {
-	case config.Pipeline:
-		needs = append(needs, token.Grant{Resource: "stream:" + d.From, Role: token.Read})
-		if d.Function.Name != "" {
-			needs = append(needs, token.Grant{Resource: "function:" + d.Function.Name, Role: token.Invoke})
+	v, err := config.Decode(k, canon)
+	if err != nil {
+		if caller(r) == nil {
+			return nil // the project's checks say why (422)
 		}
-		for _, o := range d.To {
-			if s := o.Stream(); s != "" {
-				needs = append(needs, token.Grant{Resource: "stream:" + s, Role: token.Produce})
-			}
-			if t := o.Table(); t != "" {
-				needs = append(needs, token.Grant{Resource: "table:" + t, Role: token.Produce})
-			}
+		p := problem(http.StatusUnprocessableEntity, "Invalid definition", err.Error())
+		p.Ext = map[string]any{"errors": []any{}}
+		return p
+	}
+	needs, host := a.needs(v)
+	if host != "" {
+		if err := a.requireAll(r, token.Admin); err != nil {
+			p := err.(*Problem)
+			p.Detail = fmt.Sprintf("%s %s %s, which acts as the node itself: %s", k.Singular(), name, host, p.Detail)
+			return p
 		}
-	case config.Source:
-		needs = append(needs, token.Grant{Resource: "stream:" + d.To, Role: token.Produce})
 	}
 	for _, g := range needs {
 		kind, n, _ := strings.Cut(g.Resource, ":")
@@ -149,3 +149,61 @@ func (a *API) mayDefine(r *http.Request, k catalog.Kind, name string, spec []byt
 }
 
 var verb = map[token.Role]string{token.Read: "read", token.Produce: "write", token.Invoke: "call"}
+
+// needs are the grants a definition's runs need, and what of it, if
+// anything, reaches the node's host or network.
+func (a *API) needs(v any) (needs []token.Grant, host string) {
+	switch d := v.(type) {
+	case config.Pipeline:
+		needs = append(needs, token.Grant{Resource: "stream:" + d.From, Role: token.Read})
+		if d.Function.Name != "" {
+			needs = append(needs, token.Grant{Resource: "function:" + d.Function.Name, Role: token.Invoke})
+			if f := a.operatorField(d.Function.Name, d.Function.Config); f != "" {
+				host = "sets the operator field " + f + " of its function"
+			}
+		}
+		for _, o := range d.To {
+			if s := o.Stream(); s != "" {
+				needs = append(needs, token.Grant{Resource: "stream:" + s, Role: token.Produce})
+			}
+			if t := o.Table(); t != "" {
+				needs = append(needs, token.Grant{Resource: "table:" + t, Role: token.Produce})
+			}
+			if kind, _ := o.Kind(); kind == "sql" || kind == "files" {
+				host = "has a " + kind + " output (a database or a place of the node's)"
+			}
+		}
+	case config.Source:
+		needs = append(needs, token.Grant{Resource: "stream:" + d.To, Role: token.Produce})
+		host = "reads a feed or a file of the node's"
+	case config.Function:
+		if _, ok := d.Kinds["process"]; ok {
+			host = "runs a command on the node"
+		} else if _, ok := d.Kinds["http"]; ok {
+			host = "calls an HTTP endpoint from the node"
+		} else if f := a.operatorField(d.Kind, d.Config); f != "" {
+			host = "sets the operator field " + f
+		}
+	}
+	return needs, host
+}
+
+// operatorField is an operator field (a network target, which only the
+// node's config sets) that config gives the built-in kind, or "".
+func (a *API) operatorField(kind string, config map[string]any) string {
+	if a.opts.Functions == nil {
+		return ""
+	}
+	spec, err := a.opts.Functions.Spec(kind)
+	if err != nil {
+		return "" // not a built-in kind: a named function, which its own definition checks
+	}
+	for _, f := range spec.OperatorFields() {
+		for k := range config {
+			if strings.EqualFold(k, f) {
+				return f
+			}
+		}
+	}
+	return ""
+}

@@ -83,9 +83,16 @@ func (a *API) tokenRoutes() []route {
 	}
 }
 
+// tokens is the token store, for the token routes. With access control
+// off they are refused: anyone could make tokens then, and would hold
+// them once it is turned on.
 func (a *API) tokens() (*token.Store, error) {
 	if a.opts.Tokens == nil {
 		return nil, problem(http.StatusNotFound, "Not found", "this node keeps no tokens")
+	}
+	if !a.opts.Auth {
+		return nil, problem(http.StatusConflict, "Access control is off",
+			"tokens are made and used on a node with auth.enabled: true (docs/ACCESS.md); its first admin token is SLUICE_ADMIN_TOKEN, or printed once at start")
 	}
 	return a.opts.Tokens, nil
 }
@@ -107,9 +114,6 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("%v", err)
 	}
 	n := token.NewRequest{Name: req.Name, Grants: req.Grants, Expires: expires, By: by(r)}
-	if err := n.Validate(); err != nil {
-		return badRequest("%v", err)
-	}
 	if t := caller(r); t != nil {
 		if !t.AllowsAny(token.Admin) {
 			return forbidden(t, "a resource", token.Admin)
@@ -122,8 +126,18 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		n.By = t.ID
+		if t.Expires != nil { // a token makes none that outlives it
+			left := time.Until(*t.Expires)
+			if n.Expires == 0 || n.Expires > left {
+				n.Expires = left
+			}
+		}
 	}
 	tok, text, err := store.Create(r.Context(), n)
+	var invalid *token.InvalidError
+	if errors.As(err, &invalid) {
+		return badRequest("%v", err)
+	}
 	if errors.Is(err, token.ErrTooMany) {
 		return problem(http.StatusConflict, "Too many tokens", err.Error())
 	}
@@ -214,11 +228,9 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := &http.Cookie{Name: SessionCookie, Value: req.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil}
-	if t.Expires != nil {
-		c.Expires = *t.Expires
-	}
-	http.SetCookie(w, c)
+	// No Expires: the cookie ends with the browser's session, so the token
+	// is not kept on the browser's disk; the node refuses it once expired.
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: req.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	w.Header().Set("Cache-Control", "no-store")
 	pub := t.Public()
 	r = r.WithContext(context.WithValue(r.Context(), callerKey{}, t))

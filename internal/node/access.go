@@ -39,6 +39,8 @@ func openAccess(ctx context.Context, n *Node, cfg *config.Config) (*token.Store,
 		return nil, fmt.Errorf("auth: the first admin token: %w", err)
 	}
 	switch {
+	case !made && given != "":
+		n.log.Warn("auth: " + AdminTokenEnv + " is set but was not taken: the catalog has tokens already (it becomes the first admin token only of a catalog without any)")
 	case made && given != "":
 		n.log.Info("auth: the catalog had no token; "+AdminTokenEnv+" is its first admin token", "id", token.BootstrapID)
 	case made:

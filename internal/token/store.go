@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/sluice-dev/sluice/internal/engine"
 )
 
@@ -44,6 +46,7 @@ type Store struct {
 
 	mu    sync.Mutex
 	cache map[string]cached // by the hash of the text presented
+	reads singleflight.Group // one read of a token at a time, however many requests present it
 }
 
 type cached struct {
@@ -69,6 +72,12 @@ type NewRequest struct {
 	By      string        `json:"-"` // who creates it, as the history shows it
 }
 
+// InvalidError is a request Create refuses, each problem by field.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
 // Validate names what is wrong with a request, by field.
 func (n NewRequest) Validate() error {
 	var errs []error
@@ -92,7 +101,7 @@ func (n NewRequest) Validate() error {
 // Create makes a token and answers its text, which is kept nowhere.
 func (s *Store) Create(ctx context.Context, n NewRequest) (Token, string, error) {
 	if err := n.Validate(); err != nil {
-		return Token{}, "", err
+		return Token{}, "", &InvalidError{err}
 	}
 	keys, err := s.kv.Keys(ctx, "")
 	if err != nil {
@@ -153,11 +162,17 @@ func (s *Store) Authenticate(ctx context.Context, text string) (*Token, error) {
 	c, ok := s.cache[hash]
 	s.mu.Unlock()
 	if !ok || now.Sub(c.read) >= Fresh {
-		var err error
-		if c, err = s.lookup(ctx, text, hash); err != nil {
+		v, err, _ := s.reads.Do(hash, func() (any, error) {
+			// Shared by every request waiting: not ended by the first one's leaving.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return s.lookup(ctx, text, hash)
+		})
+		if err != nil {
 			s.forget(hash)
 			return nil, err
 		}
+		c = v.(cached)
 		c.read = now
 		s.mu.Lock()
 		if len(s.cache) >= maxCached {
@@ -175,8 +190,9 @@ func (s *Store) Authenticate(ctx context.Context, text string) (*Token, error) {
 	return c.tok, nil
 }
 
-// lookup reads the token a text names: by the id in it, or the bootstrap
-// token for a text sluice did not make.
+// lookup reads the token a text names: by the id in it, then as the
+// bootstrap token (whose text is whatever SLUICE_ADMIN_TOKEN was, which
+// may look like one sluice makes).
 func (s *Store) lookup(ctx context.Context, text, hash string) (cached, error) {
 	for _, id := range []string{idOf(text), BootstrapID} {
 		if id == "" {
@@ -299,8 +315,8 @@ func sortByCreated(ts []Token) {
 // checkText checks a token text given rather than made: long enough, and
 // of the characters a header and a cookie carry as they are.
 func checkText(text string) error {
-	if len(text) < 16 || len(text) > 512 {
-		return errors.New("SLUICE_ADMIN_TOKEN: 16 to 512 characters")
+	if len(text) < 24 || len(text) > 512 {
+		return errors.New("SLUICE_ADMIN_TOKEN: 24 to 512 characters (e.g. `openssl rand -base64 32`)")
 	}
 	for _, c := range text {
 		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`",;\`, c) {

@@ -92,15 +92,15 @@ func newSecret() (id, text string) {
 }
 
 // idOf is the id a token's text names, or "" for a text sluice did not
-// make (the bootstrap token set by SLUICE_ADMIN_TOKEN).
+// make (the bootstrap token set by SLUICE_ADMIN_TOKEN, or a forgery).
 func idOf(text string) string {
 	rest, ok := strings.CutPrefix(text, Prefix)
 	if !ok {
 		return ""
 	}
 	id, _, ok := strings.Cut(rest, "_")
-	if !ok || len(id) != 16 {
-		return ""
+	if !ok || len(id) != 16 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+		return "" // not an id newSecret makes (lower-case base32): not a key to ask the bucket for
 	}
 	return id
 }
