@@ -45,7 +45,7 @@ type Store struct {
 	now func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]cached // by the hash of the text presented
+	cache map[string]cached  // by the hash of the text presented
 	reads singleflight.Group // one read of a token at a time, however many requests present it
 }
 
