@@ -48,7 +48,7 @@ func newFunctionInit(g *globals) *cobra.Command {
 			"and, if DIR has no sluice.yaml, one declaring the function, streams NAME.in and NAME.out and\n" +
 			"the pipeline NAME (with their schemas); if it has one, the lines to add to it are printed.\n" +
 			"Existing files are left alone unless --force.",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s := scaffold{Dir: dir, Name: args[0], Lang: lang, Force: force}
 			res, err := s.write()

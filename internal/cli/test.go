@@ -23,7 +23,7 @@ func newTest(g *globals) *cobra.Command {
 			"schema, id and time; a table's key and time): what the pipeline would dead-letter is that input's\n" +
 			"error, and fails the case unless expected (error: ...). Named functions (functions: in sluice.yaml) run as\n" +
 			"the node runs them: process functions are started, http ones called. Exits 1 if any case fails.",
-		Args: cobra.MaximumNArgs(1),
+		Args: argsBetween(0, 1, "[DIR]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
