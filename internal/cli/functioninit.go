@@ -126,7 +126,10 @@ func (s *scaffold) files() ([]scaffoldFile, error) {
 	return out, nil
 }
 
-func (s *scaffold) render(name string) ([]byte, error) {
+func (s *scaffold) render(name string) ([]byte, error) { return renderScaffold(name, s) }
+
+// renderScaffold executes the template scaffold/name with data.
+func renderScaffold(name string, data any) ([]byte, error) {
 	src, err := fs.ReadFile(scaffoldFS, path.Join("scaffold", name))
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func (s *scaffold) render(name string) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, s); err != nil {
+	if err := t.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

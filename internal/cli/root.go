@@ -63,6 +63,6 @@ func (g *globals) root() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv("SLUICE_CA"), "PEM file of CA certificates to trust for an https --server, beside the system's (env SLUICE_CA)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of tables")
 	tokenFlag(root, g)
-	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g), newToken(g), newVersion(g))
+	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g), newToken(g), newVersion(g), newInit(g))
 	return root
 }
