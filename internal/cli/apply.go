@@ -31,7 +31,7 @@ paths of its function code relative to it, prints what would change, one line ea
 What the project does not declare is left alone unless --prune (streams, which
 hold events, only with --force too). A schema that breaks consumers needs --force.
 A second apply of the same project plans no change.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("FILE|DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defs, err := readProject(args[0])
 			if err != nil {

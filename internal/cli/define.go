@@ -67,9 +67,9 @@ func defineCommands(g *globals, k catalog.Kind) []*cobra.Command {
 		}
 	}
 	create := &cobra.Command{Use: "create NAME [-f FILE]", Short: "Create a " + one + " from YAML or JSON (the fields of its sluice.yaml entry); runs at once",
-		Args: cobra.ExactArgs(1), RunE: put("POST")}
+		Args: exactArgs("NAME"), RunE: put("POST")}
 	update := &cobra.Command{Use: "update NAME [-f FILE]", Short: "Create or replace a " + one + "; it restarts alone and keeps its position",
-		Args: cobra.ExactArgs(1), RunE: put("PUT")}
+		Args: exactArgs("NAME"), RunE: put("PUT")}
 	for _, c := range []*cobra.Command{create, update} {
 		c.Flags().StringVarP(&file, "file", "f", "-", "the spec, YAML or JSON; - for standard input")
 		if k == catalog.Pipelines {
@@ -79,7 +79,7 @@ func defineCommands(g *globals, k catalog.Kind) []*cobra.Command {
 			c.Flags().BoolVar(&force, "force", false, "replace a schema that breaks consumers")
 		}
 	}
-	rm := &cobra.Command{Use: "rm NAME", Short: "Delete a " + one + " (refused while others use it, unless --force)", Args: cobra.ExactArgs(1),
+	rm := &cobra.Command{Use: "rm NAME", Short: "Delete a " + one + " (refused while others use it, unless --force)", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := "/v1/" + string(k) + "/" + url.PathEscape(args[0])
 			if force {
@@ -92,7 +92,7 @@ func defineCommands(g *globals, k catalog.Kind) []*cobra.Command {
 			return nil
 		}}
 	rm.Flags().BoolVar(&force, "force", false, "delete even if others use it")
-	spec := &cobra.Command{Use: "spec NAME", Short: "Print a " + one + "'s spec as YAML (edit it, then update -f)", Args: cobra.ExactArgs(1),
+	spec := &cobra.Command{Use: "spec NAME", Short: "Print a " + one + "'s spec as YAML (edit it, then update -f)", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
 				Spec json.RawMessage `json:"spec"`
@@ -114,7 +114,7 @@ func defineCommands(g *globals, k catalog.Kind) []*cobra.Command {
 			_, err = g.out.Write(y)
 			return err
 		}}
-	history := &cobra.Command{Use: "history NAME", Short: "Every version of a " + one + ": who, when, which fields", Args: cobra.ExactArgs(1),
+	history := &cobra.Command{Use: "history NAME", Short: "Every version of a " + one + ": who, when, which fields", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
 				Versions []catalog.Change `json:"versions"`

@@ -48,7 +48,7 @@ func newFunctionInit(g *globals) *cobra.Command {
 			"and, if DIR has no sluice.yaml, one declaring the function, streams NAME.in and NAME.out and\n" +
 			"the pipeline NAME (with their schemas); if it has one, the lines to add to it are printed.\n" +
 			"Existing files are left alone unless --force.",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s := scaffold{Dir: dir, Name: args[0], Lang: lang, Force: force}
 			res, err := s.write()
@@ -126,7 +126,10 @@ func (s *scaffold) files() ([]scaffoldFile, error) {
 	return out, nil
 }
 
-func (s *scaffold) render(name string) ([]byte, error) {
+func (s *scaffold) render(name string) ([]byte, error) { return renderScaffold(name, s) }
+
+// renderScaffold executes the template scaffold/name with data.
+func renderScaffold(name string, data any) ([]byte, error) {
 	src, err := fs.ReadFile(scaffoldFS, path.Join("scaffold", name))
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func (s *scaffold) render(name string) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, s); err != nil {
+	if err := t.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

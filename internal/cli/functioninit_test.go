@@ -166,7 +166,7 @@ func TestFunctionInitRefuses(t *testing.T) {
 		{[]string{"function", "init", "Bad-Name", "--dir", dir}, "want [a-z][a-z0-9_]{0,63}"},
 		{[]string{"function", "init", "x", "--lang", "rust", "--dir", dir}, "--lang: want python or go"},
 		{[]string{"function", "init", "x", "--dir", filepath.Join(dir, "nope")}, "not a folder"},
-		{[]string{"function", "init", "--dir", dir}, "accepts 1 arg"},
+		{[]string{"function", "init", "--dir", dir}, "sluice function init wants NAME (got 0 argument(s))"},
 	} {
 		if _, err := runCLI(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)

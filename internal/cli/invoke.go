@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -20,13 +21,15 @@ func newInvoke(g *globals) *cobra.Command {
 	var cfg, pl, project string
 	cmd := &cobra.Command{
 		Use:   "invoke FUNCTION|--pipeline NAME [FILE|-]",
-		Short: "Run a function on events (a JSON object, an array or NDJSON) and print its outputs; nothing is written",
-		Long: "Prints each output event as one line of NDJSON on stdout, and each event's error on stderr\n" +
+		Short: "Run a function on events (a JSON object, an array or NDJSON) on a node, or --project here, and print its outputs; nothing is written",
+		Long: "Asks a node (--server) to run the function: start one first with `sluice serve` (or `sluice demo`),\n" +
+			"or run the function here with --project DIR.\n" +
+			"Prints each output event as one line of NDJSON on stdout, and each event's error on stderr\n" +
 			"(exit status 1 if any), with its type, stack, the function's stderr and exit when it has them.\n" +
 			"With --json, prints one result per input event instead. With --project DIR, runs the function\n" +
 			"here, from DIR/sluice.yaml (a named function's processes are started as the node starts them),\n" +
 			"instead of asking a server.",
-		Args: cobra.RangeArgs(0, 2),
+		Args: argsBetween(0, 2, "FUNCTION [FILE|-] (or --pipeline NAME [FILE|-])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := ""
 			if pl != "" {
@@ -70,6 +73,10 @@ func newInvoke(g *globals) *cobra.Command {
 					return err
 				}
 			} else if err := g.client().sendJSON(cmd.Context(), "POST", path, payload, &res); err != nil {
+				var ue *unreachableError
+				if errors.As(err, &ue) {
+					ue.hint = fmt.Sprintf("no node answers at %s; sluice invoke runs the function on a node: start one with `sluice serve` (or `sluice demo`), or run it here with --project DIR", ue.base)
+				}
 				return err
 			}
 			failed := 0

@@ -16,7 +16,7 @@ func newPipeline(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "pipeline", Short: "See and steer pipelines: status, pause, resume, reset (backfill), redrive, cancel"}
 	var to string
 	reset := &cobra.Command{Use: "reset NAME --to POS", Short: "Process again from a position (earliest, a time, a sequence); outputs are kept, not doubled",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/reset?to="+url.QueryEscape(to))
 		}}
@@ -24,7 +24,7 @@ func newPipeline(g *globals) *cobra.Command {
 	_ = reset.MarkFlagRequired("to")
 	var noWait bool
 	redrive := &cobra.Command{Use: "redrive NAME", Short: "Submit the pipeline's dead letters again (after a fix); follows the operation until it ends",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runOperation(g, cmd, "/v1/pipelines/"+url.PathEscape(args[0])+"/redrive", noWait, func(op pipeline.Operation) error {
 				p := op.Progress
@@ -53,21 +53,21 @@ func newPipeline(g *globals) *cobra.Command {
 				}
 				return tw.Flush()
 			}},
-		&cobra.Command{Use: "status NAME", Short: "Show one pipeline", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "status NAME", Short: "Show one pipeline", Args: exactArgs("NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return pipelineCall(g, cmd, "GET", "/v1/pipelines/"+url.PathEscape(args[0]))
 			}},
-		&cobra.Command{Use: "pause NAME", Short: "Pause a pipeline (kept across restarts)", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "pause NAME", Short: "Pause a pipeline (kept across restarts)", Args: exactArgs("NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/pause")
 			}},
-		&cobra.Command{Use: "resume NAME", Short: "Resume a paused pipeline", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "resume NAME", Short: "Resume a paused pipeline", Args: exactArgs("NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return pipelineCall(g, cmd, "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/resume")
 			}},
 		reset,
 		redrive,
-		&cobra.Command{Use: "cancel NAME", Short: "Cancel the operation (redrive, rebuild of a table) a pipeline runs; what it did stays done", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "cancel NAME", Short: "Cancel the operation (redrive, rebuild of a table) a pipeline runs; what it did stays done", Args: exactArgs("NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error { return cancelPipelineOperation(g, cmd, args[0]) }},
 	)
 	cmd.AddCommand(defineCommands(g, catalog.Pipelines)...)

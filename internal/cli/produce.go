@@ -18,7 +18,7 @@ func newProduce(g *globals) *cobra.Command {
 		Long: "Produce events. Every event is validated against the stream's schema; valid ones are stored,\n" +
 			"each invalid one is reported with its index, field (JSON pointer) and rule. Exits 1 if any was refused,\n" +
 			"or not stored (out of space: 507, which says which events were stored; sending them all again is safe).",
-		Args: cobra.RangeArgs(1, 2),
+		Args: argsBetween(1, 2, "NAME [FILE|-]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readInput(cmd, args, 1)
 			if err != nil {

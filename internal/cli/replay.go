@@ -17,7 +17,7 @@ func newReplay(g *globals) *cobra.Command {
 		Long: "Serves NDJSON, JSON-array or raw SSE capture files at /v2/stream/{streams}: the :ok preamble,\n" +
 			"event: message, id: as Wikimedia's JSON array, since=, Last-Event-ID and /?spec.\n" +
 			"Point a source at http://ADDR/v2/stream/recentchange.",
-		Args: cobra.MinimumNArgs(1),
+		Args: argsBetween(1, -1, "FILE..."),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			events, err := eventstreams.Load(args...)
 			if err != nil {

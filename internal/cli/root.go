@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -18,7 +19,10 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 	defer g.closeIdle()
 	root := g.root()
 	root.SetArgs(args)
-	if err := root.ExecuteContext(context.Background()); err != nil {
+	if cmd, err := root.ExecuteContextC(context.Background()); err != nil {
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			err = fmt.Errorf("%w\nsee `%s --help`", err, cmd.CommandPath())
+		}
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 1
 	}
@@ -45,17 +49,20 @@ func (g *globals) root() *cobra.Command {
 		Short:         "Self-service event streams: schema-checked, replayable, on NATS JetStream",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("sluice {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	root.SetOut(g.out)
 	root.SetErr(g.errOut)
 	server := os.Getenv("SLUICE_SERVER")
 	if server == "" {
 		server = "http://127.0.0.1:8080"
 	}
-	root.PersistentFlags().StringVar(&g.server, "server", server, "sluice server URL (env SLUICE_SERVER)")
+	root.PersistentFlags().StringVar(&g.server, "server", server, "the sluice server: a URL, HOST:PORT or :PORT (http) (env SLUICE_SERVER)")
 	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv("SLUICE_CA"), "PEM file of CA certificates to trust for an https --server, beside the system's (env SLUICE_CA)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of tables")
 	tokenFlag(root, g)
-	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g), newToken(g))
+	root.AddCommand(newServe(g), newDemo(g), newStream(g), newProduce(g), newTail(g), newSource(g), newReplay(g), newInvoke(g), newPipeline(g), newMediaWikiSim(g), newTest(g), newTable(g), newFunction(g), newApply(g), newExport(g), newCluster(g), newToken(g), newVersion(g), newInit(g))
 	return root
 }

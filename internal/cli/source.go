@@ -34,7 +34,7 @@ func newSource(g *globals) *cobra.Command {
 				}
 				return tw.Flush()
 			}},
-		&cobra.Command{Use: "status NAME", Short: "Show one source in full", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "status NAME", Short: "Show one source in full", Args: exactArgs("NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var s source.StatusView
 				if err := g.client().getJSON(cmd.Context(), "/v1/sources/"+url.PathEscape(args[0]), &s); err != nil {
@@ -49,7 +49,7 @@ func newSource(g *globals) *cobra.Command {
 }
 
 func pauseCmd(g *globals, verb string) *cobra.Command {
-	return &cobra.Command{Use: verb + " NAME", Short: verb + " a source (kept across restarts)", Args: cobra.ExactArgs(1),
+	return &cobra.Command{Use: verb + " NAME", Short: verb + " a source (kept across restarts)", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var s source.StatusView
 			if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/sources/"+url.PathEscape(args[0])+"/"+verb, nil, &s); err != nil {

@@ -30,7 +30,7 @@ func newStreamCreate(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME --schema FILE",
 		Short: "Create a stream bound to a JSON Schema (JSON or YAML; local $refs are sent along)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := schema.LoadFile(schemaFile)
 			if err != nil {
@@ -105,7 +105,7 @@ func newStreamInfo(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "info NAME",
 		Short: "Show a stream's definition, schema versions and state",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var info stream.Info
 			if err := g.client().getJSON(cmd.Context(), "/v1/streams/"+url.PathEscape(args[0]), &info); err != nil {
@@ -136,7 +136,7 @@ func newStreamSchema(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schema NAME FILE",
 		Short: "Replace a stream's schema with a new, backward-compatible version",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs("NAME", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := schema.LoadFile(args[1])
 			if err != nil {
@@ -184,7 +184,7 @@ func newStreamRm(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Delete a stream and all its events",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := g.client().do(cmd.Context(), "DELETE", "/v1/streams/"+url.PathEscape(args[0]), "", nil, nil); err != nil {
 				return err

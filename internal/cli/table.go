@@ -17,7 +17,7 @@ func newTable(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "table", Short: "Query temporal tables: a key's value at a time, its history, every key at a time"}
 	var at, from, to, prefix string
 	var limit int
-	get := &cobra.Command{Use: "get NAME KEY", Short: "The value of a key at a time (default now)", Args: cobra.ExactArgs(2),
+	get := &cobra.Command{Use: "get NAME KEY", Short: "The value of a key at a time (default now)", Args: exactArgs("NAME", "KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v httpapi.TableVersion
 			q := url.Values{}
@@ -35,7 +35,7 @@ func newTable(g *globals) *cobra.Command {
 			return nil
 		}}
 	get.Flags().StringVar(&at, "at", "", "RFC 3339 time or unix ms (default now)")
-	history := &cobra.Command{Use: "history NAME KEY", Short: "Every version of a key, in order", Args: cobra.ExactArgs(2),
+	history := &cobra.Command{Use: "history NAME KEY", Short: "Every version of a key, in order", Args: exactArgs("NAME", "KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var h struct {
 				Versions []httpapi.TableVersion `json:"versions"`
@@ -54,7 +54,7 @@ func newTable(g *globals) *cobra.Command {
 		}}
 	history.Flags().StringVar(&from, "from", "", "RFC 3339 time or unix ms")
 	history.Flags().StringVar(&to, "to", "", "RFC 3339 time or unix ms (exclusive)")
-	ls := &cobra.Command{Use: "ls NAME", Short: "Every key's value at a time (default now), by key", Args: cobra.ExactArgs(1),
+	ls := &cobra.Command{Use: "ls NAME", Short: "Every key's value at a time (default now), by key", Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var all []httpapi.TableVersion
 			cursor := ""
@@ -88,7 +88,7 @@ func newTable(g *globals) *cobra.Command {
 	ls.Flags().IntVarP(&limit, "n", "n", 0, "at most this many keys")
 	var noWait bool
 	rebuild := &cobra.Command{Use: "rebuild NAME", Short: "Empty a table and write it again from its pipeline's output stream (the same versions); follows the operation until it ends",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runOperation(g, cmd, "/v1/tables/"+url.PathEscape(args[0])+"/rebuild", noWait, func(op pipeline.Operation) error {
 				_, err := fmt.Fprintf(g.out, "rebuilt %s from %d output(s)\n", args[0], op.Progress.Succeeded)

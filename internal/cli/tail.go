@@ -32,7 +32,7 @@ func newTail(g *globals) *cobra.Command {
 			"or unix milliseconds. Without --since: the last -n events, or all of them; with -f, new ones.\n" +
 			"-f follows over Server-Sent Events and resumes after the last event it printed if the\n" +
 			"connection drops.",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if ctx == nil {
@@ -83,6 +83,9 @@ func pages(ctx context.Context, c *client, name, since string, f *tailFlags, out
 		if f.n > 0 {
 			q.Set("limit", strconv.Itoa(min(1000, f.n-printed)))
 		}
+		if c.err != nil {
+			return c.err
+		}
 		req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/streams/"+url.PathEscape(name)+"/events?"+q.Encode(), nil)
 		if err != nil {
 			return err
@@ -131,6 +134,9 @@ func follow(ctx context.Context, c *client, name, since string, f *tailFlags, ou
 		}
 		if f.until != "" {
 			q.Set("until", f.until)
+		}
+		if c.err != nil {
+			return c.err
 		}
 		req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/streams/"+url.PathEscape(name)+"/events?"+q.Encode(), nil)
 		if err != nil {

@@ -25,7 +25,7 @@ func newTest(g *globals) *cobra.Command {
 			"holding a later version of a stream's schema checks against that one, and the report says so.\n" +
 			"Named functions (functions: in sluice.yaml) run as the node runs them: process functions are\n" +
 			"started, http ones called. Exits 1 if any case fails.",
-		Args: cobra.MaximumNArgs(1),
+		Args: argsBetween(0, 1, "[DIR]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {

@@ -127,13 +127,3 @@ func timeOrDash(t *time.Time) string {
 	}
 	return t.Local().Format(time.DateTime)
 }
-
-// exactArgs wants the arguments named, and names them when they are not there.
-func exactArgs(names ...string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != len(names) {
-			return fmt.Errorf("%s wants %s (got %d argument(s)); see %s --help", cmd.CommandPath(), strings.Join(names, " "), len(args), cmd.CommandPath())
-		}
-		return nil
-	}
-}

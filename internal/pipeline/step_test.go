@@ -86,7 +86,7 @@ func TestStep(t *testing.T) {
 	refused(5, "stream:out", 0, "/meta/dt", stream.RuleTime)
 	refused(6, "stream:out", 1, "/n", "maximum")
 	refused(7, "stream:out", 0, "/meta/id", stream.RuleID)
-	if msg := got[4].Err.Error(); msg != "output stream:out refused the function's output 0: /n: maximum: maximum: got 1,200, want 1,000" {
+	if msg := got[4].Err.Error(); msg != "output stream:out refused the function's output 0: /n: maximum: got 1,200, want 1,000" {
 		t.Errorf("message: %s", msg)
 	}
 	if len(got[6].Outputs) != 2 {

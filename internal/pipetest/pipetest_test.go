@@ -33,7 +33,7 @@ func TestRun(t *testing.T) {
 		"FAIL titles: wrong on purpose",
 		`-   "n": 20,`, `+   "n": 21,`,
 		"FAIL titles: refused on purpose by the output stream",
-		"expect[0] (input[0]): the input failed: output stream:titles refused the function's output 0: /n: maximum: maximum: got 301, want 100",
+		"expect[0] (input[0]): the input failed: output stream:titles refused the function's output 0: /n: maximum: got 301, want 100",
 		"FAIL titles: an input the input stream refuses, on purpose",
 		"input[1]: stream in refuses it: /meta/id: sluice.id: ",
 		"checked against the schemas in this project's files (streams in, titles); ",

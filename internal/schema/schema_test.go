@@ -79,6 +79,33 @@ func TestViolationsNamePointerAndRule(t *testing.T) {
 	}
 }
 
+// A message does not repeat its keyword: callers print "/n: minimum: got 0, want 1".
+func TestViolationMessageOmitsKeyword(t *testing.T) {
+	b, err := FromDocument("mem://bounds.json", []byte(`{"properties":{"n":{"minimum":1},"s":{"maxLength":2},"a":{"minItems":1}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := Decode([]byte(`{"n":0,"s":"abc","a":[]}`))
+	want := []Violation{
+		{Pointer: "/a", Keyword: "minItems", Message: "got 0, want 1"},
+		{Pointer: "/n", Keyword: "minimum", Message: "got 0, want 1"},
+		{Pointer: "/s", Keyword: "maxLength", Message: "got 3, want 2"},
+	}
+	got := s.Validate(v)
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("violation %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestLoadFileFollowsLocalRefs(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) {

@@ -48,11 +48,10 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	if p := e.ErrorKind.KeywordPath(); len(p) > 0 {
 		kw = p[0]
 	}
-	*out = append(*out, Violation{
-		Pointer: Pointer(e.InstanceLocation),
-		Keyword: kw,
-		Message: e.ErrorKind.LocalizedString(printer),
-	})
+	// The library starts some messages with their keyword ("minimum: got 0,
+	// want 1"); every caller prints the keyword before the message.
+	msg := strings.TrimPrefix(e.ErrorKind.LocalizedString(printer), kw+": ")
+	*out = append(*out, Violation{Pointer: Pointer(e.InstanceLocation), Keyword: kw, Message: msg})
 }
 
 // Pointer writes path tokens as a JSON pointer (RFC 6901).

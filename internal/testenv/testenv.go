@@ -12,11 +12,13 @@ import (
 // Strict reports whether missing dependencies fail tests instead of skipping them.
 func Strict() bool { return os.Getenv("SLUICE_TEST_STRICT") == "1" }
 
-// Skip skips t with reason, or fails it in strict mode.
+// Skip skips t with reason, or fails it in strict mode. Under
+// cmd/sluice-test the skip is also recorded, for the summary at the end.
 func Skip(t testing.TB, reason string) {
 	t.Helper()
 	if Strict() {
 		t.Fatalf("SLUICE_TEST_STRICT=1 and this test cannot run: %s", reason)
 	}
+	record(t, reason)
 	t.Skip(reason)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -143,6 +144,7 @@ func (f *Feed) Run(ctx context.Context, from source.Resume, out chan<- source.It
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = min(time.Second, f.cfg.MaxBackoff), f.cfg.MaxBackoff, 0.5
 	last := from
+	hinted := false // the log says offlineHint once; the status, while it holds
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			st.Reconnected()
@@ -156,8 +158,16 @@ func (f *Feed) Run(ctx context.Context, from source.Resume, out chan<- source.It
 			return nil
 		}
 		if err != nil {
-			st.Error(err)
-			f.log.Warn("feed interrupted", "source", f.name, "err", err, "last_id", last.Position)
+			attrs := []any{"source", f.name, "err", err, "last_id", last.Position}
+			if hint := f.offlineHint(err); hint != "" {
+				st.Error(fmt.Errorf("%w (%s)", err, hint))
+				if !hinted {
+					attrs, hinted = append(attrs, "hint", hint), true
+				}
+			} else {
+				st.Error(err)
+			}
+			f.log.Warn("feed interrupted", attrs...)
 		}
 		if got.Position != "" {
 			b.Reset() // the connection delivered: start the backoff over
@@ -172,6 +182,17 @@ func (f *Feed) Run(ctx context.Context, from source.Resume, out chan<- source.It
 		case <-time.After(wait):
 		}
 	}
+}
+
+// offlineHint is advice for a feed of Wikimedia's whose host does not
+// resolve: most likely this machine is offline, and the demo needs no network.
+func (f *Feed) offlineHint(err error) string {
+	var dns *net.DNSError
+	u, _ := url.Parse(f.cfg.URL)
+	if u == nil || !errors.As(err, &dns) || u.Hostname() != "wikimedia.org" && !strings.HasSuffix(u.Hostname(), ".wikimedia.org") {
+		return ""
+	}
+	return "offline? `sluice demo` runs the same pipeline on a simulated feed"
 }
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -128,4 +129,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// dnsFails is a network where no name resolves.
+type dnsFails struct{}
+
+func (dnsFails) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}}
+}
+
+// Offline, Wikimedia's feed does not resolve: the status says to try the
+// demo, and the log says it once, not at every reconnection.
+func TestOfflineHint(t *testing.T) {
+	const hint = "offline? `sluice demo` runs the same pipeline on a simulated feed"
+	for url, want := range map[string]int{"https://stream.wikimedia.org/v2/stream/recentchange": 1, "https://feed.example/v2/stream/rc": 0} {
+		var logs syncBuffer
+		f := New("t", Config{URL: url, UserAgent: "sluice-test (ops@example.org)", MaxBackoff: 10 * time.Millisecond},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		f.client.Transport = dnsFails{}
+		st := &source.Status{}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx, source.Resume{}, make(chan source.Item), st) }()
+		for st.View().Reconnects < 3 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		if n := strings.Count(logs.String(), "sluice demo"); n != want {
+			t.Errorf("%s: the log gives the hint %d times, want %d:\n%s", url, n, want, logs.String())
+		}
+		if got := st.View().LastError; strings.Contains(got, hint) != (want == 1) || !strings.Contains(got, "no such host") {
+			t.Errorf("%s: status %q", url, got)
+		}
+	}
 }
