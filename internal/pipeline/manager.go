@@ -255,7 +255,7 @@ var (
 	descInputs = prometheus.NewDesc("sluice_pipeline_inputs_total", "Inputs a pipeline handled, by outcome.", []string{"pipeline", "outcome"}, nil)
 	descOuts   = prometheus.NewDesc("sluice_pipeline_outputs_total", "Output events a pipeline wrote.", []string{"pipeline"}, nil)
 	descLagN   = prometheus.NewDesc("sluice_pipeline_lag_events", "Inputs not yet done.", []string{"pipeline"}, nil)
-	descLagT   = prometheus.NewDesc("sluice_pipeline_lag_seconds", "Now minus the event time of the last input done.", []string{"pipeline"}, nil)
+	descLagT   = prometheus.NewDesc("sluice_pipeline_lag_seconds", "How long the oldest input not yet done has waited: now minus when it was stored in the input stream; 0 when none waits.", []string{"pipeline"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
