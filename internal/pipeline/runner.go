@@ -98,6 +98,9 @@ func (r *runner) run(ctx context.Context) {
 		}
 		b.Reset()
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	r.keepCounts(ctx, true)
 	r.st.set(func(s *Status) { s.State = Stopped })
 }
 
@@ -124,6 +127,9 @@ func (r *runner) session(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	if err := r.loadCounts(ctx); err != nil {
+		return err
 	}
 	c, err := r.consumer(ctx)
 	if err != nil {
@@ -173,6 +179,7 @@ func (r *runner) session(ctx context.Context) error {
 			oldest, ok := r.oldestWaiting(ctx, st)
 			r.st.consumer(st, oldest, ok)
 		}
+		r.keepCounts(ctx, false)
 	}
 }
 
@@ -351,12 +358,9 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		return err
 	}
 	r.st.count(uint64(len(batch)))
+	r.st.done(counts{Processed: processed, Filtered: filtered, Failed: uint64(len(failures)), Outputs: uint64(len(outs))})
 	now := time.Now().UTC()
 	r.st.set(func(s *Status) {
-		s.Processed += processed
-		s.Filtered += filtered
-		s.Failed += uint64(len(failures))
-		s.Outputs += uint64(len(outs))
 		if !lastTime.IsZero() {
 			s.LastEventTime = &lastTime
 		}
