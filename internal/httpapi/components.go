@@ -137,7 +137,13 @@ const components = `{
   "counted_since":{"type":"string","format":"date-time","description":"when the totals processed, filtered, failed and outputs began; they are kept in the engine across restarts and nodes"},
   "last_error":{"type":"string"},"last_error_time":{"type":"string"},"last_event_time":{"type":"string"},
   "operation":{"$ref":"#/components/schemas/Operation","description":"the running or last redrive or rebuild"},
-  "files":{"type":"array","description":"the pipeline's files outputs: where they write, position, lag, objects, the open object, last error","items":{"type":"object","required":["url","format","state","position","lag_events","objects"]}},
+  "files":{"type":"array","description":"the pipeline's files outputs: where they write, position, lag, objects, the open object, last error","items":{"type":"object","required":["url","format","state","position","lag_events","objects"],"properties":{
+    "lag_events":{"type":"integer","description":"events of the stream not yet in a committed object: unread_events plus those read and not yet written (held_events, mostly)"},
+    "unread_events":{"type":"integer","description":"events of the stream the output has not read yet"},
+    "held_events":{"type":"integer","description":"events gathered in the open object, waiting for it to roll"},
+    "waiting":{"type":"string","description":"while an object is open, why its events wait: \"rolls every 5m0s, at 64MiB or 100000 events; next roll by 12:05:00 UTC\""},
+    "next_roll":{"type":"string","format":"date-time","description":"when the open object is written at the latest"},
+    "roll":{"type":"string","description":"the rule objects roll by: \"every 5m0s, at 64MiB or 100000 events\""}}}},
   "history":{"type":["array","null"],"description":"the last hour on this node, a sample every 30 s","items":{"type":"object","required":["t","rate"],"properties":{"t":{"type":"string"},"lag_events":{"type":"integer"},"lag_seconds":{"type":"number"},"rate":{"type":"number"}}}}}},
 "ClusterRuns": {"type":"object","required":["sources","pipelines","files"],"properties":{"sources":{"type":"array","items":{"type":"string"}},"pipelines":{"type":"array","items":{"type":"string"}},"files":{"type":"array","items":{"type":"string"}}}},
 "Cluster": {"type":"object","required":["node","lease_ttl","nodes","waiting"],"properties":{
