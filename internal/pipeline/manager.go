@@ -25,9 +25,10 @@ var ErrNotFound = errors.New("pipeline not found")
 
 // Manager runs a node's pipelines and their long operations (redrive,
 // rebuild); pipelines can be put (added, or put in place of the running
-// one of the same name) and removed while it runs (change.go). Pause state
-// and each pipeline's last operation live in the engine's KV bucket
-// "pipelines"; positions live in the engine's durable consumers.
+// one of the same name) and removed while it runs (change.go). Pause state,
+// each pipeline's last operation and its totals (counts.go) live in the
+// engine's KV bucket "pipelines"; positions live in the engine's durable
+// consumers.
 type Manager struct {
 	svc     *stream.Service
 	cons    engine.Consumers
