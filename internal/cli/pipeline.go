@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
+	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
@@ -46,7 +47,7 @@ func newPipeline(g *globals) *cobra.Command {
 					return printJSON(g, out.Pipelines)
 				}
 				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tFROM\tFUNCTION\tSTATE\tNODE\tPOSITION\tLAG\tLAG TIME\tRATE/S\tPROCESSED\tFILTERED\tFAILED\tLAST ERROR")
+				fmt.Fprintln(tw, "NAME\tFROM\tFUNCTION\tSTATE\tNODE\tPOSITION\tLAG\tOLDEST WAITING\tRATE/S\tPROCESSED\tFILTERED\tFAILED\tLAST ERROR")
 				for _, p := range out.Pipelines {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.1f\t%d\t%d\t%d\t%s\n", p.Name, p.From, p.Function, p.State, orDash(p.Node), p.Position,
 						p.LagEvents, lagTime(p.LagSeconds), p.Rate, p.Processed, p.Filtered, p.Failed, short(p.LastError, 60))
@@ -74,8 +75,15 @@ func newPipeline(g *globals) *cobra.Command {
 	return cmd
 }
 
+// pipelineStatus is what GET /v1/pipelines/{name} answers: the status
+// with its files outputs.
+type pipelineStatus struct {
+	pipeline.Status
+	Files []files.Status `json:"files,omitempty"`
+}
+
 func pipelineCall(g *globals, cmd *cobra.Command, method, path string) error {
-	var s pipeline.Status
+	var s pipelineStatus
 	var err error
 	if method == "GET" {
 		err = g.client().getJSON(cmd.Context(), path, &s)
@@ -90,8 +98,23 @@ func pipelineCall(g *globals, cmd *cobra.Command, method, path string) error {
 	}
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "name\t%s\nfrom\t%s\nfunction\t%s\nto\t%v\nstate\t%s\npaused\t%v\n", s.Name, s.From, s.Function, s.To, s.State, s.Paused)
-	fmt.Fprintf(tw, "position\t%d\nlag\t%d events, %s\nrate\t%.1f events/s\n", s.Position, s.LagEvents, lagTime(s.LagSeconds), s.Rate)
+	fmt.Fprintf(tw, "position\t%d\nlag\t%s\nrate\t%.1f events/s\n", s.Position, lagText(s.Status), s.Rate)
 	fmt.Fprintf(tw, "processed\t%d\nfiltered\t%d\nfailed\t%d\noutputs\t%d\n", s.Processed, s.Filtered, s.Failed, s.Outputs)
+	if s.CountedSince != nil {
+		fmt.Fprintf(tw, "counted since\t%s (totals across restarts and nodes)\n", fmtTime(s.CountedSince))
+	}
+	for _, f := range s.Files {
+		fmt.Fprintf(tw, "files %s\t%s, position %d, %d events not yet in an object: %d held in the open object, %d not read yet\n",
+			f.URL, f.State, f.Position, f.LagEvents, f.HeldEvents, f.UnreadEvents)
+		if f.Waiting != "" {
+			fmt.Fprintf(tw, "  waiting\t%s\n", f.Waiting)
+		} else if f.Roll != "" {
+			fmt.Fprintf(tw, "  roll\t%s\n", f.Roll)
+		}
+		if f.LastError != "" {
+			fmt.Fprintf(tw, "  last error\t%s (%s)\n", f.LastError, fmtTime(f.LastErrorTime))
+		}
+	}
 	if s.LastError != "" {
 		fmt.Fprintf(tw, "last error\t%s (%s)\n", s.LastError, fmtTime(s.LastErrorTime))
 	}
@@ -99,6 +122,15 @@ func pipelineCall(g *globals, cmd *cobra.Command, method, path string) error {
 		fmt.Fprintf(tw, "operation\t%s %s, %s (started %s)\n", op.ID, op.State, progressText(*op), op.Started.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// lagText is a pipeline's lag in words: how many inputs wait, and how
+// long the oldest has.
+func lagText(s pipeline.Status) string {
+	if s.LagEvents == 0 {
+		return "0 events"
+	}
+	return fmt.Sprintf("%d events, the oldest waiting %s", s.LagEvents, lagTime(s.LagSeconds))
 }
 
 func lagTime(sec *float64) string {

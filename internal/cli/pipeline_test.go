@@ -62,7 +62,7 @@ pipelines:
 	if out := mustRun(t, server, "pipeline", "ls"); !strings.Contains(out, "titles") || !strings.Contains(out, "jq") {
 		t.Fatalf("pipeline ls:\n%s", out)
 	}
-	if out := mustRun(t, server, "pipeline", "status", "titles"); !strings.Contains(out, "position   100") {
+	if out := mustRun(t, server, "pipeline", "status", "titles"); !strings.Contains(strings.Join(strings.Fields(out), " "), "position 100 lag 0 events") {
 		t.Fatalf("status:\n%s", out)
 	}
 	if out := mustRun(t, server, "pipeline", "pause", "titles", "--json"); !strings.Contains(out, `"paused": true`) {

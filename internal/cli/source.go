@@ -68,7 +68,7 @@ func printSource(g *globals, s source.StatusView) error {
 	if s.Node != "" {
 		fmt.Fprintf(tw, "node\t%s\n", s.Node)
 	}
-	fmt.Fprintf(tw, "last event time\t%s\nlag\t%s\nposition\t%s\n", fmtTime(s.LastEventTime), lag(s), s.Position)
+	fmt.Fprintf(tw, "last event time\t%s\nlast stored\t%s\nlag\t%s\nposition\t%s\n", fmtTime(s.LastEventTime), fmtTime(s.LastStoredTime), lag(s), s.Position)
 	fmt.Fprintf(tw, "events in\t%d\nstored\t%d\nduplicates\t%d\ndropped\t%d\ndead-lettered\t%d\nunreadable\t%d\nreconnects\t%d\n",
 		s.EventsIn, s.Stored, s.Duplicates, s.Dropped, s.DeadLettered, s.Unreadable, s.Reconnects)
 	if s.LastError != "" {

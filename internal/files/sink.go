@@ -94,7 +94,8 @@ func New(ctx context.Context, svc *stream.Service, cfg Config, o Options) (*Sink
 	}
 	s := &Sink{cfg: cfg, opts: o, svc: svc, cons: cons, bucket: b, part: part, name: name,
 		log: o.Log.With("pipeline", o.Pipeline, "files", Redact(cfg.URL))}
-	s.st.s = Status{Pipeline: o.Pipeline, Stream: o.Stream, URL: Redact(cfg.URL), Format: cfg.Format, State: Starting}
+	s.st.s = Status{Pipeline: o.Pipeline, Stream: o.Stream, URL: Redact(cfg.URL), Format: cfg.Format, State: Starting, Roll: rollRule(cfg)}
+	s.st.maxAge = cfg.MaxAge
 	if cfg.Format == Parquet {
 		// A schema that cannot give columns stops the start; a stream not
 		// created yet is checked when its first object is written.
@@ -246,7 +247,9 @@ func (s *Sink) session(ctx context.Context) error {
 		if time.Since(polled) >= time.Second { // the lag, for status and metrics
 			polled = time.Now()
 			if st, err := c.State(ctx); err == nil {
-				s.st.set(func(v *Status) { v.Position, v.LagEvents = max(v.Position, st.AckFloor), st.Pending+st.InFlight })
+				s.st.set(func(v *Status) {
+					v.Position, v.LagEvents, v.UnreadEvents = max(v.Position, st.AckFloor), st.Pending+st.InFlight, st.Pending
+				})
 			}
 		}
 	}

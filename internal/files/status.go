@@ -30,9 +30,19 @@ type Status struct {
 	State    string `json:"state"`
 	Node     string `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
 	// Position: every event up to this sequence is in a committed object
-	// (or is not the pipeline's). LagEvents are the events after it.
-	Position  uint64 `json:"position"`
-	LagEvents uint64 `json:"lag_events"`
+	// (or is not the pipeline's). LagEvents are the events after it: those
+	// not read yet (UnreadEvents) and those read and not yet in a
+	// committed object, most of them held in the open object (HeldEvents).
+	Position     uint64 `json:"position"`
+	LagEvents    uint64 `json:"lag_events"`
+	UnreadEvents uint64 `json:"unread_events"`
+	HeldEvents   uint64 `json:"held_events"`
+	// Waiting says why the held events wait, while an object is open:
+	// "rolls every 5m0s, at 64MiB or 100000 events; next roll by 12:05:00 UTC".
+	Waiting  string     `json:"waiting,omitempty"`
+	NextRoll *time.Time `json:"next_roll,omitempty"` // when the open object is written at the latest (its first event's arrival plus max_age)
+	// Roll is the rule objects roll by: "every 5m0s, at 64MiB or 100000 events".
+	Roll string `json:"roll"`
 	// Counts since the process started.
 	Objects uint64 `json:"objects"`
 	Events  uint64 `json:"events"`
@@ -62,9 +72,37 @@ type Open struct {
 }
 
 type status struct {
-	mu   sync.Mutex
-	s    Status
-	open span // the object being gathered, if open.first > 0
+	mu     sync.Mutex
+	s      Status
+	open   span          // the object being gathered, if open.first > 0
+	maxAge time.Duration // the roll's, for NextRoll
+}
+
+// rollRule is how objects roll under cfg, in words.
+func rollRule(cfg Config) string {
+	return fmt.Sprintf("every %s, at %s or %d events", cfg.MaxAge, sizeText(cfg.MaxBytes), cfg.MaxEvents)
+}
+
+// sizeText is n bytes in the largest binary unit that divides it.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// clockText is t for a person: the time of day if within a day of now,
+// else the date too; in UTC.
+func clockText(t, now time.Time) string {
+	if d := t.Sub(now); d < 24*time.Hour && d > -24*time.Hour {
+		return t.UTC().Format("15:04:05 UTC")
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // gathering records the object being gathered (nil: none).
@@ -97,6 +135,9 @@ func (st *status) view() Status {
 	v := st.s
 	if sp := st.open; sp.first > 0 {
 		v.Open = &Open{Partition: sp.partition, First: sp.first, Last: sp.last, Events: sp.events, Bytes: sp.bytes, Since: sp.opened.UTC()}
+		next := sp.opened.Add(st.maxAge).UTC()
+		v.HeldEvents, v.NextRoll = uint64(sp.events), &next
+		v.Waiting = fmt.Sprintf("rolls %s; next roll by %s", v.Roll, clockText(next, time.Now()))
 	}
 	return v
 }
@@ -208,10 +249,12 @@ var (
 	descErrs   = prometheus.NewDesc("sluice_files_errors_total", "Failures to read, write or acknowledge (each retried).", labels, nil)
 	descLast   = prometheus.NewDesc("sluice_files_last_committed_seq", "The last stream sequence in a committed object.", labels, nil)
 	descLag    = prometheus.NewDesc("sluice_files_lag_events", "Events of the stream not yet in a committed object.", labels, nil)
+	descHeld   = prometheus.NewDesc("sluice_files_held_events", "Events gathered in the open object, waiting for it to roll.", labels, nil)
+	descUnread = prometheus.NewDesc("sluice_files_unread_events", "Events of the stream a files output has not read yet.", labels, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descObj, descEvents, descBytes, descSkip, descErrs, descLast, descLag} {
+	for _, d := range []*prometheus.Desc{descObj, descEvents, descBytes, descSkip, descErrs, descLast, descLag, descHeld, descUnread} {
 		ch <- d
 	}
 }
@@ -223,5 +266,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(s.LastCommitted), s.Pipeline, s.URL)
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(s.LagEvents), s.Pipeline, s.URL)
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(s.HeldEvents), s.Pipeline, s.URL)
+		ch <- prometheus.MustNewConstMetric(descUnread, prometheus.GaugeValue, float64(s.UnreadEvents), s.Pipeline, s.URL)
 	}
 }

@@ -12,10 +12,13 @@ import (
 
 // Point is one sample.
 type Point struct {
-	T          time.Time `json:"t"`
-	LagEvents  *uint64   `json:"lag_events,omitempty"`
-	LagSeconds *float64  `json:"lag_seconds,omitempty"`
-	Rate       float64   `json:"rate"` // events per second since the sample before
+	T         time.Time `json:"t"`
+	LagEvents *uint64   `json:"lag_events,omitempty"`
+	// LagSeconds is the lag in time as the source or pipeline reported it
+	// then: for a pipeline, how long its oldest waiting input had waited
+	// (0 when none did); for a source, how late its newest event came.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	Rate       float64  `json:"rate"` // events per second since the sample before
 }
 
 // Recorder holds at most Max points per series, oldest first.

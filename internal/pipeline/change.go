@@ -133,7 +133,7 @@ func (m *Manager) Remove(ctx context.Context, name string) error {
 		held = true
 		from := old.spec.From
 		old.onClose = func(ctx context.Context) error {
-			return errors.Join(m.deleteConsumer(ctx, from, name), m.kv.Delete(ctx, name), m.kv.Delete(ctx, opKey(name)), m.kv.Delete(ctx, resetKey(name)))
+			return errors.Join(m.deleteConsumer(ctx, from, name), m.kv.Delete(ctx, name), m.kv.Delete(ctx, opKey(name)), m.kv.Delete(ctx, resetKey(name)), m.kv.Delete(ctx, countsKey(name)))
 		}
 		return nil
 	})
@@ -174,6 +174,7 @@ func (r *runner) Run(ctx context.Context) {
 		r.st.carry(r.prev)
 		r.prev = nil // Run comes again when the pipeline comes back to this node
 	}
+	r.st.set(func(*Status) { r.st.tally.loaded = false }) // another node may have counted since: read the totals again
 	if r.onRun != nil {
 		r.onRun(ctx)
 	}

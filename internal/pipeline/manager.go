@@ -25,9 +25,10 @@ var ErrNotFound = errors.New("pipeline not found")
 
 // Manager runs a node's pipelines and their long operations (redrive,
 // rebuild); pipelines can be put (added, or put in place of the running
-// one of the same name) and removed while it runs (change.go). Pause state
-// and each pipeline's last operation live in the engine's KV bucket
-// "pipelines"; positions live in the engine's durable consumers.
+// one of the same name) and removed while it runs (change.go). Pause state,
+// each pipeline's last operation and its totals (counts.go) live in the
+// engine's KV bucket "pipelines"; positions live in the engine's durable
+// consumers.
 type Manager struct {
 	svc     *stream.Service
 	cons    engine.Consumers
@@ -255,7 +256,7 @@ var (
 	descInputs = prometheus.NewDesc("sluice_pipeline_inputs_total", "Inputs a pipeline handled, by outcome.", []string{"pipeline", "outcome"}, nil)
 	descOuts   = prometheus.NewDesc("sluice_pipeline_outputs_total", "Output events a pipeline wrote.", []string{"pipeline"}, nil)
 	descLagN   = prometheus.NewDesc("sluice_pipeline_lag_events", "Inputs not yet done.", []string{"pipeline"}, nil)
-	descLagT   = prometheus.NewDesc("sluice_pipeline_lag_seconds", "Now minus the event time of the last input done.", []string{"pipeline"}, nil)
+	descLagT   = prometheus.NewDesc("sluice_pipeline_lag_seconds", "How long the oldest input not yet done has waited: now minus when it was stored in the input stream; 0 when none waits.", []string{"pipeline"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/filter"
 	"github.com/sluice-dev/sluice/internal/function"
@@ -89,24 +90,32 @@ const (
 
 // Status is what a pipeline reports.
 type Status struct {
-	Name          string     `json:"name"`
-	From          string     `json:"from"`
-	Function      string     `json:"function"`
-	To            []string   `json:"to"`
-	State         string     `json:"state"`
-	Node          string     `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
-	Paused        bool       `json:"paused"`
-	Position      uint64     `json:"position"`    // every input up to this sequence is done
-	LagEvents     uint64     `json:"lag_events"`  // inputs not yet done
-	LagSeconds    *float64   `json:"lag_seconds"` // now minus the event time of the last input done
-	Rate          float64    `json:"rate"`        // inputs per second over the last minute
-	Processed     uint64     `json:"processed"`   // inputs the function handled without error
-	Filtered      uint64     `json:"filtered"`    // inputs `where` left out
-	Failed        uint64     `json:"failed"`      // inputs sent to the dead letters
-	Outputs       uint64     `json:"outputs"`     // output events written
+	Name      string   `json:"name"`
+	From      string   `json:"from"`
+	Function  string   `json:"function"`
+	To        []string `json:"to"`
+	State     string   `json:"state"`
+	Node      string   `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
+	Paused    bool     `json:"paused"`
+	Position  uint64   `json:"position"`   // every input up to this sequence is done
+	LagEvents uint64   `json:"lag_events"` // inputs not yet done
+	// LagSeconds is how long the oldest input not yet done has waited: now
+	// minus when it was stored in the input stream (not its event time, so
+	// replayed old events do not read as years behind); 0 when no input is
+	// waiting; null until the pipeline first read its consumer's state.
+	LagSeconds *float64 `json:"lag_seconds"`
+	Rate       float64  `json:"rate"`      // inputs per second over the last minute
+	Processed  uint64   `json:"processed"` // inputs the function handled without error
+	Filtered   uint64   `json:"filtered"`  // inputs `where` left out
+	Failed     uint64   `json:"failed"`    // inputs sent to the dead letters
+	Outputs    uint64   `json:"outputs"`   // output events written
+	// CountedSince is when the totals above began: they are kept in the
+	// engine across restarts and nodes (stored at most a second apart, so
+	// a crash may lose up to the last second of counts, never doubles them).
+	CountedSince  *time.Time `json:"counted_since,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
-	LastEventTime *time.Time `json:"last_event_time,omitempty"`
+	LastEventTime *time.Time `json:"last_event_time,omitempty"` // the event time of the last input done
 	// Operation is the pipeline's running or last long operation (a
 	// redrive, or a rebuild of a table it writes); nil if none.
 	Operation *Operation `json:"operation,omitempty"`
@@ -118,6 +127,29 @@ type status struct {
 	s      Status
 	window [60]uint64 // inputs done, per second, ring
 	second int64
+	// waiting: whether the lag in time is known, and since when the oldest
+	// input not yet done is stored (zero: none waits).
+	lagKnown bool
+	oldest   time.Time
+	tally    tally // the totals (counts.go)
+}
+
+// done counts inputs and outputs a batch finished.
+func (st *status) done(d counts) {
+	st.mu.Lock()
+	st.tally.delta.add(d, 1)
+	st.mu.Unlock()
+}
+
+// consumer records where the consumer is, and when the oldest input not
+// yet done was stored (zero: none waits; known false: not known now).
+func (st *status) consumer(c engine.ConsumerState, oldest time.Time, known bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.Position, st.s.LagEvents = c.AckFloor, c.Pending+c.InFlight
+	if known {
+		st.lagKnown, st.oldest = true, oldest
+	}
 }
 
 func (st *status) set(f func(s *Status)) {
@@ -142,17 +174,20 @@ func (st *status) advance(now int64) {
 	}
 }
 
-// carry takes the counts, the rate and the last error of the status of
-// the pipeline this one replaces (which ended), and its position if it
-// read the same stream.
+// carry takes the counts not yet stored, the rate and the last error of
+// the status of the pipeline this one replaces (which ended), and its
+// position if it read the same stream.
 func (st *status) carry(old *status) {
 	old.mu.Lock()
+	defer old.mu.Unlock()
 	o, window, second := old.s, old.window, old.second
-	old.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := &st.s
-	s.Processed, s.Filtered, s.Failed, s.Outputs = o.Processed, o.Filtered, o.Failed, o.Outputs
+	// What it did not store goes on here (it stored the rest when it ended).
+	st.tally.delta.add(old.tally.delta, 1)
+	st.tally.stored, st.tally.pending = old.tally.stored, old.tally.pending
+	st.tally.tag, st.tally.writes = old.tally.tag, old.tally.writes
 	s.LastError, s.LastErrorTime, s.LastEventTime = o.LastError, o.LastErrorTime, o.LastEventTime
 	if o.From == s.From {
 		s.Position, s.LagEvents = o.Position, o.LagEvents
@@ -170,8 +205,18 @@ func (st *status) view() Status {
 	}
 	v := st.s
 	v.Rate = float64(sum) / 60
-	if v.LastEventTime != nil {
-		lag := time.Since(*v.LastEventTime).Seconds()
+	total := st.tally.stored
+	total.add(st.tally.delta, 1)
+	v.Processed, v.Filtered, v.Failed, v.Outputs = total.Processed, total.Filtered, total.Failed, total.Outputs
+	if st.tally.loaded || !total.Since.IsZero() {
+		since := total.Since
+		v.CountedSince = &since
+	}
+	if st.lagKnown {
+		var lag float64
+		if !st.oldest.IsZero() {
+			lag = max(time.Since(st.oldest).Seconds(), 0)
+		}
 		v.LagSeconds = &lag
 	}
 	return v

@@ -49,6 +49,11 @@ type runner struct {
 	// onRun, if set, runs at the start of each Run (among nodes: what
 	// waits for the pipeline to run here).
 	onRun func(ctx context.Context)
+	// oldest caches oldestWaiting's answer for an ack floor.
+	oldest struct {
+		floor uint64
+		at    time.Time
+	}
 	// onEnd, if set, runs at the end of each Run (among nodes: what must
 	// not go on once the pipeline went to another node).
 	onEnd func()
@@ -93,6 +98,9 @@ func (r *runner) run(ctx context.Context) {
 		}
 		b.Reset()
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	r.keepCounts(ctx, true)
 	r.st.set(func(s *Status) { s.State = Stopped })
 }
 
@@ -119,6 +127,9 @@ func (r *runner) session(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	if err := r.loadCounts(ctx); err != nil {
+		return err
 	}
 	c, err := r.consumer(ctx)
 	if err != nil {
@@ -165,9 +176,29 @@ func (r *runner) session(ctx context.Context) error {
 			}
 		}
 		if st, err := c.State(ctx); err == nil {
-			r.st.set(func(s *Status) { s.Position, s.LagEvents = st.AckFloor, st.Pending+st.InFlight })
+			oldest, ok := r.oldestWaiting(ctx, st)
+			r.st.consumer(st, oldest, ok)
 		}
+		r.keepCounts(ctx, false)
 	}
+}
+
+// oldestWaiting is when the oldest input not yet done was stored: the one
+// just after the ack floor (zero when none waits). It is read again only
+// when the floor moved. ok is false when it could not be read.
+func (r *runner) oldestWaiting(ctx context.Context, st engine.ConsumerState) (time.Time, bool) {
+	if st.Pending+st.InFlight == 0 {
+		return time.Time{}, true
+	}
+	if r.oldest.floor == st.AckFloor && !r.oldest.at.IsZero() {
+		return r.oldest.at, true
+	}
+	m, err := r.svc.Engine().Get(ctx, r.spec.From, st.AckFloor+1)
+	if err != nil {
+		return time.Time{}, false
+	}
+	r.oldest.floor, r.oldest.at = st.AckFloor, m.Arrived
+	return m.Arrived, true
 }
 
 // consumer opens the durable consumer, creating it at the spec's start.
@@ -327,12 +358,9 @@ func (r *runner) process(ctx context.Context, batch []engine.Delivery) error {
 		return err
 	}
 	r.st.count(uint64(len(batch)))
+	r.st.done(counts{Processed: processed, Filtered: filtered, Failed: uint64(len(failures)), Outputs: uint64(len(outs))})
 	now := time.Now().UTC()
 	r.st.set(func(s *Status) {
-		s.Processed += processed
-		s.Filtered += filtered
-		s.Failed += uint64(len(failures))
-		s.Outputs += uint64(len(outs))
 		if !lastTime.IsZero() {
 			s.LastEventTime = &lastTime
 		}

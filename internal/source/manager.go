@@ -67,6 +67,9 @@ func (m *Manager) Put(ctx context.Context, s Spec) error {
 		return fmt.Errorf("source name %q: want [a-z0-9][a-z0-9_-]{0,63}", s.Name)
 	}
 	st := &Status{s: StatusView{Name: s.Name, Kind: s.Kind, To: s.To, State: Starting, StartedAt: time.Now().UTC()}}
+	if rec, ok := s.Feed.(Recorded); ok {
+		st.s.recorded = rec.Recorded()
+	}
 	r := &runner{spec: s, svc: m.svc, log: m.log, status: st, pause: make(chan bool, 1), m: m}
 	return m.runners.Put(ctx, s.Name, r, func(old *runner) error {
 		r.prev = old.status
@@ -172,7 +175,8 @@ type collector struct{ m *Manager }
 var (
 	descEvents     = prometheus.NewDesc("sluice_source_events_total", "Events read by a source, by outcome.", []string{"source", "outcome"}, nil)
 	descReconnects = prometheus.NewDesc("sluice_source_reconnects_total", "Reconnects of a source's feed.", []string{"source"}, nil)
-	descLag        = prometheus.NewDesc("sluice_source_lag_seconds", "Now minus the event time of the last event a source stored.", []string{"source"}, nil)
+	descLag        = prometheus.NewDesc("sluice_source_lag_seconds", "How far behind its feed a source was at its last store: when it stored its newest event minus that event's time (none for a file import).", []string{"source"}, nil)
+	descLastStored = prometheus.NewDesc("sluice_source_last_stored_timestamp_seconds", "When a source last stored an event (Unix time): time() minus it tells a quiet or stalled feed.", []string{"source"}, nil)
 	descState      = prometheus.NewDesc("sluice_source_state", "1 for the state a source is in.", []string{"source", "state"}, nil)
 )
 
@@ -180,6 +184,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descEvents
 	ch <- descReconnects
 	ch <- descLag
+	ch <- descLastStored
 	ch <- descState
 }
 
@@ -192,6 +197,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(v.Reconnects), v.Name)
 		if v.LagSeconds != nil {
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, *v.LagSeconds, v.Name)
+		}
+		if v.LastStoredTime != nil {
+			ch <- prometheus.MustNewConstMetric(descLastStored, prometheus.GaugeValue, float64(v.LastStoredTime.UnixNano())/1e9, v.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, v.Name, v.State)
 	}

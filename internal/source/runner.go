@@ -397,6 +397,10 @@ func (r *runner) store(ctx context.Context, batch []Item) error {
 		if lastTime.After(v.lastEventTimeT) {
 			v.lastEventTimeT = lastTime
 		}
+		if stored > 0 {
+			v.storedT = time.Now().UTC()
+			v.delay = v.storedT.Sub(v.lastEventTimeT)
+		}
 	})
 	return nil
 }

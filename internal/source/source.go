@@ -72,13 +72,22 @@ type Status struct {
 
 // StatusView is a snapshot of a source's status.
 type StatusView struct {
-	Name           string     `json:"name"`
-	Kind           string     `json:"kind"`
-	To             string     `json:"to"`
-	State          string     `json:"state"`
-	Node           string     `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
-	Position       string     `json:"position,omitempty"`
-	LastEventTime  *time.Time `json:"last_event_time,omitempty"`
+	Name          string     `json:"name"`
+	Kind          string     `json:"kind"`
+	To            string     `json:"to"`
+	State         string     `json:"state"`
+	Node          string     `json:"node,omitempty"` // the node that runs it, among nodes sharing the engine
+	Position      string     `json:"position,omitempty"`
+	LastEventTime *time.Time `json:"last_event_time,omitempty"` // the newest event time stored
+	// LastStoredTime is when the source last stored an event: a feed that
+	// went quiet (or stalled) shows here, not in the lag.
+	LastStoredTime *time.Time `json:"last_stored_time,omitempty"`
+	// LagSeconds is how far behind its feed the source was at its last
+	// store: when it stored its newest event minus that event's time.
+	// Catching up after a pause or an outage, it shrinks to the feed's own
+	// delay; it does not grow while the feed is quiet. A feed of recorded
+	// events (a file import), whose event times say when things happened,
+	// not how late they come, reports none.
 	LagSeconds     *float64   `json:"lag_seconds,omitempty"`
 	EventsIn       uint64     `json:"events_in"`
 	Stored         uint64     `json:"stored"`
@@ -93,6 +102,9 @@ type StatusView struct {
 	Paused         bool       `json:"paused"`
 	StartedAt      time.Time  `json:"started_at"`
 	lastEventTimeT time.Time
+	storedT        time.Time     // when the last batch was stored
+	delay          time.Duration // storedT minus the newest event time then
+	recorded       bool          // the feed replays recorded events: no lag
 }
 
 // Set changes the state.
@@ -140,6 +152,7 @@ func (s *Status) carry(old StatusView) {
 		v.EventsIn, v.Stored, v.Duplicates, v.Dropped = old.EventsIn, old.Stored, old.Duplicates, old.Dropped
 		v.DeadLettered, v.Unreadable, v.Reconnects = old.DeadLettered, old.Unreadable, old.Reconnects
 		v.LastError, v.LastErrorTime, v.Position, v.lastEventTimeT = old.LastError, old.LastErrorTime, old.Position, old.lastEventTimeT
+		v.storedT, v.delay = old.storedT, old.delay
 	})
 }
 
@@ -150,8 +163,20 @@ func (s *Status) View() StatusView {
 	s.mu.Unlock()
 	if !v.lastEventTimeT.IsZero() {
 		t := v.lastEventTimeT
-		lag := time.Since(t).Seconds()
-		v.LastEventTime, v.LagSeconds = &t, &lag
+		v.LastEventTime = &t
+	}
+	if !v.storedT.IsZero() {
+		t := v.storedT
+		v.LastStoredTime = &t
+		if !v.recorded && !v.lastEventTimeT.IsZero() {
+			lag := max(v.delay.Seconds(), 0)
+			v.LagSeconds = &lag
+		}
 	}
 	return v
 }
+
+// Recorded is implemented by feeds of recorded events (a file import):
+// their event times say when things happened, not how late the source
+// is, so such a source reports no lag in time.
+type Recorded interface{ Recorded() bool }

@@ -224,8 +224,16 @@ func TestBadEventsGoToDeadLetters(t *testing.T) {
 	n := startNode(t, t.TempDir(), url, "")
 	defer stop(t, n)
 	v := waitFor(t, n, uint64(len(feedEvents)))
-	if v.Stored != 4 || v.Dropped != 1 || v.DeadLettered != 3 || v.LagSeconds == nil {
+	if v.Stored != 4 || v.Dropped != 1 || v.DeadLettered != 3 || v.LagSeconds == nil || v.LastStoredTime == nil {
 		t.Fatalf("status %+v", v)
+	}
+	// The events were recorded in 2023: the lag is how late they came when
+	// stored, and it does not grow once the feed is quiet.
+	if want := v.LastStoredTime.Sub(*v.LastEventTime).Seconds(); *v.LagSeconds != want {
+		t.Fatalf("lag %vs, want stored minus event time %vs", *v.LagSeconds, want)
+	}
+	if later, _ := n.Sources.Get("rc"); later.LagSeconds == nil || *later.LagSeconds != *v.LagSeconds {
+		t.Fatalf("the lag of a quiet feed moved: %v, then %v", *v.LagSeconds, later.LagSeconds)
 	}
 	sameOrder(t, storedIDs(t, n, rc), ids(t, [][]byte{events[0], events[1], big, events[2]}))
 	if len(big) < 100<<10 {
@@ -305,6 +313,9 @@ func TestFileSourceImportsOnce(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if v, _ := n.Sources.Get("import"); v.State == source.Finished {
 			sameOrder(t, storedIDs(t, n, rc), ids(t, events))
+			if v.LagSeconds != nil || v.LastStoredTime == nil {
+				t.Fatalf("a file import (recorded events) has no lag in time: %+v", v)
+			}
 			return
 		}
 	}
