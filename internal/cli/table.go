@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -17,8 +19,12 @@ func newTable(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "table", Short: "Query temporal tables: a key's value at a time, its history, every key at a time"}
 	var at, from, to, prefix string
 	var limit int
-	get := &cobra.Command{Use: "get NAME KEY", Short: "The value of a key at a time (default now)", Args: exactArgs("NAME", "KEY"),
+	get := &cobra.Command{Use: "get NAME KEY [KEY...]", Short: "The value of keys at a time (default now); several keys take one request per 1000",
+		Args: argsBetween(2, -1, "NAME KEY [KEY...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 2 {
+				return lookupKeys(g, cmd, args[0], args[1:], at)
+			}
 			var v httpapi.TableVersion
 			q := url.Values{}
 			if at != "" {
@@ -100,6 +106,54 @@ func newTable(g *globals) *cobra.Command {
 	cmd.AddCommand(defineCommands(g, catalog.Tables)...)
 	return cmd
 }
+
+// lookupKeys prints the values of keys at at, looked up in batches, in
+// order; it fails after printing if a key had no value.
+func lookupKeys(g *globals, cmd *cobra.Command, name string, keys []string, at string) error {
+	var results []httpapi.TableKeyResult
+	for chunk := range slices.Chunk(keys, maxLookupKeys) {
+		req := map[string]any{"keys": chunk}
+		if at != "" {
+			req["at"] = at
+		}
+		var res httpapi.TableLookupResult
+		if err := g.client().sendJSON(cmd.Context(), "POST", "/v1/tables/"+url.PathEscape(name)+"/lookup", req, &res); err != nil {
+			return err
+		}
+		results = append(results, res.Results...)
+	}
+	missing := 0
+	for _, r := range results {
+		if r.Missing {
+			missing++
+		}
+	}
+	if g.json {
+		if err := printJSON(g, results); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tVALID FROM\tVALID TO\tVALUE")
+		for _, r := range results {
+			if r.Missing {
+				fmt.Fprintf(tw, "%s\t\t\t(no value)\n", r.Key)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Key, r.ValidFrom.Format(time.RFC3339Nano), fmtTime(r.ValidTo), short(string(r.Value), 120))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if missing > 0 {
+		return fmt.Errorf("%d of %d keys had no value at %s", missing, len(keys), cmp.Or(at, "the time asked (now)"))
+	}
+	return nil
+}
+
+// maxLookupKeys is how many keys one lookup request takes.
+const maxLookupKeys = 1000
 
 func printVersions(g *globals, vs []httpapi.TableVersion) error {
 	if g.json {

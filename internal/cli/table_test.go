@@ -40,6 +40,17 @@ func TestTableCommands(t *testing.T) {
 	server := "http://" + n.Addr()
 	want(t, "get now", mustRun(t, server, "table", "get", "page_images", "enwiki:1"), "{\"images\":2}\n")
 	want(t, "get at", mustRun(t, server, "table", "get", "page_images", "enwiki:1", "--at", "2026-11-27T10:30:00Z"), "{\"images\":1}\n")
+	out := mustRun(t, server, "table", "get", "page_images", "enwiki:2", "enwiki:1", "enwiki:1", "--at", "2026-11-27T10:30:00Z")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.HasPrefix(lines[1], "enwiki:2") ||
+		!strings.Contains(lines[2], `{"images":1}`) || !strings.Contains(lines[3], `{"images":1}`) {
+		t.Fatalf("get of several keys:\n%s", out)
+	}
+	if out := mustRun(t, server, "table", "get", "page_images", "enwiki:1", "enwiki:2", "--json"); strings.Count(out, `"valid_from"`) != 2 || !strings.Contains(out, `"images": 2`) {
+		t.Fatalf("get of several keys, JSON:\n%s", out)
+	}
+	if code, out, errOut := run(t, server, "table", "get", "page_images", "enwiki:1", "enwiki:9"); code != 1 || !strings.Contains(out, "(no value)") || !strings.Contains(errOut, "1 of 2 keys had no value") {
+		t.Fatalf("get of several keys, one without a value: %d %s %s", code, out, errOut)
+	}
 	if out := mustRun(t, server, "table", "history", "page_images", "enwiki:1"); strings.Count(out, "enwiki:1") != 2 {
 		t.Fatalf("history:\n%s", out)
 	}

@@ -71,7 +71,7 @@ var rules = map[string]rule{
 	"invokePipeline": on("pipeline", token.Invoke), "dryRunPipeline": signedIn, // what it would create: the handler checks (mayDefine)
 
 	"listTables": signedIn, "scanTable": on("table", token.Read), "getKey": on("table", token.Read),
-	"keyHistory": on("table", token.Read), "rebuildTable": on("table", token.Operate),
+	"lookupKeys": on("table", token.Read), "keyHistory": on("table", token.Read), "rebuildTable": on("table", token.Operate),
 
 	"listOperations": signedIn, "getOperation": onName("pipeline", token.Read, operationName),
 	"cancelOperation": onName("pipeline", token.Operate, operationName),

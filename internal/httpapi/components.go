@@ -175,6 +175,16 @@ const components = `{
   "source":{"type":"object","required":["stream","seq"],"properties":{"stream":{"type":"string"},"seq":{"type":"integer"}}}}},
 "TablePage": {"type":"object","required":["at","versions","next"],"properties":{"at":{"type":"string"},
   "versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}},"next":{"type":"string"}}},
+"TableLookup": {"type":"object","required":["keys"],"additionalProperties":false,"properties":{
+  "keys":{"type":"array","minItems":1,"maxItems":1000,"items":{"type":"string","minLength":1}},
+  "at":{"type":["string","integer"],"description":"RFC 3339 time or unix ms (default: now)"}}},
+"TableLookupResult": {"type":"object","required":["results"],"additionalProperties":false,"properties":{
+  "results":{"type":"array","description":"one per key given, in order","items":{"oneOf":[
+    {"type":"object","required":["key","value","valid_from","valid_to"],"additionalProperties":false,"properties":{
+      "key":{"type":"string"},"value":{"description":"the version's value"},
+      "valid_from":{"type":"string","format":"date-time"},"valid_to":{"type":["string","null"],"format":"date-time","description":"null while still valid"}}},
+    {"type":"object","required":["key","missing"],"additionalProperties":false,"properties":{
+      "key":{"type":"string"},"missing":{"const":true,"description":"the key had no value at that time"}}}]}}}},
 "TableHistory": {"type":"object","required":["versions"],"properties":{"versions":{"type":"array","items":{"$ref":"#/components/schemas/TableVersion"}}}},
 "Event": {"type":"object","description":"an event; the stream's schema says more"},
 "Violation": {"type":"object","required":["pointer","keyword","message"],"properties":{

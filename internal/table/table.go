@@ -50,6 +50,11 @@ type Version struct {
 	Seq    uint64
 }
 
+// Found reports whether v is a version, not the answer of GetMany for a key
+// without a value: a stored version never has a zero ValidFrom (Validate
+// refuses it).
+func (v Version) Found() bool { return !v.ValidFrom.IsZero() }
+
 // Write is one versioned write. It is a tombstone if Deleted is set or Value
 // is empty (a JSON null is a value, not a deletion).
 type Write struct {
@@ -98,6 +103,11 @@ type Store interface {
 	// (ValidFrom, Seq, Stream) with ValidFrom <= at. It returns ErrNotFound
 	// if there is none or it is a tombstone.
 	Get(ctx context.Context, table, key string, at time.Time) (Version, error)
+	// GetMany looks up keys at at as Get does, and returns one version per
+	// key, in the order of keys (a key given twice is answered twice). A
+	// key without a value at at (no version yet, or a tombstone) gets a
+	// Version with only its Key set: Found reports false.
+	GetMany(ctx context.Context, table string, keys []string, at time.Time) ([]Version, error)
 	// History returns the versions of key valid at some time in [from, to),
 	// tombstones included, in order. A version shadowed by one with the same
 	// ValidFrom and a higher Seq was never valid and is left out.

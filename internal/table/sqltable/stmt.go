@@ -15,6 +15,8 @@ const (
 	stmtHistory
 	stmtScan
 	stmtInsert // Dialect.InsertRows rows
+	// stmtGetMany+i is the statement of GetMany for getManySizes[i] keys.
+	stmtGetMany
 )
 
 func (st statement) text(d Dialect) string {
@@ -25,8 +27,10 @@ func (st statement) text(d Dialect) string {
 		return historySQL
 	case stmtScan:
 		return scanSQL
-	default:
+	case stmtInsert:
 		return insertSQL(d.insertRows())
+	default:
+		return getManySQL(getManySizes[st-stmtGetMany])
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // testProperty writes random versions (a few keys, few distinct times so
 // that ties happen, tombstones, duplicates) shuffled into random batches,
-// then checks Get, History and Scan at random times against the model.
+// then checks Get, GetMany, History and Scan at random times against the model.
 func testProperty(t *testing.T, open func(*testing.T) table.Store) {
 	e := newEnv(t, open)
 	r := rand.New(rand.NewPCG(20230729, 1))
@@ -60,6 +60,13 @@ func testProperty(t *testing.T, open func(*testing.T) table.Store) {
 		} else {
 			e.get(key, when, nil)
 		}
+	}
+	for range 40 {
+		batch := make([]string, r.IntN(12))
+		for i := range batch {
+			batch[i] = append(keys, "zz")[r.IntN(len(keys)+1)]
+		}
+		e.getManyModel(m, batch, randomTime())
 	}
 	for _, key := range keys {
 		e.history(key, at(-10), at(100), m.history(key, at(-10), at(100))...)

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) table.Store) {
 		{"Duplicates", testDuplicates},
 		{"Ties", testTies},
 		{"Tombstones", testTombstones},
+		{"GetMany", testGetMany},
 		{"History", testHistory},
 		{"Scan", testScan},
 		{"ScanPrefix", testScanPrefix},
