@@ -42,22 +42,24 @@ function sourceCard(card, s) {
       s.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
     h("div", { class: "row" },
       kv([["position", s.position ? h("code", { class: "pos" }, s.position.length > 80 ? s.position.slice(0, 80) + "…" : s.position) : "none yet"],
-        ["lag", fmtAgo(s.lag_seconds)], ["last event", fmtTime(s.last_event_time)], ["running since", fmtTime(s.started_at)]]),
+        ["behind its feed", s.lag_seconds != null ? fmtAgo(s.lag_seconds) : h("span", { title: "a file import: event times are the data's" }, "—")],
+        ["last stored", fmtTime(s.last_stored_time)], ["last event", fmtTime(s.last_event_time)], ["running since", fmtTime(s.started_at)]]),
       kv([["in", fmtNum(s.events_in)], ["stored", fmtNum(s.stored)], ["duplicates", fmtNum(s.duplicates)], ["dropped", fmtNum(s.dropped)],
         ["dead-lettered", fmtNum(s.dead_lettered)], ["reconnects", fmtNum(s.reconnects)]]),
-      historyCharts(s.history)),
+      historyCharts(s.history, "behind the feed at last store (s)")),
     s.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(s.last_error_time) + ": "), s.last_error, s.retry_at ? " · retry at " + fmtTime(s.retry_at) : "") : null,
     keep || deadLetters(s.to + ".dlq", null, s.dead_lettered),
     keepHistory || definitionHistory("sources", s.name));
 }
 
-// historyCharts draws the last hour of lag (events and seconds) and rate.
-function historyCharts(hist) {
+// historyCharts draws the last hour of lag (events and seconds, captioned
+// secCaption) and rate.
+function historyCharts(hist, secCaption) {
   if (!hist || !hist.length) return h("div", { class: "charts muted small" }, "history: collecting (a sample every 30 s)");
   const col = (k) => hist.map(p => p[k] || 0);
   const charts = [];
   if (hist.some(p => p.lag_events != null)) charts.push(h("figure", {}, sparkline(col("lag_events"), "lag in events, last hour"), h("figcaption", {}, "lag (events)")));
-  charts.push(h("figure", {}, sparkline(col("lag_seconds"), "lag in seconds, last hour"), h("figcaption", {}, "lag (s)")));
+  charts.push(h("figure", {}, sparkline(col("lag_seconds"), "lag in seconds, last hour"), h("figcaption", {}, secCaption || "oldest input waiting (s)")));
   charts.push(h("figure", {}, sparkline(col("rate"), "events per second, last hour"), h("figcaption", {}, "rate (/s)")));
   return h("div", { class: "charts" }, charts);
 }
@@ -173,9 +175,10 @@ function pipelineCard(card, p, version) {
       version ? h("a", { href: `/ui/pipelines/${encodeURIComponent(p.name)}/edit`, class: "button edit" }, "Edit") : null,
       p.paused ? h("button", { type: "button", onclick: () => act("resume") }, "Resume") : h("button", { type: "button", onclick: () => act("pause") }, "Pause")),
     h("div", { class: "row" },
-      kv([["position", "#" + fmtNum(p.position)], ["lag", `${fmtNum(p.lag_events)} events` + (p.lag_seconds != null ? `, ${fmtAgo(p.lag_seconds)}` : "")],
+      kv([["position", "#" + fmtNum(p.position)], ["lag", pipelineLag(p)],
         ["rate", fmtRate(p.rate)], ["last event", fmtTime(p.last_event_time)]]),
-      kv([["processed", fmtNum(p.processed)], ["filtered out", fmtNum(p.filtered)], ["failed", fmtNum(p.failed)], ["outputs", fmtNum(p.outputs)]]),
+      kv([["processed", fmtNum(p.processed)], ["filtered out", fmtNum(p.filtered)], ["failed", fmtNum(p.failed)], ["outputs", fmtNum(p.outputs)],
+        ["counted", p.counted_since ? "totals since " + fmtTime(p.counted_since) : "since this node started it"]]),
       historyCharts(p.history)),
     p.last_error ? h("div", { class: "error-box" }, h("strong", {}, "Last error " + fmtTime(p.last_error_time) + ": "), p.last_error) : null,
     opBox(op),
@@ -191,13 +194,28 @@ function pipelineCard(card, p, version) {
   if (rd) { rd.disabled = busy; rd.title = busy ? `${opTitle(op)} is running` : ""; }
 }
 
+// pipelineLag is "caught up", or how many inputs wait and for how long the
+// oldest has (since it was stored: a replay of old events is not late).
+function pipelineLag(p) {
+  if (p.lag_events === 0) return "caught up";
+  return `${fmtNum(p.lag_events)} events` + (p.lag_seconds != null ? `, oldest waiting ${fmtAgo(p.lag_seconds)}` : "");
+}
+
+// filesWaiting says why a files output's events are not in an object yet:
+// held in the open one until it rolls, or not read yet.
+function filesWaiting(f) {
+  const held = `${fmtNum(f.held_events || 0)} held in the open object` + (f.unread_events > 0 ? ` · ${fmtNum(f.unread_events)} not read yet` : "");
+  const why = f.next_roll ? "next roll by " + fmtTime(f.next_roll) : f.roll ? "rolls " + f.roll : "";
+  return h("span", { title: "events not yet in a committed object: held + unread" }, held, why ? h("div", { class: "muted small" }, why) : null);
+}
+
 // filesTable shows a pipeline's files outputs: where, how far, what was written.
 function filesTable(list) {
   return h("div", { class: "scroll" }, h("table", { class: "grid files", "aria-label": "Files outputs" },
-    h("thead", {}, h("tr", {}, ["Files output", "Format", "State", "Committed to", "Lag", "Objects", "Last object", "Last error"].map(c => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["Files output", "Format", "State", "Committed to", "Waiting", "Objects", "Last object", "Last error"].map(c => h("th", { scope: "col" }, c)))),
     h("tbody", {}, list.map(f => h("tr", {},
       h("td", {}, h("code", {}, f.url)), h("td", {}, f.format), h("td", {}, stateBadge(f.state)),
-      h("td", { class: "num" }, "#" + fmtNum(f.position)), h("td", { class: "num" }, fmtNum(f.lag_events)),
+      h("td", { class: "num" }, "#" + fmtNum(f.position)), h("td", {}, filesWaiting(f)),
       h("td", { class: "num" }, fmtNum(f.objects) + (f.skipped ? ` (${fmtNum(f.skipped)} found after a restart)` : "") +
         (f.foreign ? ` · ${fmtNum(f.foreign)} messages passed over (not events)` : "")),
       h("td", {}, f.last_object ? h("code", {}, f.last_object) : "", f.last_commit_time ? h("div", { class: "muted small" }, fmtTime(f.last_commit_time)) : null),
