@@ -11,7 +11,7 @@ func TestArgsAreNamed(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"table", "get", "page_images"}, "sluice table get wants NAME KEY (got 1 argument(s)); see `sluice table get --help`"},
+		{[]string{"table", "get", "page_images"}, "sluice table get wants NAME KEY [KEY...] (got 1 argument(s)); see `sluice table get --help`"},
 		{[]string{"stream", "schema", "s"}, "sluice stream schema wants NAME FILE (got 1 argument(s))"},
 		{[]string{"produce"}, "sluice produce wants NAME [FILE|-] (got 0 argument(s))"},
 		{[]string{"produce", "a", "b", "c"}, "sluice produce wants NAME [FILE|-] (got 3 argument(s))"},
