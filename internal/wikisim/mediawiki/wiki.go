@@ -49,6 +49,7 @@ type Wiki struct {
 	missingRevs map[int64]bool
 	deletions   map[string][]deletion // host → its deletion log (logevents.go)
 	recreated   map[PageRef]int       // deletions of a page: each recreation has a new id
+	timeline    Timeline              // nil: pages change only as told (timeline.go)
 }
 
 // NewWiki returns a Wiki with only the default rules.
@@ -193,9 +194,17 @@ func (w *Wiki) lookup(host, title string, ns int) pageInfo {
 	if !info.exists {
 		return info
 	}
-	if info.target, info.redirect = w.target(p); !info.redirect {
-		info.images = images(host, title, w.latestLocked(p))
+	if info.target, info.redirect = w.target(p); info.redirect {
+		return info
 	}
+	if st, ok := w.nowOf(host, title); ok {
+		info.id, info.exists = genID(host, title, st.Gen), !st.Deleted
+		if info.exists {
+			info.images = images(host, title, st.Step)
+		}
+		return info
+	}
+	info.images = images(host, title, w.latestLocked(p))
 	return info
 }
 
@@ -259,10 +268,12 @@ func (w *Wiki) target(p PageRef) (string, bool) {
 
 // idOf is the id of the page now at p: PageID, or after p was deleted n
 // times (Delete), the id of its n-th recreation.
-func (w *Wiki) idOf(p PageRef) int64 {
-	n := w.recreated[p]
-	if n == 0 {
-		return pageID(p.Host, p.Title)
+func (w *Wiki) idOf(p PageRef) int64 { return genID(p.Host, p.Title, w.recreated[p]) }
+
+// genID is the id of the page at host and title after gen recreations.
+func genID(host, title string, gen int) int64 {
+	if gen == 0 {
+		return pageID(host, title)
 	}
-	return int64(hash("pageid", p.Host, p.Title, strconv.Itoa(n))%(1<<31)) + 1
+	return int64(hash("pageid", host, title, strconv.Itoa(gen))%(1<<31)) + 1
 }
