@@ -281,3 +281,23 @@ func (h *History) Deletions(host, title string) []mediawiki.Deletion {
 		out = append(out, mediawiki.Deletion{LogID: logIDBase + n, Gen: gen, At: h.clock(n)})
 	}
 }
+
+// Page names a page of the recording.
+type Page struct {
+	Wiki  string // database name: enwiki
+	Host  string // en.wikipedia.org
+	Title string
+	ID    int64 // its page id (mediawiki.PageID)
+}
+
+// Changing is a page whose images change and which is never deleted, so
+// one key of a table by page id holds its whole history: the first such
+// page of the recording that is an article (namespace 0), or false if none.
+func (h *History) Changing() (Page, bool) {
+	for _, e := range h.evs {
+		if p := e.p; p != nil && p.ns == 0 && p.deleteIn == 0 && !p.imageless {
+			return Page{Wiki: p.wiki, Host: p.ref.host, Title: p.ref.title, ID: mediawiki.PageID(p.ref.host, p.ref.title)}, true
+		}
+	}
+	return Page{}, false
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,26 @@ func TestNowFollowsTheFeed(t *testing.T) {
 	s.h.Rewrite(n, nil)
 	if !missing() {
 		t.Fatalf("%q is not missing right after its deletion", del.ref.title)
+	}
+}
+
+// Changing names an article whose images change from loop to loop.
+func TestChanging(t *testing.T) {
+	s := newSim(t)
+	p, ok := s.h.Changing()
+	if !ok || p.Wiki != "enwiki" || p.ID != mediawiki.PageID(p.Host, p.Title) {
+		t.Fatalf("%+v %v", p, ok)
+	}
+	seen := map[string]bool{}
+	for k := range int64(6) {
+		pos := position{k, 0}
+		_, st, ok := s.h.Revision(p.Host, s.h.wikis[p.Host].rev(s.h.evs[s.h.pages[pageRef{p.Host, p.Title}].at[0]].new, k))
+		if !ok || st.Deleted || st.Gen != 0 {
+			t.Fatalf("%+v at %+v: %+v %v", p, pos, st, ok)
+		}
+		seen[strings.Join(mediawiki.Images(p.Host, p.Title, st.Step), "|")] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("%+v: the same images over 6 loops", p)
 	}
 }
