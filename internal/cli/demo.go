@@ -44,8 +44,11 @@ func newDemo(g *globals) *cobra.Command {
 		Long: "Runs the node as `serve --config examples/wiki-images/sluice.yaml` would, with the project built into\n" +
 			"the binary and nothing reaching the network: the source reads the recorded real recentchange\n" +
 			"events, replayed on loopback in a loop with fresh ids and times shifted to now (--rate a second;\n" +
-			"a fresh data directory first gets an hour of history), and the pipeline's function asks a\n" +
-			"simulated MediaWiki API on loopback (its api_base) instead of the wikis. The data directory\n" +
+			"a fresh data directory first gets an hour of history; from loop to loop the pages evolve: images\n" +
+			"added and removed, pages deleted and created again), and the pipeline's function asks a\n" +
+			"simulated MediaWiki API on loopback (its api_base), which answers by the same history, instead\n" +
+			"of the wikis (for the built-in project in mode revision: each edit's own images). Once the table\n" +
+			"holds one, the demo prints a page whose images changed and how to see it. The data directory\n" +
 			"defaults to " + demoData + ", apart from a live node's; run the demo again to continue where it stopped.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
