@@ -10,8 +10,9 @@
 //   - one edit of a page in three adds or removes one of its images (the
 //     page's files and which edits change them are seeded by its wiki and
 //     title; a page that never shows images stays so);
-//   - one page in DeletedOneIn is deleted every DeletionPeriod loops, at
-//     its first edit of that loop, whose event becomes a log event of type
+//   - one page in DeletedOneIn is deleted in one of the first
+//     FirstDeletion loops and then every DeletionPeriod loops, at its
+//     first edit of that loop, whose event becomes a log event of type
 //     delete; its next edit creates it again, as a new page (event type
 //     new, another page id).
 //
@@ -37,8 +38,13 @@ const (
 	ChangeOneIn = 3
 	// DeletedOneIn is the share of pages deleted from time to time.
 	DeletedOneIn = 12
-	// DeletionPeriod is how many loops apart a deleted page's deletions are.
-	DeletionPeriod = 30
+	// FirstDeletion bounds the loop of a deleted page's first deletion (so
+	// that an hour of history at one event a second, 35 loops, has them
+	// all), and DeletionPeriod is how many loops apart the later ones are
+	// (10 minutes at 50 events a second): rare enough that the deletion
+	// log's requests do not slow the function at high rates.
+	FirstDeletion  = 30
+	DeletionPeriod = 300
 	// logIDBase plus the replay offset is a deletion's log id.
 	logIDBase = 160_000_000
 )
@@ -63,7 +69,7 @@ type page struct {
 	ns        int64   // namespace
 	at        []int64 // the recorded indexes of its edits, in order
 	phase     int64   // of its image changes
-	deleteIn  int64   // 0: never deleted; else in the loops k ≡ deleteIn (mod DeletionPeriod)
+	deleteIn  int64   // 0: never deleted; else in loops deleteIn, deleteIn + DeletionPeriod, ...
 	imageless bool
 }
 
@@ -113,7 +119,7 @@ func New(recorded [][]byte, clock func(n int64) time.Time) *History {
 			p = &page{ref: ref, wiki: ev.Wiki, ns: ev.Namespace, phase: int64(seed(ref, "phase") % ChangeOneIn),
 				imageless: mediawiki.Imageless(ref.host, ref.title)}
 			if seed(ref, "deleted")%DeletedOneIn == 0 && ev.Namespace == 0 {
-				p.deleteIn = 1 + int64(seed(ref, "when")%(DeletionPeriod-1))
+				p.deleteIn = 1 + int64(seed(ref, "when")%(FirstDeletion-1))
 			}
 			h.pages[ref] = p
 		}
@@ -153,7 +159,7 @@ func (p *page) offset(pos position, l int64) int64 { return pos.k*l + p.at[pos.r
 
 // deletionLoop reports whether the page is deleted in loop k.
 func (p *page) deletionLoop(k int64) bool {
-	return p.deleteIn > 0 && k > 0 && k%DeletionPeriod == p.deleteIn
+	return p.deleteIn > 0 && k >= p.deleteIn && (k-p.deleteIn)%DeletionPeriod == 0
 }
 
 // deletionsBefore counts the page's deletions in loops before k.

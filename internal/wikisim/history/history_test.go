@@ -125,7 +125,7 @@ type parsed struct {
 func TestEvolution(t *testing.T) {
 	s := newSim(t)
 	l := len(s.recorded)
-	evs := s.read(t, (DeletionPeriod+1)*l)
+	evs := s.read(t, (FirstDeletion+1)*l)
 	for i, e := range evs[:l] { // but for the times the clock gives
 		var rec event
 		_ = json.Unmarshal(s.recorded[i], &rec)
@@ -289,5 +289,21 @@ func TestChanging(t *testing.T) {
 	}
 	if len(seen) < 2 {
 		t.Fatalf("%+v: the same images over 6 loops", p)
+	}
+}
+
+// A deleted page is deleted again every DeletionPeriod loops, each time
+// created again as the next generation.
+func TestDeletionLoops(t *testing.T) {
+	p := &page{deleteIn: 5, at: []int64{7}}
+	for _, c := range []struct {
+		k       int64
+		deleted bool
+		gen     int
+	}{{4, false, 0}, {5, true, 0}, {6, false, 1}, {5 + DeletionPeriod, true, 1}, {6 + DeletionPeriod, false, 2}} {
+		st := p.state(position{c.k, 0}, 1)
+		if p.deletionLoop(c.k) != c.deleted || st.Deleted != c.deleted || st.Gen != c.gen {
+			t.Errorf("loop %d: %+v, want deleted %v, generation %d", c.k, st, c.deleted, c.gen)
+		}
 	}
 }
