@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +61,7 @@ func newDemo(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			cfg, err := demoConfig(cmd, f, st)
+			cfg, err := demoConfig(cmd, f, st, o.mode)
 			if err != nil {
 				return err
 			}
@@ -86,14 +87,16 @@ func newDemo(g *globals) *cobra.Command {
 	fl.Float64Var(&o.rate, "rate", 50, "events per second of the replayed feed")
 	fl.DurationVar(&o.history, "history", time.Hour, "on a fresh data directory, replay this much history first (one event a second); 0: none")
 	fl.DurationVar(&o.latency, "api-latency", 50*time.Millisecond, "added to every answer of the simulated MediaWiki API")
+	fl.StringVar(&o.mode, "function-mode", "", "the function's mode: revision (each edit's own images, "+strconv.Itoa(demoConcurrency)+
+		" requests in flight per wiki: the default for the built-in project) or current (the page's images when asked, batched: the default with --config)")
 	return cmd
 }
 
 // demoConfig writes the embedded project under the data directory, loads
 // it (or the --config given), and points it at the stand-ins: the source
-// at the replay, the function at the simulated API (api_base), the
-// pipeline at the start of the stream.
-func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config, error) {
+// at the replay, the function at the simulated API (api_base) in mode
+// (see --function-mode), the pipeline at the start of the stream.
+func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns, mode string) (*config.Config, error) {
 	data := demoData
 	if cmd.Flags().Changed("data") {
 		data = f.data
@@ -130,7 +133,9 @@ func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config
 		pl.Function.Config = map[string]any{}
 	}
 	pl.Function.Config["api_base"] = st.apiURL
-	if f.config == "" {
+	switch {
+	case mode == "" && f.config != "": // a copy of the project runs as it says
+	case mode == "" || mode == demoMode:
 		// The hour of history is processed at once at start: mode current
 		// would give all of it the images of that moment. Mode revision
 		// asks for each edit's own, which the simulated API answers by the
@@ -138,6 +143,8 @@ func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config
 		// an edit, on loopback.
 		pl.Function.Config["mode"] = demoMode
 		pl.Function.Config["max_concurrency_per_wiki"] = demoConcurrency
+	default:
+		pl.Function.Config["mode"] = mode // validated with the config
 	}
 	cfg.Pipelines[demoPipeline] = pl
 	return cfg, cfg.Validate()

@@ -55,6 +55,7 @@ type demoOptions struct {
 	rate     float64       // events per second of the replayed feed
 	history  time.Duration // backfilled on a fresh start; 0: none
 	latency  time.Duration // of the simulated MediaWiki API
+	mode     string        // of the function; "": revision for the built-in project
 	replayAt string        // listen addresses ("127.0.0.1:0": any port)
 	apiAt    string
 }

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	wikiimages "github.com/sluice-dev/sluice/examples/wiki-images"
 	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
@@ -218,5 +222,40 @@ func TestProgressLine(t *testing.T) {
 	line, _ = progressLine(now, 5*time.Second, srcs, nil, progressCounts{})
 	if want := fmt.Sprintf("in: recentchange 12,345 (+12,345, 2,469/s) %s | processed: none |", source.BackingOff); !strings.Contains(line, want) {
 		t.Errorf("%s: no %q", line, want)
+	}
+}
+
+// The built-in project's function runs in mode revision, with more
+// requests in flight; --function-mode current keeps the project's own
+// mode, and a copy of the project (--config) runs as it says.
+func TestDemoFunctionMode(t *testing.T) {
+	st := &standIns{recorded: [][]byte{[]byte(`{}`)}, feedURL: "http://127.0.0.1:1/v2/stream/recentchange", apiURL: "http://127.0.0.1:2"}
+	run := func(mode string, args ...string) map[string]any {
+		t.Helper()
+		f := &serveFlags{}
+		cmd := &cobra.Command{}
+		f.register(cmd, demoData)
+		cmd.Flags().StringVar(&f.config, "config", "", "")
+		if err := cmd.ParseFlags(append([]string{"--data", t.TempDir()}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := demoConfig(cmd, f, st, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Pipelines[demoPipeline].Function.Config
+	}
+	if c := run(""); c["mode"] != demoMode || c["max_concurrency_per_wiki"] != demoConcurrency || c["api_base"] != st.apiURL {
+		t.Errorf("built-in: %v", c)
+	}
+	if c := run("current"); c["mode"] != "current" || c["max_concurrency_per_wiki"] == demoConcurrency {
+		t.Errorf("--function-mode current: %v", c)
+	}
+	dir := t.TempDir()
+	if err := writeFS(dir, wikiimages.Project()); err != nil {
+		t.Fatal(err)
+	}
+	if c := run("", "--config", filepath.Join(dir, "sluice.yaml")); c["mode"] != "current" {
+		t.Errorf("--config: %v", c)
 	}
 }
