@@ -37,6 +37,8 @@ const redirectPrefix = "Redirect to "
 //   - A page id (for pageids=) is known once the page was named by title
 //     (in a request or a method here); an unknown id is a missing page. A
 //     page deleted (Delete) and created again has a new id.
+//   - With a Timeline (Options.Timeline), the pages and revisions it knows
+//     evolve by it instead: images, existence and id (timeline.go).
 //
 // The registries grow with every page named, a few dozen bytes each.
 type Wiki struct {
