@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/files"
 	"github.com/sluice-dev/sluice/internal/node"
-	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
+	"github.com/sluice-dev/sluice/internal/wikisim/history"
 )
 
 // The parts of the flagship project the demo points elsewhere.
@@ -28,6 +29,11 @@ const (
 	demoSource   = "recentchange"
 	demoPipeline = "wiki_image_list"
 	demoData     = "./data-demo"
+
+	// The built-in project's function runs in this mode, with this many
+	// requests in flight per wiki, in the demo.
+	demoMode        = "revision"
+	demoConcurrency = 8
 )
 
 func newDemo(g *globals) *cobra.Command {
@@ -39,8 +45,11 @@ func newDemo(g *globals) *cobra.Command {
 		Long: "Runs the node as `serve --config examples/wiki-images/sluice.yaml` would, with the project built into\n" +
 			"the binary and nothing reaching the network: the source reads the recorded real recentchange\n" +
 			"events, replayed on loopback in a loop with fresh ids and times shifted to now (--rate a second;\n" +
-			"a fresh data directory first gets an hour of history), and the pipeline's function asks a\n" +
-			"simulated MediaWiki API on loopback (its api_base) instead of the wikis. The data directory\n" +
+			"a fresh data directory first gets an hour of history; from loop to loop the pages evolve: images\n" +
+			"added and removed, pages deleted and created again), and the pipeline's function asks a\n" +
+			"simulated MediaWiki API on loopback (its api_base), which answers by the same history, instead\n" +
+			"of the wikis (for the built-in project in mode revision: each edit's own images). Once the table\n" +
+			"holds one, the demo prints a page whose images changed and how to see it. The data directory\n" +
 			"defaults to " + demoData + ", apart from a live node's; run the demo again to continue where it stopped.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,14 +61,24 @@ func newDemo(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			cfg, err := demoConfig(cmd, f, st)
+			cfg, err := demoConfig(cmd, f, st, o.mode)
 			if err != nil {
 				return err
 			}
 			tuneGC()
 			so := f.options(g)
-			so.started = func(n *node.Node) { printDemo(g.out, cfg, n, st, o) }
-			return serve(cmd.Context(), cfg, newLogger(g, f.logLevel), so)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			so.started = func(n *node.Node) {
+				printDemo(g.out, cfg, n, st, o)
+				if p, ok := st.history.Changing(); ok {
+					c := &client{base: n.URL(), http: g.client().http}
+					wg.Go(func() { watchChange(ctx, g.out, c, cfg, p) })
+				}
+			}
+			return serve(ctx, cfg, newLogger(g, f.logLevel), so)
 		},
 	}
 	fl := cmd.Flags()
@@ -68,14 +87,16 @@ func newDemo(g *globals) *cobra.Command {
 	fl.Float64Var(&o.rate, "rate", 50, "events per second of the replayed feed")
 	fl.DurationVar(&o.history, "history", time.Hour, "on a fresh data directory, replay this much history first (one event a second); 0: none")
 	fl.DurationVar(&o.latency, "api-latency", 50*time.Millisecond, "added to every answer of the simulated MediaWiki API")
+	fl.StringVar(&o.mode, "function-mode", "", "the function's mode: revision (each edit's own images, "+strconv.Itoa(demoConcurrency)+
+		" requests in flight per wiki: the default for the built-in project) or current (the page's images when asked, batched: the default with --config)")
 	return cmd
 }
 
 // demoConfig writes the embedded project under the data directory, loads
 // it (or the --config given), and points it at the stand-ins: the source
-// at the replay, the function at the simulated API (api_base), the
-// pipeline at the start of the stream.
-func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config, error) {
+// at the replay, the function at the simulated API (api_base) in mode
+// (see --function-mode), the pipeline at the start of the stream.
+func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns, mode string) (*config.Config, error) {
 	data := demoData
 	if cmd.Flags().Changed("data") {
 		data = f.data
@@ -112,6 +133,19 @@ func demoConfig(cmd *cobra.Command, f *serveFlags, st *standIns) (*config.Config
 		pl.Function.Config = map[string]any{}
 	}
 	pl.Function.Config["api_base"] = st.apiURL
+	switch {
+	case mode == "" && f.config != "": // a copy of the project runs as it says
+	case mode == "" || mode == demoMode:
+		// The hour of history is processed at once at start: mode current
+		// would give all of it the images of that moment. Mode revision
+		// asks for each edit's own, which the simulated API answers by the
+		// feed's history; more requests in flight make up for one request
+		// an edit, on loopback.
+		pl.Function.Config["mode"] = demoMode
+		pl.Function.Config["max_concurrency_per_wiki"] = demoConcurrency
+	default:
+		pl.Function.Config["mode"] = mode // validated with the config
+	}
 	cfg.Pipelines[demoPipeline] = pl
 	return cfg, cfg.Validate()
 }
@@ -134,49 +168,47 @@ func writeFS(dir string, fsys fs.FS) error {
 	})
 }
 
-// printDemo says what runs and gives three commands to copy.
+// printDemo says what runs and gives commands to copy; watchChange
+// gives more once the table holds a change.
 func printDemo(w io.Writer, cfg *config.Config, n *node.Node, st *standIns, o demoOptions) {
-	base := n.URL()
-	server := ""
-	if base != "http://"+config.DefaultAddr {
-		server = " --server " + base
-	}
-	var first struct {
-		Title     string `json:"title"`
-		Wiki      string `json:"wiki"`
-		ServerURL string `json:"server_url"`
-	}
-	_ = json.Unmarshal(st.recorded[0], &first)
-	host := first.ServerURL
-	if u, err := url.Parse(first.ServerURL); err == nil {
-		host = u.Host
-	}
-	key := first.Wiki + ":" + strconv.FormatInt(mediawiki.PageID(host, first.Title), 10)
-	// rounded up: the history starts an hour before the feed's start, a moment ago
-	hourAgo := time.Now().Add(-time.Hour).UTC().Truncate(time.Second).Add(time.Second).Format(time.RFC3339)
-	history := ""
+	server := serverFlag(n.URL())
+	hist := ""
 	if o.history > 0 {
-		history = ", after " + shortDuration(o.history) + " of history on a fresh data directory"
+		hist = ", after " + shortDuration(o.history) + " of history on a fresh data directory"
+	}
+	mode, _ := cfg.Pipelines[demoPipeline].Function.Config["mode"].(string)
+	asks := ""
+	if mode == demoMode {
+		asks = "; the function asks it\n         for each edit's own images (mode " + demoMode + "), so the history is right too"
 	}
 	fmt.Fprintf(w, `
 sluice demo: the flagship project (examples/wiki-images), offline
   feed   %d recorded real recentchange events, looped with fresh ids and times shifted to now,
          %g events/s%s; replayed at %s
-  API    simulated MediaWiki API at %s/{host}/w/api.php, %s per request
+  wikis  from loop to loop the pages evolve: one edit in %d adds or removes an image, and one
+         page in %d is deleted now and then (a log event) and created again
+  API    simulated MediaWiki API at %s/{host}/w/api.php, %s per request%s
   node   API and UI at %s/, data in %s
   %s
 
 Try, in another terminal (sluice is "go run ./cmd/sluice" from the repository, or your build):
   # follow the function's outputs
   sluice tail wiki.page_images -f%s
-  # the images of %s now, and an hour ago
-  sluice table get page_images %s%s
-  sluice table get page_images %s --at %s%s
   # run the pipeline (its where and function) on a recorded event; nothing is written
   sluice invoke --pipeline %s %s%s
+A page whose images changed follows, once the table has one.
 
-`, len(st.recorded), o.rate, history, st.feedURL, st.apiURL, o.latency, base, cfg.Data, outputs(cfg),
-		server, first.Title, key, server, key, hourAgo, server, demoPipeline, filepath.Join(cfg.Data, "project", "sample-event.json"), server)
+`, len(st.recorded), o.rate, hist, st.feedURL, history.ChangeOneIn, history.DeletedOneIn,
+		st.apiURL, o.latency, asks, n.URL(), cfg.Data, outputs(cfg),
+		server, demoPipeline, filepath.Join(cfg.Data, "project", "sample-event.json"), server)
+}
+
+// serverFlag is the --server flag the printed commands need, if any.
+func serverFlag(base string) string {
+	if base != "http://"+config.DefaultAddr {
+		return " --server " + base
+	}
+	return ""
 }
 
 // outputs says where the demo's pipeline writes.

@@ -10,6 +10,7 @@ import (
 
 	wikiimages "github.com/sluice-dev/sluice/examples/wiki-images"
 	"github.com/sluice-dev/sluice/internal/wikisim/eventstreams"
+	"github.com/sluice-dev/sluice/internal/wikisim/history"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
 )
 
@@ -54,6 +55,7 @@ type demoOptions struct {
 	rate     float64       // events per second of the replayed feed
 	history  time.Duration // backfilled on a fresh start; 0: none
 	latency  time.Duration // of the simulated MediaWiki API
+	mode     string        // of the function; "": revision for the built-in project
 	replayAt string        // listen addresses ("127.0.0.1:0": any port)
 	apiAt    string
 }
@@ -64,7 +66,8 @@ const historyRate = 1.0
 // standIns are the demo's replayed feed and simulated API, served on
 // loopback in the process.
 type standIns struct {
-	recorded [][]byte // one loop of the feed
+	recorded [][]byte         // one loop of the feed
+	history  *history.History // how its pages evolve from loop to loop
 	feedURL  string
 	apiURL   string
 	replay   *eventstreams.Server
@@ -74,7 +77,8 @@ type standIns struct {
 }
 
 // startStandIns serves the embedded recorded events (looped, restamped
-// by a demoClock) and the simulated MediaWiki API on loopback.
+// by a demoClock, their pages evolving by a history.History) and the
+// simulated MediaWiki API, which answers by the same history, on loopback.
 func startStandIns(o demoOptions) (*standIns, error) {
 	evs, err := eventstreams.LoadFS(wikiimages.Recorded(), wikiimages.RecordedFiles...)
 	if err != nil {
@@ -82,9 +86,9 @@ func startStandIns(o demoOptions) (*standIns, error) {
 	}
 	clock := &demoClock{start: time.Now(), rate: o.rate, history: o.history,
 		historyN: int64(o.history.Seconds() * historyRate)}
-	s := &standIns{recorded: evs}
-	s.replay = eventstreams.New(evs, eventstreams.Options{Loop: true, Clock: clock.Time})
-	s.sim = mediawiki.New(mediawiki.Options{Latency: o.latency})
+	s := &standIns{recorded: evs, history: history.New(evs, clock.Time)}
+	s.replay = eventstreams.New(evs, eventstreams.Options{Loop: true, Clock: clock.Time, Rewrite: s.history.Rewrite})
+	s.sim = mediawiki.New(mediawiki.Options{Latency: o.latency, Timeline: s.history})
 	feedAddr, err := s.serve(o.replayAt, s.replay, s.replay.Close)
 	if err != nil {
 		return nil, err

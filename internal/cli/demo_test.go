@@ -5,11 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	wikiimages "github.com/sluice-dev/sluice/examples/wiki-images"
+	"github.com/sluice-dev/sluice/internal/httpapi"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/source"
 )
@@ -40,13 +47,8 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("no banner; stderr:\n%s", errOut.String())
 		}
 	}
-	var commands [][]string
-	for _, l := range strings.Split(out.String(), "\n") {
-		if rest, ok := strings.CutPrefix(l, "  sluice "); ok {
-			commands = append(commands, strings.Fields(rest))
-		}
-	}
-	if len(commands) != 4 || commands[0][0] != "tail" || commands[1][0] != "table" || commands[3][0] != "invoke" {
+	commands := demoCommands(out.String())
+	if len(commands) != 2 || commands[0][0] != "tail" || commands[1][0] != "invoke" {
 		t.Fatalf("commands: %q\n%s", commands, out.String())
 	}
 	// The history (an hour of it, 3,600 events) and some live events reach the table.
@@ -57,26 +59,78 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("pipeline: %+v", st)
 		}
 	}
-	for _, c := range commands[1:] { // tail -f would not end: read a range below instead
-		out := mustRun(t, server, c...)
-		var o struct {
-			PageID    string   `json:"page_id"`
-			ImageList []string `json:"image_list"`
-			Domain    string   `json:"domain"`
-			EventTime string   `json:"event_time"`
+	mustRun(t, server, commands[1]...)
+	// Then the demo names a page whose images changed, with two commands
+	// that show the change and its page in the UI.
+	change := regexp.MustCompile(`(?m)^A page whose images changed: .*, key (\S+) of table page_images .*\n(?:.*\n){4}  (http://\S+)$`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil; time.Sleep(50 * time.Millisecond) {
+		if m = change.FindStringSubmatch(out.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no page whose images changed:\n%s", out.String())
 		}
-		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &o); err != nil || o.PageID == "" || len(o.ImageList) == 0 || o.Domain != "en.wikipedia.org" {
+	}
+	key, link := m[1], m[2]
+	if want := server + "/ui/tables/page_images?key=" + url.QueryEscape(key); link != want {
+		t.Errorf("UI link %s, want %s", link, want)
+	}
+	commands = demoCommands(out.String())
+	if len(commands) != 4 || commands[2][0] != "table" || commands[3][0] != "table" || commands[2][3] != key || commands[3][3] != key || commands[3][4] != "--at" {
+		t.Fatalf("commands: %q\n%s", commands, out.String())
+	}
+	type pageImages struct {
+		PageID    string   `json:"page_id"`
+		Title     string   `json:"title"`
+		ImageList []string `json:"image_list"`
+		Domain    string   `json:"domain"`
+		EventTime string   `json:"event_time"`
+		Missing   bool     `json:"missing"`
+	}
+	var lists [2][]string
+	for i, c := range commands[2:] {
+		out := mustRun(t, server, c...)
+		var o pageImages
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &o); err != nil || o.PageID == "" || o.Title == "" || len(o.ImageList) == 0 || o.Domain != "en.wikipedia.org" {
 			t.Errorf("sluice %s: %q %v", strings.Join(c, " "), out, err)
 		}
-		if c[0] == "table" {
-			at := time.Now()
-			if len(c) > 5 && c[4] == "--at" {
-				at, _ = time.Parse(time.RFC3339, c[5])
-			}
-			if et, err := time.Parse(time.RFC3339Nano, o.EventTime); err != nil || et.After(at) || et.Before(at.Add(-5*time.Minute)) {
+		lists[i] = o.ImageList
+		if i == 1 {
+			at, _ := time.Parse(time.RFC3339Nano, c[5])
+			if et, err := time.Parse(time.RFC3339Nano, o.EventTime); err != nil || et.After(at) {
 				t.Errorf("sluice %s: the version of %s", strings.Join(c, " "), o.EventTime)
 			}
 		}
+	}
+	if slices.Equal(lists[0], lists[1]) {
+		t.Errorf("%s: the same images now and before the change: %q", key, lists[0])
+	}
+	// Every key's versions: some change their images, and deleted pages
+	// leave a deletion.
+	var deletions []string
+	for _, l := range strings.Split(strings.TrimSpace(mustRun(t, server, "tail", "wiki.page_images", "-n", "5000")), "\n") {
+		var o pageImages
+		if json.Unmarshal([]byte(l), &o) == nil && o.Missing && o.PageID != "" {
+			deletions = append(deletions, "enwiki:"+o.PageID)
+		}
+	}
+	if len(deletions) == 0 {
+		t.Fatal("no page was deleted")
+	}
+	var hist struct{ Versions []httpapi.TableVersion }
+	mustGet(t, server+"/v1/tables/page_images/keys/"+url.PathEscape(deletions[0])+"/history", &hist)
+	if !slices.ContainsFunc(hist.Versions, func(v httpapi.TableVersion) bool { return v.Deleted }) {
+		t.Errorf("%s: no deletion among %+v", deletions[0], hist.Versions)
+	}
+	var page struct{ Versions []httpapi.TableVersion }
+	mustGet(t, server+"/v1/tables/page_images?limit=1000", &page)
+	changed := 0
+	for _, v := range page.Versions {
+		mustGet(t, server+"/v1/tables/page_images/keys/"+url.PathEscape(v.Key)+"/history", &hist)
+		if _, ok := lastChange(hist.Versions); ok {
+			changed++
+		}
+	}
+	if changed < len(page.Versions)/2 {
+		t.Errorf("%d of %d keys changed their images", changed, len(page.Versions))
 	}
 	// The recorded events go in unchanged but for their times (and, after
 	// the first loop, ids): their wikis are the real ones.
@@ -101,6 +155,17 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("no progress line:\n%s", errOut.String())
 		}
 	}
+}
+
+// demoCommands are the sluice commands the demo printed so far.
+func demoCommands(out string) [][]string {
+	var commands [][]string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "  sluice "); ok {
+			commands = append(commands, strings.Fields(rest))
+		}
+	}
+	return commands
 }
 
 func mustGet(t *testing.T, url string, v any) {
@@ -157,5 +222,40 @@ func TestProgressLine(t *testing.T) {
 	line, _ = progressLine(now, 5*time.Second, srcs, nil, progressCounts{})
 	if want := fmt.Sprintf("in: recentchange 12,345 (+12,345, 2,469/s) %s | processed: none |", source.BackingOff); !strings.Contains(line, want) {
 		t.Errorf("%s: no %q", line, want)
+	}
+}
+
+// The built-in project's function runs in mode revision, with more
+// requests in flight; --function-mode current keeps the project's own
+// mode, and a copy of the project (--config) runs as it says.
+func TestDemoFunctionMode(t *testing.T) {
+	st := &standIns{recorded: [][]byte{[]byte(`{}`)}, feedURL: "http://127.0.0.1:1/v2/stream/recentchange", apiURL: "http://127.0.0.1:2"}
+	run := func(mode string, args ...string) map[string]any {
+		t.Helper()
+		f := &serveFlags{}
+		cmd := &cobra.Command{}
+		f.register(cmd, demoData)
+		cmd.Flags().StringVar(&f.config, "config", "", "")
+		if err := cmd.ParseFlags(append([]string{"--data", t.TempDir()}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := demoConfig(cmd, f, st, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Pipelines[demoPipeline].Function.Config
+	}
+	if c := run(""); c["mode"] != demoMode || c["max_concurrency_per_wiki"] != demoConcurrency || c["api_base"] != st.apiURL {
+		t.Errorf("built-in: %v", c)
+	}
+	if c := run("current"); c["mode"] != "current" || c["max_concurrency_per_wiki"] == demoConcurrency {
+		t.Errorf("--function-mode current: %v", c)
+	}
+	dir := t.TempDir()
+	if err := writeFS(dir, wikiimages.Project()); err != nil {
+		t.Fatal(err)
+	}
+	if c := run("", "--config", filepath.Join(dir, "sluice.yaml")); c["mode"] != "current" {
+		t.Errorf("--config: %v", c)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,7 @@ func TestUI(t *testing.T) {
 		var want struct {
 			ValidFrom string `json:"valid_from"`
 			Value     struct {
+				Title  string   `json:"title"`
 				Images []string `json:"image_list"`
 			} `json:"value"`
 		}
@@ -349,6 +351,17 @@ func TestUI(t *testing.T) {
 			if !strings.Contains(got, img) {
 				t.Fatalf("the UI's value lacks image %q:\n%s", img, got)
 			}
+		}
+		// the page's title and its number of images, in the version and in the keys at that time
+		count := fmt.Sprintf("%d image", len(want.Value.Images))
+		if title, images := b.text(`#table-result .version .title`), b.text(`#table-result .version .images`); title != want.Value.Title || !strings.HasPrefix(images, count) {
+			t.Fatalf("the UI's version says title %q and %q, want %q and %q", title, images, want.Value.Title, count)
+		}
+		b.waitJS("the key among the keys", fmt.Sprintf(`[...document.querySelectorAll("table.grid tbody tr")].some(tr => tr.querySelector("td button").textContent === %q)`, key), 5*time.Second)
+		var row []string
+		b.eval(fmt.Sprintf(`[...[...document.querySelectorAll("table.grid tbody tr")].find(tr => tr.querySelector("td button").textContent === %q).cells].map(td => td.textContent)`, key), &row)
+		if len(row) < 3 || row[1] != want.Value.Title || row[2] != strconv.Itoa(len(want.Value.Images)) {
+			t.Fatalf("the key's row: %q, want title %q and %d images", row, want.Value.Title, len(want.Value.Images))
 		}
 		b.waitJS("the history timeline", fmt.Sprintf(`document.querySelectorAll("ol.versions > li").length === %d && document.querySelector("ol.versions > li.current") === document.querySelector("ol.versions > li")`, len(hist.Versions)), 5*time.Second)
 		// before the first version there is no value, and the page says so

@@ -119,3 +119,25 @@ func TestRenderKeepsOtherBytes(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+// Rewrite sees each event as a loop renders it, with its offset, and what
+// it returns is what goes out.
+func TestRewrite(t *testing.T) {
+	evs := mustLoad(t, captureFile)
+	_, ts := start(t, evs, Options{Loop: true, Rewrite: func(n int64, ev []byte) []byte {
+		if n == 4 {
+			return []byte(`{"meta":{"dt":"2026-11-27T10:00:00Z","stream":"mediawiki.recentchange"},"rewritten":4}`)
+		}
+		return ev
+	}})
+	c := dial(t, ts, "/v2/stream/recentchange")
+	got := c.read(t, 6)
+	for n, e := range got {
+		switch {
+		case n == 4 && string(e.Data) != `{"meta":{"dt":"2026-11-27T10:00:00Z","stream":"mediawiki.recentchange"},"rewritten":4}`:
+			t.Fatalf("event 4: %s", e.Data)
+		case n != 4 && decode(t, e.Data).Meta.DT == "":
+			t.Fatalf("event %d: %s", n, e.Data)
+		}
+	}
+}

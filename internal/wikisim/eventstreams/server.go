@@ -64,6 +64,12 @@ type Options struct {
 	// millisecond then share an id, and resuming with one skips the events
 	// of that millisecond that came after it, as the real feed does.
 	TimestampIDs bool
+	// Rewrite, if set, is given each event as sent (after the loop's and
+	// Clock's changes) with its replay offset, and returns the event to
+	// send instead: one line of JSON. It may reuse ev's memory but must not
+	// keep it. It is called once per event sent on every connection, from
+	// each connection's goroutine.
+	Rewrite func(n int64, ev []byte) []byte
 
 	// Faults, for testing clients; each can be changed while running with
 	// the Set methods.

@@ -131,10 +131,15 @@ func (s *Server) appendEvent(buf []byte, n int64, ndjson bool) []byte {
 	}
 	l := int64(len(s.evs))
 	e := &s.evs[n%l]
+	at := len(buf)
 	if s.opts.Clock != nil {
 		buf = e.renderAt(buf, n/l, s.timeOf(n))
 	} else {
 		buf = e.render(buf, n/l, s.shiftMs)
+	}
+	if s.opts.Rewrite != nil {
+		ev := s.opts.Rewrite(n, buf[at:])
+		buf = append(buf[:at], ev...)
 	}
 	if ndjson {
 		return append(buf, '\n')

@@ -54,12 +54,23 @@ func (w *Wiki) deletionsOf(host, title string) ([]deletion, int64) {
 			out = append(out, d)
 		}
 	}
+	if w.timeline != nil {
+		_, ns, _ := normalize(title)
+		for _, d := range w.timeline.Deletions(host, title) {
+			out = append(out, deletion{logID: d.LogID, title: title, ns: ns, page: genID(host, title, d.Gen), at: d.At.UTC()})
+		}
+	}
 	slices.SortStableFunc(out, func(a, b deletion) int {
 		return cmp.Or(b.at.Compare(a.at), cmp.Compare(b.logID, a.logID))
 	})
 	var now int64
 	if p := (PageRef{Host: host, Title: title}); w.exists(p) {
 		now = w.idOf(p)
+		if st, ok := w.nowOf(host, title); ok && st.Deleted {
+			now = 0
+		} else if ok {
+			now = genID(host, title, st.Gen)
+		}
 	}
 	return out, now
 }

@@ -37,6 +37,11 @@ func (s *Server) parse(host string, f url.Values) (any, error) {
 	if err != nil {
 		return nil, badInteger("oldid", v)
 	}
+	if out, ok, err := s.wiki.parseAsOf(host, rev); err != nil {
+		return nil, err
+	} else if ok {
+		return &parseResponse{Parse: out}, nil
+	}
 	title, ok := s.wiki.RevisionPage(host, rev)
 	if !ok {
 		return nil, &apiError{Code: "nosuchrevid", Info: "There is no revision with ID " + strconv.FormatInt(rev, 10) + "."}

@@ -51,6 +51,10 @@ type Options struct {
 	Missing          []PageRef          // missing pages, besides titles starting with "Missing"
 	Redirects        map[PageRef]string // redirects, besides titles starting with "Redirect to "
 	MissingRevisions []int64            // revision ids that do not exist
+
+	// Timeline, if set, makes pages evolve as a replayed feed edits them
+	// (see Timeline).
+	Timeline Timeline
 }
 
 // Server serves the simulated Action API. It is an http.Handler.
@@ -74,6 +78,7 @@ type Server struct {
 // New returns a Server with a new Wiki configured by o.
 func New(o Options) *Server {
 	s := &Server{wiki: NewWiki(), lag: o.Lag, retryAfter: o.RetryAfter}
+	s.wiki.timeline = o.Timeline
 	if s.lag <= 0 {
 		s.lag = 7
 	}

@@ -37,6 +37,8 @@ const redirectPrefix = "Redirect to "
 //   - A page id (for pageids=) is known once the page was named by title
 //     (in a request or a method here); an unknown id is a missing page. A
 //     page deleted (Delete) and created again has a new id.
+//   - With a Timeline (Options.Timeline), the pages and revisions it knows
+//     evolve by it instead: images, existence and id (timeline.go).
 //
 // The registries grow with every page named, a few dozen bytes each.
 type Wiki struct {
@@ -49,6 +51,7 @@ type Wiki struct {
 	missingRevs map[int64]bool
 	deletions   map[string][]deletion // host → its deletion log (logevents.go)
 	recreated   map[PageRef]int       // deletions of a page: each recreation has a new id
+	timeline    Timeline              // nil: pages change only as told (timeline.go)
 }
 
 // NewWiki returns a Wiki with only the default rules.
@@ -193,9 +196,17 @@ func (w *Wiki) lookup(host, title string, ns int) pageInfo {
 	if !info.exists {
 		return info
 	}
-	if info.target, info.redirect = w.target(p); !info.redirect {
-		info.images = images(host, title, w.latestLocked(p))
+	if info.target, info.redirect = w.target(p); info.redirect {
+		return info
 	}
+	if st, ok := w.nowOf(host, title); ok {
+		info.id, info.exists = genID(host, title, st.Gen), !st.Deleted
+		if info.exists {
+			info.images = images(host, title, st.Step)
+		}
+		return info
+	}
+	info.images = images(host, title, w.latestLocked(p))
 	return info
 }
 
@@ -259,10 +270,12 @@ func (w *Wiki) target(p PageRef) (string, bool) {
 
 // idOf is the id of the page now at p: PageID, or after p was deleted n
 // times (Delete), the id of its n-th recreation.
-func (w *Wiki) idOf(p PageRef) int64 {
-	n := w.recreated[p]
-	if n == 0 {
-		return pageID(p.Host, p.Title)
+func (w *Wiki) idOf(p PageRef) int64 { return genID(p.Host, p.Title, w.recreated[p]) }
+
+// genID is the id of the page at host and title after gen recreations.
+func genID(host, title string, gen int) int64 {
+	if gen == 0 {
+		return pageID(host, title)
 	}
-	return int64(hash("pageid", p.Host, p.Title, strconv.Itoa(n))%(1<<31)) + 1
+	return int64(hash("pageid", host, title, strconv.Itoa(gen))%(1<<31)) + 1
 }

@@ -1,7 +1,8 @@
 // tables.js: temporal tables: a key's value at a time (a time field and a
 // slider over the key's versions), its history as a timeline with what
-// changed between versions, and every key's value at a time; a rebuild
-// with its progress (operation.js).
+// changed between versions, and every key's value at a time (with a page's
+// title and image count when the values have them); a rebuild with its
+// progress (operation.js).
 "use strict";
 
 sluice.pages.tables = async function (main) {
@@ -98,6 +99,7 @@ sluice.pages.tables = async function (main) {
       h("ol", { class: "versions" }, versions.map((v, i) => h("li", { "data-from": v.valid_from },
         h("button", { type: "button", class: "link", onclick: () => { at.value = v.valid_from; range.value = i; lookup(); } }, fmtTime(v.valid_from)),
         v.deleted ? h("span", { class: "badge bad" }, "deleted") : null,
+        !v.deleted && summary(v.value).images !== undefined ? h("span", { class: "images small" }, " " + imagesText(summary(v.value).images)) : null,
         h("span", { class: "muted small" }, ` from ${v.source.stream} #${v.source.seq}`),
         changesList(i ? versions[i - 1] : null, v)))));
   }
@@ -117,20 +119,43 @@ sluice.pages.tables = async function (main) {
     if (pre && key.value.includes(":")) q.set("prefix", pre + ":");
     try {
       const page = await api("GET", `/v1/tables/${encodeURIComponent(name)}?` + q);
+      // A page's title and image count, if the values have them (as
+      // mediawiki.page_images's outputs do), beside the key.
+      const titled = page.versions.some(v => summary(v.value).title !== undefined);
+      const counted = page.versions.some(v => summary(v.value).images !== undefined);
+      const cols = ["Key", titled && "Title", counted && "Images", "Valid from", "Value"].filter(Boolean);
       keys.replaceChildren(page.versions.length ? h("table", { class: "grid" },
-        h("thead", {}, h("tr", {}, ["Key", "Valid from", "Value"].map(c => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, page.versions.map(v => h("tr", {},
-          h("td", {}, h("button", { type: "button", class: "link", onclick: () => { key.value = v.key; lookup(); } }, v.key)),
-          h("td", {}, fmtTime(v.valid_from)), h("td", {}, h("code", { class: "preview" }, preview(v.value, 100)))))))
+        h("thead", {}, h("tr", {}, cols.map(c => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, page.versions.map(v => {
+          const s = summary(v.value);
+          return h("tr", {},
+            h("td", {}, h("button", { type: "button", class: "link", onclick: () => { key.value = v.key; lookup(); } }, v.key)),
+            titled ? h("td", { class: "title" }, s.title ?? "") : null,
+            counted ? h("td", { class: "images num" }, s.images === undefined ? "" : fmtNum(s.images)) : null,
+            h("td", {}, fmtTime(v.valid_from)), h("td", {}, h("code", { class: "preview" }, preview(v.value, 100))));
+        })))
         : h("p", { class: "muted" }, "No keys have a value at this time."));
     } catch (e) { keys.replaceChildren(errorBox(e)); }
   }
   lookup();
 };
 
+// summary is what a value says of a page: its title and how many images
+// it shows (image_list), each undefined if the value does not say.
+function summary(value) {
+  const o = value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  return { title: typeof o.title === "string" ? o.title : undefined, images: Array.isArray(o.image_list) ? o.image_list.length : undefined };
+}
+
+// imagesText is e.g. "3 images".
+function imagesText(n) { return `${fmtNum(n)} image${n === 1 ? "" : "s"}`; }
+
 function versionCard(v, title) {
+  const s = v.deleted ? {} : summary(v.value);
   return h("section", { class: "card version" }, h("h2", {}, title),
-    kv([["key", h("code", {}, v.key)], ["valid from", fmtTime(v.valid_from)], ["valid to", v.valid_to ? fmtTime(v.valid_to) : "now (current)"],
+    kv([["key", h("code", {}, v.key)], ...(s.title !== undefined ? [["title", h("span", { class: "title" }, s.title)]] : []),
+      ...(s.images !== undefined ? [["images", h("span", { class: "images" }, imagesText(s.images))]] : []),
+      ["valid from", fmtTime(v.valid_from)], ["valid to", v.valid_to ? fmtTime(v.valid_to) : "now (current)"],
       ["written from", `${v.source.stream} #${v.source.seq}`]]),
     v.deleted ? h("p", { class: "warn" }, "Deleted at this time (a tombstone).") : jsonView(v.value));
 }
@@ -141,7 +166,7 @@ function changesList(a, b) {
   if (!a) return h("div", { class: "changes muted small" }, "first version");
   if (b.deleted) return h("div", { class: "changes" }, "deleted");
   if (a.deleted) return h("div", { class: "changes" }, "created again");
-  const ch = valueChanges(a.value, b.value).filter(c => !["/create_date_time", "/meta", "/event_time"].some(p => c.path.startsWith(p)));
+  const ch = valueChanges(a.value, b.value).filter(c => !["/create_date_time", "/meta", "/event_time", "/rev_id"].some(p => c.path.startsWith(p)));
   if (!ch.length) return h("div", { class: "changes muted small" }, "no change in value");
   return h("ul", { class: "changes" }, ch.slice(0, 20).map(c => h("li", {}, h("code", {}, c.path || "/"), " ",
     c.added ? [c.added.map(x => h("span", { class: "add" }, "+ " + (typeof x === "string" ? x : JSON.stringify(x)))), c.removed.map(x => h("span", { class: "del" }, "− " + (typeof x === "string" ? x : JSON.stringify(x)))), c.reordered ? "reordered" : null]
