@@ -95,6 +95,8 @@ func stateCases(t *testing.T) map[string]stateCase {
 		"POST /v1/pipelines/{name}/invoke": {req: func(i int) (string, string) {
 			return "/v1/pipelines/copy/invoke", `{"events":[` + event("invoked") + `]}`
 		}},
+		// A lookup changes nothing, but is a POST: cross-site, refused as one.
+		"POST /v1/tables/{name}/lookup": {req: fixed("/v1/tables/t/lookup", `{"keys":["k"]}`)},
 		"POST /v1/tables/{name}/rebuild": {prepare: func(t *testing.T, n *testNode, _ int) { idle(t, n) },
 			req: fixed("/v1/tables/t/rebuild", "")},
 		"POST /v1/apply": {req: func(i int) (string, string) {
