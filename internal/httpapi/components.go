@@ -48,8 +48,9 @@ const components = `{
   "version":{"type":"integer","minimum":1},
   "created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"}}},
 "StreamInfo": {"allOf":[{"$ref":"#/components/schemas/Stream"}],"type":"object",
-  "required":["versions","messages","bytes","first_seq","last_seq","replicas"],"properties":{
+  "required":["versions","messages","bytes","first_seq","last_seq","replicas","preview"],"properties":{
   "schema":{"description":"the current schema document"},
+  "preview_default":{"type":"boolean","description":"the definition sets no preview: preview is the default chosen from the schema (top-level scalar fields, common names such as title, wiki, user, type first; at most 4)"},
   "versions":{"type":"array","items":{"type":"object","required":["version","created"],"properties":{
     "version":{"type":"integer"},"created":{"type":"string"},"forced":{"type":"boolean"},
     "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}}},
