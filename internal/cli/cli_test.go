@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,6 +237,12 @@ func TestProduceAndTail(t *testing.T) {
 	}
 	want(t, "tail --since time", mustRun(t, srv, "tail", rc, "--since", since), lines(events[first:]))
 	want(t, "tail --since 10 --until 13", mustRun(t, srv, "tail", rc, "--since", "10", "--until", "13"), lines(events[9:12]))
+	var last struct{ Title, Wiki, User, Type string }
+	if err := json.Unmarshal([]byte(events[99]), &last); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "tail -n 1 --preview", mustRun(t, srv, "tail", rc, "-n", "1", "--preview"),
+		fmt.Sprintf("title=%s · wiki=%s · user=%s · type=%s\n", last.Title, last.Wiki, last.User, last.Type))
 
 	// Follow: only events produced after the subscription, then exit after -n.
 	var followOut, followErr syncBuffer
