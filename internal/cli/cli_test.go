@@ -185,7 +185,7 @@ func TestStreamLifecycle(t *testing.T) {
 		"schema of "+rc+" is now v3 (forced over 1 breaking change(s))\n")
 
 	out = mustRun(t, srv, "stream", "info", rc)
-	for _, re := range []string{`(?m)^name +` + regexp.QuoteMeta(rc) + `$`, `(?m)^key +\[/wiki /title\]$`,
+	for _, re := range []string{`(?m)^name +` + regexp.QuoteMeta(rc) + `$`, `(?m)^key +\[/wiki /title\]$`, `(?m)^preview +/title, /wiki, /user, /type \(from the schema\)$`,
 		`(?m)^retention +max_age 168h0m0s, max_bytes 0$`, `(?m)^schema v1 +\S+$`, `(?m)^schema v2 +\S+$`,
 		`(?m)^schema v3 +\S+ \(forced, 1 breaking change\(s\)\)$`} {
 		if !regexp.MustCompile(re).MatchString(out) {
