@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ const (
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$`)
 
+// MaxPreview is how many fields a stream's preview may list.
+const MaxPreview = 8
+
 // NameRule says what ValidName accepts, for error messages.
 const NameRule = "1 to 128 of [a-z0-9._-], starting with a letter or digit, with no dot at the end or beside another"
 
@@ -58,7 +62,11 @@ type Stream struct {
 	// Time is the JSON pointer to the event time (RFC 3339).
 	Time string `json:"time"`
 	// Key lists JSON pointers whose values, joined by "/", form the event key.
-	Key             []string  `json:"key,omitempty"`
+	Key []string `json:"key,omitempty"`
+	// Preview lists JSON pointers whose values sum an event up in one line
+	// (the UI's rows, sluice tail --preview); none: a default taken from
+	// the schema (schema.DefaultPreview). At most MaxPreview.
+	Preview         []string  `json:"preview,omitempty"`
 	Retention       Retention `json:"retention"`
 	DuplicateWindow Duration  `json:"duplicate_window"`
 	// Replicas is the number of copies the engine keeps (1, 3 or 5, on as
@@ -114,6 +122,16 @@ func (s *Stream) Validate() error {
 	for i, p := range s.Key {
 		if !schema.ValidPointer(p) || p == "" {
 			errs = append(errs, fmt.Sprintf("key[%d] %q: not a JSON pointer (e.g. /wiki)", i, p))
+		}
+	}
+	if len(s.Preview) > MaxPreview {
+		errs = append(errs, fmt.Sprintf("preview: at most %d fields, got %d", MaxPreview, len(s.Preview)))
+	}
+	for i, p := range s.Preview {
+		if !schema.ValidPointer(p) || p == "" {
+			errs = append(errs, fmt.Sprintf("preview[%d] %q: not a JSON pointer (e.g. /title)", i, p))
+		} else if slices.Index(s.Preview, p) < i {
+			errs = append(errs, fmt.Sprintf("preview[%d] %q: given twice", i, p))
 		}
 	}
 	if s.Retention.MaxAge < 0 || s.Retention.MaxBytes < 0 {

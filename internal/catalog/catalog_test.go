@@ -173,3 +173,40 @@ func TestCreateOverAVersionAlreadyThere(t *testing.T) {
 		t.Fatalf("over a leftover of an hour ago: %v", err)
 	}
 }
+
+func TestPreview(t *testing.T) {
+	ctx := context.Background()
+	c := openCatalog(t)
+	b := bundle(t, `{"type":"object","properties":{"title":{"type":"string"}}}`)
+	_, err := c.Create(ctx, Stream{Name: "p", Preview: []string{"/title", "/title", "wiki"}}, b)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `preview[1] "/title": given twice`) ||
+		!strings.Contains(err.Error(), `preview[2] "wiki": not a JSON pointer`) {
+		t.Fatalf("invalid preview: %v", err)
+	}
+	nine := []string{"/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h", "/i"}
+	if _, err := c.Create(ctx, Stream{Name: "p", Preview: nine}, b); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "preview: at most 8") {
+		t.Fatalf("nine fields: %v", err)
+	}
+
+	// Without a preview the stored definition has no such field, as before.
+	s, err := c.Create(ctx, Stream{Name: "p"}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(s); strings.Contains(string(raw), "preview") {
+		t.Fatalf("a definition without preview: %s", raw)
+	}
+	// A preview is a setting: no new schema version.
+	s.Preview = []string{"/title"}
+	got, changed, err := c.UpdateSettings(ctx, s)
+	if err != nil || !changed || got.Version != 1 || len(got.Preview) != 1 {
+		t.Fatalf("set preview: %+v changed=%v err=%v", got, changed, err)
+	}
+	if _, changed, err := c.UpdateSettings(ctx, s); err != nil || changed {
+		t.Fatalf("the same preview again: changed=%v err=%v", changed, err)
+	}
+	s.Preview = nil
+	if got, changed, err := c.UpdateSettings(ctx, s); err != nil || !changed || got.Preview != nil {
+		t.Fatalf("unset preview: %+v changed=%v err=%v", got, changed, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/engine"
@@ -132,8 +133,8 @@ func (c *Catalog) SetSchema(ctx context.Context, name string, sch schema.Bundle,
 	}
 }
 
-// UpdateSettings changes a stream's id, time and key pointers, limits and
-// replicas, keeping its schema versions. It reports whether anything changed.
+// UpdateSettings changes a stream's id, time, key and preview pointers,
+// limits and replicas, keeping its schema versions. It reports whether anything changed.
 func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool, error) {
 	want.Defaults()
 	if err := want.Validate(); err != nil {
@@ -148,7 +149,7 @@ func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool
 			return s, false, nil
 		}
 		s.ID, s.Time, s.Key, s.Retention, s.DuplicateWindow = want.ID, want.Time, want.Key, want.Retention, want.DuplicateWindow
-		s.Replicas = want.Replicas
+		s.Replicas, s.Preview = want.Replicas, want.Preview
 		s.Updated = time.Now().UTC()
 		raw, _ := json.Marshal(s)
 		if _, err := c.kv.Update(ctx, streamKey(s.Name), raw, rev); errors.Is(err, engine.ErrConflict) && attempt < 5 {
@@ -162,15 +163,10 @@ func (c *Catalog) UpdateSettings(ctx context.Context, want Stream) (Stream, bool
 
 func sameSettings(a, b Stream) bool {
 	if a.ID != b.ID || a.Time != b.Time || a.Retention != b.Retention || a.DuplicateWindow != b.DuplicateWindow ||
-		a.Replicas != b.Replicas || len(a.Key) != len(b.Key) {
+		a.Replicas != b.Replicas {
 		return false
 	}
-	for i := range a.Key {
-		if a.Key[i] != b.Key[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a.Key, b.Key) && slices.Equal(a.Preview, b.Preview)
 }
 
 // Delete removes a definition and all its schema versions.

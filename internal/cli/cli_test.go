@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -184,7 +185,7 @@ func TestStreamLifecycle(t *testing.T) {
 		"schema of "+rc+" is now v3 (forced over 1 breaking change(s))\n")
 
 	out = mustRun(t, srv, "stream", "info", rc)
-	for _, re := range []string{`(?m)^name +` + regexp.QuoteMeta(rc) + `$`, `(?m)^key +\[/wiki /title\]$`,
+	for _, re := range []string{`(?m)^name +` + regexp.QuoteMeta(rc) + `$`, `(?m)^key +\[/wiki /title\]$`, `(?m)^preview +/title, /wiki, /user, /type \(from the schema\)$`,
 		`(?m)^retention +max_age 168h0m0s, max_bytes 0$`, `(?m)^schema v1 +\S+$`, `(?m)^schema v2 +\S+$`,
 		`(?m)^schema v3 +\S+ \(forced, 1 breaking change\(s\)\)$`} {
 		if !regexp.MustCompile(re).MatchString(out) {
@@ -236,6 +237,12 @@ func TestProduceAndTail(t *testing.T) {
 	}
 	want(t, "tail --since time", mustRun(t, srv, "tail", rc, "--since", since), lines(events[first:]))
 	want(t, "tail --since 10 --until 13", mustRun(t, srv, "tail", rc, "--since", "10", "--until", "13"), lines(events[9:12]))
+	var last struct{ Title, Wiki, User, Type string }
+	if err := json.Unmarshal([]byte(events[99]), &last); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "tail -n 1 --preview", mustRun(t, srv, "tail", rc, "-n", "1", "--preview"),
+		fmt.Sprintf("title=%s · wiki=%s · user=%s · type=%s\n", last.Title, last.Wiki, last.User, last.Type))
 
 	// Follow: only events produced after the subscription, then exit after -n.
 	var followOut, followErr syncBuffer

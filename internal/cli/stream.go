@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -116,6 +117,11 @@ func newStreamInfo(g *globals) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "name\t%s\nid\t%s\ntime\t%s\nkey\t%v\n", info.Name, info.ID, info.Time, info.Key)
+			from := ""
+			if info.PreviewDefault {
+				from = " (from the schema)"
+			}
+			fmt.Fprintf(tw, "preview\t%s%s\n", strings.Join(info.Preview, ", "), from)
 			fmt.Fprintf(tw, "retention\tmax_age %s, max_bytes %d\n", time.Duration(info.Retention.MaxAge), info.Retention.MaxBytes)
 			fmt.Fprintf(tw, "events\t%d (%s)\nsequences\t%d to %d\n", info.Messages, humanize.IBytes(info.Bytes), info.FirstSeq, info.LastSeq)
 			fmt.Fprintf(tw, "event times\t%s to %s\n", fmtTime(info.FirstTime), fmtTime(info.LastTime))

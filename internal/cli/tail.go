@@ -3,16 +3,19 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/sse"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -21,13 +24,62 @@ type tailFlags struct {
 	since, until string
 	n            int
 	follow       bool
+	preview      bool
+	fields       []string // with preview: the stream's preview pointers
+}
+
+// line prints one event: its JSON, or with --preview its preview fields.
+func (f *tailFlags) line(out *bufio.Writer, data []byte) {
+	if f.preview {
+		out.WriteString(previewLine(data, f.fields))
+	} else {
+		out.Write(data)
+	}
+	out.WriteByte('\n')
+}
+
+// previewLine sums an event up as the UI's rows do: "title=Foo · wiki=enwiki",
+// each value clipped; the first bytes of the JSON when none is present.
+func previewLine(data []byte, fields []string) string {
+	const clip, head = 60, 140
+	var parts []string
+	if doc, err := schema.Decode(data); err == nil {
+		for _, p := range fields {
+			v, ok := schema.Lookup(doc, p)
+			if !ok {
+				continue
+			}
+			s, ok := schema.Scalar(v)
+			if !ok {
+				raw, _ := json.Marshal(v)
+				s = string(raw)
+			}
+			parts = append(parts, strings.TrimPrefix(unescapePointer(p), "/")+"="+clipText(s, clip))
+		}
+	}
+	if len(parts) == 0 {
+		return clipText(string(data), head)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func unescapePointer(p string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
+}
+
+// clipText cuts s to n characters, marking the cut.
+func clipText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func newTail(g *globals) *cobra.Command {
 	f := &tailFlags{}
 	cmd := &cobra.Command{
 		Use:   "tail NAME",
-		Short: "Print events as NDJSON, one per line: a range, the last N, or follow live with -f",
+		Short: "Print events as NDJSON, one per line: a range, the last N, or follow live with -f (--preview: their preview fields)",
 		Long: "Positions (--since, --until) are earliest, latest, a sequence number, an RFC 3339 event time\n" +
 			"or unix milliseconds. Without --since: the last -n events, or all of them; with -f, new ones.\n" +
 			"-f follows over Server-Sent Events and resumes after the last event it printed if the\n" +
@@ -40,13 +92,16 @@ func newTail(g *globals) *cobra.Command {
 			}
 			c := g.client()
 			since := f.since
-			if since == "" {
-				// Pin the start to a sequence now, so a reconnect before the
-				// first event still resumes where the command began.
-				var info stream.Info
+			var info stream.Info
+			if since == "" || f.preview {
 				if err := c.getJSON(ctx, "/v1/streams/"+url.PathEscape(args[0]), &info); err != nil {
 					return err
 				}
+				f.fields = info.Preview
+			}
+			if since == "" {
+				// Pin the start to a sequence now, so a reconnect before the
+				// first event still resumes where the command began.
 				switch {
 				case f.follow:
 					since = strconv.FormatUint(info.LastSeq+1, 10)
@@ -69,6 +124,7 @@ func newTail(g *globals) *cobra.Command {
 	fl.StringVar(&f.until, "until", "", "end position (exclusive)")
 	fl.IntVarP(&f.n, "n", "n", 0, "print at most this many events (without --since: the last N)")
 	fl.BoolVarP(&f.follow, "follow", "f", false, "keep printing new events as they arrive")
+	fl.BoolVar(&f.preview, "preview", false, "print each event's preview fields (title=… · wiki=…; the stream's preview, or the default from its schema) instead of its JSON")
 	return cmd
 }
 
@@ -103,8 +159,7 @@ func pages(ctx context.Context, c *client, name, since string, f *tailFlags, out
 		sc.Buffer(nil, 64<<20)
 		n := 0
 		for sc.Scan() {
-			out.Write(sc.Bytes())
-			out.WriteByte('\n')
+			f.line(out, sc.Bytes())
 			n++
 		}
 		err = sc.Err()
@@ -172,8 +227,7 @@ func follow(ctx context.Context, c *client, name, since string, f *tailFlags, ou
 				if e.Type != "message" {
 					continue
 				}
-				out.Write(e.Data)
-				out.WriteByte('\n')
+				f.line(out, e.Data)
 				out.Flush()
 				lastID = e.ID
 				printed++

@@ -117,12 +117,16 @@ type Stream struct {
 	Schema SchemaRef `yaml:"schema,omitempty"`
 	// SchemaBundle is a schema of several documents ($ref between them),
 	// as GET /v1/streams/{name} shows it; instead of schema.
-	SchemaBundle    *BundleRef `yaml:"schema_bundle,omitempty"`
-	ID              string     `yaml:"id,omitempty"`
-	Time            string     `yaml:"time,omitempty"`
-	Key             Pointers   `yaml:"key,omitempty"`
-	Retention       Retention  `yaml:"retention,omitempty"`
-	DuplicateWindow Duration   `yaml:"duplicate_window,omitempty"`
+	SchemaBundle *BundleRef `yaml:"schema_bundle,omitempty"`
+	ID           string     `yaml:"id,omitempty"`
+	Time         string     `yaml:"time,omitempty"`
+	Key          Pointers   `yaml:"key,omitempty"`
+	// Preview lists up to 8 JSON pointers whose values sum an event up in
+	// one line (the UI's rows, sluice tail --preview); unset: chosen from
+	// the schema's top-level fields.
+	Preview         Pointers  `yaml:"preview,omitempty"`
+	Retention       Retention `yaml:"retention,omitempty"`
+	DuplicateWindow Duration  `yaml:"duplicate_window,omitempty"`
 	// Replicas is the number of copies the engine keeps: 1, 3 or 5 (on a
 	// NATS cluster of at least as many servers); unset: nats_replicas.
 	Replicas int `yaml:"replicas,omitempty"`
@@ -301,7 +305,7 @@ func (s Stream) Declared(name, dir string) (Declared, error) {
 		}
 	}
 	return Declared{Schema: b, Def: catalog.Stream{
-		Name: name, ID: s.ID, Time: s.Time, Key: s.Key,
+		Name: name, ID: s.ID, Time: s.Time, Key: s.Key, Preview: s.Preview,
 		Retention:       catalog.Retention{MaxAge: catalog.Duration(s.Retention.MaxAge), MaxBytes: int64(s.Retention.MaxBytes)},
 		DuplicateWindow: catalog.Duration(s.DuplicateWindow),
 		Replicas:        s.Replicas,

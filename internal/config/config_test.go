@@ -14,6 +14,7 @@ streams:
   wikimedia.recentchange:
     schema: schemas/rc.yaml
     key: [/wiki, /title]
+    preview: [/title, /wiki, /user, /type]
     retention: {max_age: 168h, max_bytes: 10GiB}
   other:
     schema: s.json
@@ -31,6 +32,13 @@ streams:
 	if c.Data != DefaultData || c.Addr != DefaultAddr || c.Limits.MaxEventBytes != 1<<20 || c.Limits.MaxRequestBytes != 32<<20 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if len(rc.Preview) != 4 || rc.Preview[3] != "/type" {
+		t.Fatalf("preview: %v", rc.Preview)
+	}
+	inline := Stream{Schema: SchemaRef{Doc: map[string]any{"type": "object"}}, Preview: rc.Preview}
+	if d, err := inline.Declared("s", ""); err != nil || len(d.Def.Preview) != 4 {
+		t.Fatalf("declared preview: %+v %v", d.Def, err)
+	}
 	if o := c.Streams["other"]; len(o.Key) != 1 || o.Key[0] != "/k" || time.Duration(o.DuplicateWindow) != 10*time.Minute || o.Replicas != 3 {
 		t.Fatalf("other: %+v", o)
 	}
@@ -38,15 +46,18 @@ streams:
 
 func TestErrorsNameThePath(t *testing.T) {
 	cases := map[string]string{
-		"streams:\n  a:\n    id: /x\n":                                      "streams.a.schema: required",
-		"streams:\n  Bad:\n    schema: x\n":                                 "streams.Bad: stream names",
-		"streams:\n  a:\n    schema: x\n    key: [wiki]\n":                  "streams.a.key[0]",
-		"streams:\n  a:\n    schema: x\n    time: meta/dt\n":                "streams.a.time",
-		"streams:\n  a:\n    schema: x\n    retention: {max_bytes: lots}\n": "size \"lots\"",
-		"streams:\n  a:\n    schema: x\n    colour: red\n":                  "field colour not found",
-		"nats:\n  url: nats://x\n  listen: 127.0.0.1:4222\n":                "nats.listen",
-		"limits:\n  max_event_bytes: 64MiB\n":                               "limits.max_event_bytes",
-		"streams:\n  s:\n    schema: x\n    replicas: 2\n":                  "streams.s.replicas: want 1, 3 or 5, got 2",
+		"streams:\n  a:\n    id: /x\n":                                               "streams.a.schema: required",
+		"streams:\n  Bad:\n    schema: x\n":                                          "streams.Bad: stream names",
+		"streams:\n  a:\n    schema: x\n    key: [wiki]\n":                           "streams.a.key[0]",
+		"streams:\n  a:\n    schema: x\n    time: meta/dt\n":                         "streams.a.time",
+		"streams:\n  a:\n    schema: x\n    retention: {max_bytes: lots}\n":          "size \"lots\"",
+		"streams:\n  a:\n    schema: x\n    colour: red\n":                           "field colour not found",
+		"nats:\n  url: nats://x\n  listen: 127.0.0.1:4222\n":                         "nats.listen",
+		"limits:\n  max_event_bytes: 64MiB\n":                                        "limits.max_event_bytes",
+		"streams:\n  s:\n    schema: x\n    replicas: 2\n":                           "streams.s.replicas: want 1, 3 or 5, got 2",
+		"streams:\n  s:\n    schema: x\n    preview: [/a, /b, title]\n":              `streams.s.preview[2]: "title" is not a JSON pointer`,
+		"streams:\n  s:\n    schema: x\n    preview: [/a, /a]\n":                     `streams.s.preview[1]: "/a" given twice`,
+		"streams:\n  s:\n    schema: x\n    preview: [/a,/b,/c,/d,/e,/f,/g,/h,/i]\n": "streams.s.preview: at most 8 fields, got 9",
 	}
 	for doc, want := range cases {
 		_, err := Parse([]byte(doc))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sluice-dev/sluice/internal/catalog"
 	"github.com/sluice-dev/sluice/internal/field"
@@ -56,6 +57,17 @@ func (s Stream) validate(name, p string, add adder) {
 	for i, ptr := range s.Key {
 		if ptr == "" || !schema.ValidPointer(ptr) {
 			add(sub(p, fmt.Sprintf("key[%d]", i)), "%q is not a JSON pointer (e.g. /wiki)", ptr)
+		}
+	}
+	if len(s.Preview) > catalog.MaxPreview {
+		add(sub(p, "preview"), "at most %d fields, got %d", catalog.MaxPreview, len(s.Preview))
+	}
+	for i, ptr := range s.Preview {
+		at := sub(p, fmt.Sprintf("preview[%d]", i))
+		if ptr == "" || !schema.ValidPointer(ptr) {
+			add(at, "%q is not a JSON pointer (e.g. /title)", ptr)
+		} else if slices.Index(s.Preview, ptr) < i {
+			add(at, "%q given twice", ptr)
 		}
 	}
 	if s.Retention.MaxAge < 0 {

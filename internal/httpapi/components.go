@@ -41,14 +41,16 @@ const components = `{
   "id":{"type":"string","description":"JSON pointer to the event id"},
   "time":{"type":"string","description":"JSON pointer to the event time"},
   "key":{"type":"array","items":{"type":"string"}},
+  "preview":{"type":"array","maxItems":8,"items":{"type":"string"},"description":"JSON pointers whose values sum an event up in one line (the UI's rows, sluice tail --preview); in StreamInfo the ones set, or the default chosen from the schema (preview_default)"},
   "retention":{"$ref":"#/components/schemas/Retention"},
   "duplicate_window":{"$ref":"#/components/schemas/Duration"},
   "replicas":{"type":"integer","minimum":1,"maximum":5,"description":"copies the engine keeps, on as many servers of a NATS cluster: in a definition 1, 3 or 5, unset for the node's default (nats_replicas); in StreamInfo the copies kept now (1 on a single server)"},
   "version":{"type":"integer","minimum":1},
   "created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"}}},
 "StreamInfo": {"allOf":[{"$ref":"#/components/schemas/Stream"}],"type":"object",
-  "required":["versions","messages","bytes","first_seq","last_seq","replicas"],"properties":{
+  "required":["versions","messages","bytes","first_seq","last_seq","replicas","preview"],"properties":{
   "schema":{"description":"the current schema document"},
+  "preview_default":{"type":"boolean","description":"the definition sets no preview: preview is the default chosen from the schema (top-level scalar fields, common names such as title, wiki, user, type first; at most 4)"},
   "versions":{"type":"array","items":{"type":"object","required":["version","created"],"properties":{
     "version":{"type":"integer"},"created":{"type":"string"},"forced":{"type":"boolean"},
     "breaking":{"type":"array","items":{"$ref":"#/components/schemas/Change"}}}}},
@@ -84,6 +86,7 @@ const components = `{
 "StreamCreate": {"type":"object","required":["name"],"additionalProperties":false,"properties":{
   "name":{"type":"string"},"schema":{"type":["object","boolean"]},"schema_bundle":{"$ref":"#/components/schemas/Bundle"},
   "id":{"type":"string"},"time":{"type":"string"},"key":{"type":"array","items":{"type":"string"}},
+  "preview":{"type":"array","maxItems":8,"items":{"type":"string"},"description":"JSON pointers shown in an event's one-line summary; unset: chosen from the schema"},
   "retention":{"$ref":"#/components/schemas/Retention"},"duplicate_window":{"$ref":"#/components/schemas/Duration"},
   "replicas":{"type":"integer","enum":[1,3,5],"description":"copies the engine keeps; unset: the node's default (nats_replicas); more than 1 needs a NATS cluster"}}},
 "SchemaPut": {"type":"object","additionalProperties":false,"properties":{

@@ -24,6 +24,7 @@ type StreamCreate struct {
 	ID              string            `json:"id,omitempty"`
 	Time            string            `json:"time,omitempty"`
 	Key             []string          `json:"key,omitempty"`
+	Preview         []string          `json:"preview,omitempty"`
 	Retention       catalog.Retention `json:"retention,omitempty"`
 	DuplicateWindow catalog.Duration  `json:"duplicate_window,omitempty"`
 	Replicas        int               `json:"replicas,omitempty"`
@@ -100,8 +101,8 @@ func (a *API) createStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	def := catalog.Stream{Name: req.Name, ID: req.ID, Time: req.Time, Key: req.Key, Retention: req.Retention, DuplicateWindow: req.DuplicateWindow,
-		Replicas: req.Replicas}
+	def := catalog.Stream{Name: req.Name, ID: req.ID, Time: req.Time, Key: req.Key, Preview: req.Preview, Retention: req.Retention,
+		DuplicateWindow: req.DuplicateWindow, Replicas: req.Replicas}
 	if _, err := a.svc.Create(r.Context(), def, b); err != nil {
 		return err
 	}

@@ -156,7 +156,7 @@ func (s *Service) History(ctx context.Context, k catalog.Kind, name string) ([]c
 // StreamSpec is a stream's definition as a spec: its settings (defaults
 // filled in) and its schema inline.
 func StreamSpec(def catalog.Stream, sch schema.Bundle) (json.RawMessage, error) {
-	st := config.Stream{ID: def.ID, Time: def.Time, Key: def.Key,
+	st := config.Stream{ID: def.ID, Time: def.Time, Key: def.Key, Preview: def.Preview,
 		Retention:       config.Retention{MaxAge: config.Duration(def.Retention.MaxAge), MaxBytes: config.Size(def.Retention.MaxBytes)},
 		DuplicateWindow: config.Duration(def.DuplicateWindow), Replicas: def.Replicas}
 	if len(sch.Resources) == 1 {

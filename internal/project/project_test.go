@@ -227,3 +227,41 @@ func TestCheckNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// A preview is a setting of the stream, not of its schema: setting and
+// unsetting it plans "~ streams.in (preview)" and keeps schema v1; a
+// stream without one exports as before, with no preview field.
+func TestStreamPreviewIsASetting(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Apply(ctx, base, project.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Get(ctx, catalog.Streams, "in")
+	if err != nil || strings.Contains(string(d.Spec), "preview") {
+		t.Fatalf("spec of a stream without preview: %s %v", d.Spec, err)
+	}
+	with := append([]catalog.Definition(nil), base...)
+	with[0] = def(catalog.Streams, "in", `{"schema":{"type":"object"},"id":"/id","time":"/t","preview":["/title","/wiki"]}`)
+	for i, defs := range [][]catalog.Definition{with, base} {
+		plan, err := s.Apply(ctx, defs, project.ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"~ streams.in (preview)"}; !reflect.DeepEqual(lines(plan), want) {
+			t.Fatalf("apply %d: plan = %q", i, lines(plan))
+		}
+		st, err := s.Streams.Get(ctx, "in")
+		if err != nil || st.Version != 1 || len(st.Preview) != 2*(1-i) {
+			t.Fatalf("apply %d: %+v %v", i, st, err)
+		}
+	}
+	if again, err := s.Get(ctx, catalog.Streams, "in"); err != nil || string(again.Spec) != string(d.Spec) {
+		t.Fatalf("spec after unsetting the preview:\n%s\nwant\n%s (%v)", again.Spec, d.Spec, err)
+	}
+	bad := append([]catalog.Definition(nil), base...)
+	bad[0] = def(catalog.Streams, "in", `{"schema":{"type":"object"},"id":"/id","time":"/t","preview":["/a","b"]}`)
+	if _, err := s.Apply(ctx, bad, project.ApplyOptions{DryRun: true}); err == nil || !strings.Contains(err.Error(), `streams.in.preview[1]`) {
+		t.Fatalf("a bad preview: %v", err)
+	}
+}

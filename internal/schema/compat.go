@@ -81,7 +81,7 @@ func (d *differ) node(o, n nodeRef, ptr, field string) {
 		d.add(ptr, field, "schema too deep", "nesting deeper than %d levels cannot be checked", maxDepth)
 		return
 	}
-	o, n = d.deref(d.old, o), d.deref(d.next, n)
+	o, n = d.old.deref(o), d.next.deref(n)
 	// Recursive schemas ($ref back to an ancestor) are compared once per pair of nodes.
 	if om, ok := o.v.(map[string]any); ok {
 		if nm, ok := n.v.(map[string]any); ok {
@@ -140,7 +140,7 @@ func (d *differ) node(o, n nodeRef, ptr, field string) {
 }
 
 // deref follows $ref (to another document of the bundle or a pointer inside one).
-func (d *differ) deref(s *Schema, r nodeRef) nodeRef {
+func (s *Schema) deref(r nodeRef) nodeRef {
 	for range 32 {
 		m, ok := r.v.(map[string]any)
 		if !ok {

@@ -55,9 +55,10 @@ type Service struct {
 }
 
 type cachedSchema struct {
-	rev uint64
-	def catalog.Stream
-	sch *schema.Schema
+	rev     uint64
+	def     catalog.Stream
+	sch     *schema.Schema
+	preview []string // the schema's default preview (schema.DefaultPreview)
 }
 
 // New makes a service; metrics may be nil.
@@ -248,6 +249,11 @@ type Info struct {
 	// definition's replicas (Stream.Replicas, which this hides in JSON), or
 	// the node's default when it sets none.
 	Replicas int `json:"replicas"`
+	// Preview is the definition's preview (Stream.Preview, which this
+	// hides in JSON), or the default chosen from the current schema when it
+	// sets none (PreviewDefault): so the UI and the CLI show the same.
+	Preview        []string `json:"preview"`
+	PreviewDefault bool     `json:"preview_default,omitempty"`
 	// Leader is the server that stores the stream's events first; "" when
 	// the stream has none now (a NATS cluster electing, or without quorum)
 	// or when the engine is a single server.
@@ -288,7 +294,10 @@ func (s *Service) Info(ctx context.Context, name string) (Info, error) {
 	}
 	b := c.sch.Bundle()
 	out := Info{Stream: c.def, Schema: b.Resources[b.Root], Messages: st.Messages, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
-		Replicas: max(st.Replicas, 1), Leader: st.Leader}
+		Replicas: max(st.Replicas, 1), Leader: st.Leader, Preview: c.def.Preview}
+	if len(out.Preview) == 0 {
+		out.Preview, out.PreviewDefault = c.preview, true
+	}
 	for _, f := range st.Followers {
 		out.Followers = append(out.Followers, Follower{Name: f.Name, Current: f.Current, Offline: f.Offline, Lag: f.Lag})
 	}
@@ -337,7 +346,7 @@ func (s *Service) schema(ctx context.Context, name string) (cachedSchema, error)
 	if err != nil {
 		return cachedSchema{}, fmt.Errorf("stored schema of %q v%d: %w", name, def.Version, err)
 	}
-	c = cachedSchema{rev: rev, def: def, sch: sch}
+	c = cachedSchema{rev: rev, def: def, sch: sch, preview: schema.DefaultPreview(sch)}
 	s.mu.Lock()
 	s.schemas[name] = c
 	s.mu.Unlock()

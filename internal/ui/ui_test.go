@@ -198,7 +198,7 @@ func TestUI(t *testing.T) {
 		b := b.on(t)
 		b.open("/ui/streams/ui.test", `.status.connected`)
 		f.post(t, "/v1/streams/ui.test/events", "application/json", []byte(`{"id":"live-1","n":1,"at":"2026-11-27T10:00:00Z"}`), 200)
-		b.waitJS("the event in the live tail", `[...document.querySelectorAll("details.event .preview")].some(e => e.textContent.includes("live-1"))`, 2*time.Second)
+		b.waitJS("the event in the live tail", `document.querySelector('details.event[data-id="live-1"]') !== null`, 2*time.Second)
 		// a burst: every event shows, newest first
 		var burst bytes.Buffer
 		for i := 2; i <= 301; i++ {
@@ -207,20 +207,20 @@ func TestUI(t *testing.T) {
 		f.post(t, "/v1/streams/ui.test/events", "application/x-ndjson", burst.Bytes(), 200)
 		b.waitJS("the burst in the live tail", `document.querySelectorAll("details.event").length === 301`, 5*time.Second)
 		var first string
-		b.eval(`document.querySelector("details.event .preview").textContent`, &first)
-		if !strings.Contains(first, `"live-301"`) {
+		b.eval(`document.querySelector("details.event").dataset.id`, &first)
+		if first != "live-301" {
 			t.Fatalf("newest first: the top row is %s", first)
 		}
 		// pause keeps what was received and holds new ones back
 		b.run("pause", 5*time.Second, chromedpClick(`button[aria-pressed]`))
 		f.post(t, "/v1/streams/ui.test/events", "application/json", []byte(`{"id":"while-paused","n":0,"at":"2026-11-27T10:00:01Z"}`), 200)
 		b.waitJS("the paused count", `document.querySelector(".status").textContent.includes("paused, 1 new")`, 2*time.Second)
-		b.eval(`document.querySelector("details.event .preview").textContent`, &first)
-		if strings.Contains(first, "while-paused") {
+		b.eval(`document.querySelector("details.event").dataset.id`, &first)
+		if first == "while-paused" {
 			t.Fatal("a paused live view showed a new event")
 		}
 		b.run("resume", 5*time.Second, chromedpClick(`button[aria-pressed]`))
-		b.waitJS("the held event after resume", `document.querySelector("details.event .preview").textContent.includes("while-paused")`, 2*time.Second)
+		b.waitJS("the held event after resume", `document.querySelector("details.event").dataset.id === "while-paused"`, 2*time.Second)
 		b.run("open the newest event", 5*time.Second, chromedpClick(`details.event summary`))
 		b.waitJS("its JSON", `document.querySelector("details.event[open] .json") !== null`, 2*time.Second)
 		b.shot("stream-live")
@@ -285,6 +285,35 @@ func TestUI(t *testing.T) {
 			chromedpSetValue(`input[name=filter]`, `event.bot ==`),
 			chromedpClick(`form.toolbar button[type=submit]`))
 		b.waitJS("the filter's error", `document.querySelector(".error-box") && document.querySelector(".error-box").textContent.includes("filter")`, 5*time.Second)
+	})
+
+	t.Run("a recentchange row shows its preview fields, and the stream page changes them", func(t *testing.T) {
+		b := b.on(t)
+		b.open("/ui/streams/wikimedia.recentchange?mode=browse&since=earliest", `details.event`)
+		want := fmt.Sprintf("title=%s · wiki=%s · user=%s · type=%s", field(t, f.events[0], "title"), field(t, f.events[0], "wiki"),
+			field(t, f.events[0], "user"), field(t, f.events[0], "type"))
+		if got := b.text(`details.event .preview`); got != want || strings.Contains(got, `{"$schema"`) {
+			t.Fatalf("the first row: %q, want %q", got, want)
+		}
+		if got := b.text(`details.preview-fields summary`); !strings.Contains(got, "/title, /wiki, /user, /type (from the schema)") {
+			t.Fatalf("the row fields: %q", got)
+		}
+		b.run("open the row fields", 5*time.Second, chromedpClick(`details.preview-fields summary`))
+		b.shot("stream-preview")
+		b.run("set the row fields", 10*time.Second, chromedpSetValue(`input[name=preview]`, "/user, /meta/domain"),
+			chromedpClick(`form.preview-form button[type=submit]`))
+		want = fmt.Sprintf("user=%s · meta/domain=%s", field(t, f.events[0], "user"), field(t, f.events[0], "meta", "domain"))
+		b.waitJS("rows by the new fields", fmt.Sprintf(`document.querySelector("details.event .preview")?.textContent === %s`, jsString(want)), 5*time.Second)
+		var st struct {
+			Preview []string `json:"preview"`
+			Version int      `json:"version"`
+		}
+		if f.get(t, "/v1/streams/wikimedia.recentchange", &st); strings.Join(st.Preview, " ") != "/user /meta/domain" || st.Version != 1 {
+			t.Fatalf("the stream after the change: %+v", st)
+		}
+		b.run("back to the default", 10*time.Second, chromedpClick(`details.preview-fields summary`),
+			chromedpSetValue(`input[name=preview]`, ""), chromedpClick(`form.preview-form button[type=submit]`))
+		b.waitJS("rows by the default", `document.querySelector("details.event .preview")?.textContent.startsWith("title=")`, 5*time.Second)
 	})
 
 	t.Run("table lookup at a time shows the right value", func(t *testing.T) {

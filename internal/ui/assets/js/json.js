@@ -42,6 +42,32 @@ function preview(v, n = 140) {
   return s.length > n ? s.slice(0, n) + "…" : s;
 }
 
+// fieldsPreview sums an event up by the stream's preview fields (JSON
+// pointers, as GET /v1/streams/{name} answers them): "title=Foo · wiki=enwiki",
+// each value clipped; the first bytes of the JSON when none is present.
+function fieldsPreview(v, pointers, clip = 60) {
+  const parts = [];
+  for (const p of pointers || []) {
+    const x = pointerGet(v, p);
+    if (x === undefined) continue;
+    const s = typeof x === "string" ? x : JSON.stringify(x);
+    parts.push(p.slice(1).replace(/~1/g, "/").replace(/~0/g, "~") + "=" + (s.length > clip ? s.slice(0, clip) + "…" : s));
+  }
+  return parts.length ? parts.join(" · ") : preview(v);
+}
+
+// pointerGet is the value at a JSON pointer (RFC 6901), or undefined.
+function pointerGet(v, p) {
+  if (p === "") return v;
+  for (const tok of p.slice(1).split("/")) {
+    if (v === null || typeof v !== "object") return undefined;
+    const k = tok.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (!Object.prototype.hasOwnProperty.call(v, k)) return undefined;
+    v = v[k];
+  }
+  return v;
+}
+
 // lineDiff compares two texts line by line (LCS); returns [{op: " "|"+"|"-", line}].
 // The common head and tail are taken out first, so a small change in a
 // long text (a schema) costs the size of the change, not of the text.

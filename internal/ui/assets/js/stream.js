@@ -44,14 +44,15 @@ function eventsURL(name, q) {
   return "/v1/streams/" + encodeURIComponent(name) + "/events?" + u.toString();
 }
 
-// eventRow shows one event: sequence, time, key and its JSON (folded).
-function eventRow(env) {
+// eventRow shows one event: sequence, time, key, the stream's preview
+// fields and its JSON (folded).
+function eventRow(env, fields) {
   const d = h("details", { class: "event" });
   d.append(h("summary", {},
     h("span", { class: "seq", title: "sequence" }, "#" + env.seq),
     h("span", { class: "time" }, fmtTime(env.time)),
     env.key ? h("span", { class: "key" }, env.key) : null,
-    h("code", { class: "preview" }, preview(env.event))));
+    h("code", { class: "preview" }, fieldsPreview(env.event, fields))));
   d.addEventListener("toggle", () => {
     if (d.open && d.children.length === 1) {
       d.append(h("div", { class: "event-body" },
@@ -92,9 +93,9 @@ function messagesPanel(panel, name, info) {
     mode === "browse" ? field("From", since, "a position, as in the API") : null,
     field("Filter (CEL over event)", filter),
     h("button", { type: "submit" }, "Apply"), exportBtn);
-  panel.append(form, problems, h("div", { class: "toolbar" }, status, nav), list);
+  panel.append(form, previewFields(name, info, (next) => { Object.assign(info, { preview_default: false }, next); apply(); }), problems, h("div", { class: "toolbar" }, status, nav), list);
 
-  const render = () => { list.replaceChildren(...shown.map(eventRow)); if (!shown.length) list.append(h("p", { class: "muted empty" }, "No events here" + (filter.value ? " that match the filter." : "."))); };
+  const render = () => { list.replaceChildren(...shown.map(e => eventRow(e, info.preview))); if (!shown.length) list.append(h("p", { class: "muted empty" }, "No events here" + (filter.value ? " that match the filter." : "."))); };
   const fail = (e) => { problems.replaceChildren(errorBox(e)); };
   const f = params.get("filter");
 
@@ -143,7 +144,7 @@ function messagesPanel(panel, name, info) {
     batch.reverse();
     shown = batch.concat(shown).slice(0, MAX_ROWS);
     const frag = document.createDocumentFragment();
-    batch.forEach(e => frag.append(eventRow(e)));
+    batch.forEach(e => frag.append(eventRow(e, info.preview)));
     list.querySelector(".empty")?.remove();
     list.prepend(frag);
     while (list.children.length > MAX_ROWS) list.lastChild.remove();
@@ -176,6 +177,31 @@ function messagesPanel(panel, name, info) {
       showState();
     } catch (e) { fail(e); }
   })();
+}
+
+// previewFields shows which fields sum each row up, and changes them (a
+// PUT of the stream's spec with preview set, or left out for the default);
+// without the spec (no definitions on this node) it only shows them.
+function previewFields(name, info, changed) {
+  const list = (info.preview || []).join(", ");
+  const d = h("details", { class: "preview-fields small" },
+    h("summary", { class: "muted" }, "Row fields: ", list ? h("code", {}, list) : "none (the first bytes)", info.preview_default ? " (from the schema)" : ""));
+  if (!info.spec) return d;
+  const input = h("input", { type: "text", name: "preview", value: info.preview_default ? "" : list, placeholder: info.preview_default ? list : "/title, /wiki", spellcheck: "false", class: "wide" });
+  const out = h("div");
+  const save = async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    const spec = Object.assign({}, info.spec);
+    const ptrs = input.value.split(",").map(s => s.trim()).filter(Boolean);
+    if (ptrs.length) spec.preview = ptrs; else delete spec.preview;
+    try { changed(await api("PUT", "/v1/streams/" + encodeURIComponent(name), { body: spec })); }
+    catch (e) { out.append(errorBox(e)); }
+  };
+  d.append(h("form", { class: "preview-form", onsubmit: save },
+    field("Preview fields", input, "up to 8 comma-separated JSON pointers; empty: chosen from the schema"),
+    h("button", { type: "submit" }, "Save")), out);
+  return d;
 }
 
 async function schemaPanel(panel, name, info) {
