@@ -99,7 +99,7 @@ func TestParseExpiry(t *testing.T) {
 			t.Errorf("ParseExpiry(%q) = %v %v", in, d, err)
 		}
 	}
-	for _, in := range []string{"-1h", "0", "1x", "d", "1.5d"} {
+	for _, in := range []string{"-1h", "0", "1x", "d", "1.5d", "99999999999d", "36501d"} {
 		if _, err := ParseExpiry(in); err == nil {
 			t.Errorf("ParseExpiry(%q) accepted", in)
 		}

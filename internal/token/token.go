@@ -130,13 +130,13 @@ func ParseExpiry(s string) (time.Duration, error) {
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n > 0 && fmt.Sprint(n) == days {
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n > 0 && n <= 36500 && fmt.Sprint(n) == days {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("expires %q: want a positive duration such as 720h or 30d", s)
+		return 0, fmt.Errorf("expires %q: want a positive duration such as 720h or 30d (at most 36500d)", s)
 	}
 	return d, nil
 }
