@@ -34,7 +34,14 @@ const (
 // startNode runs a node on a free loopback port and returns its --server URL.
 func startNode(t *testing.T) (*node.Node, string) {
 	t.Helper()
-	cfg := config.Default()
+	n := startConfigured(t, config.Default())
+	return n, n.URL()
+}
+
+// startConfigured runs a node of cfg in a data directory of the test's
+// own on a free loopback port, shut down when the test ends.
+func startConfigured(t *testing.T, cfg *config.Config) *node.Node {
+	t.Helper()
 	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
 	n, err := node.Start(context.Background(), cfg, nil)
 	if err != nil {
@@ -48,7 +55,7 @@ func startNode(t *testing.T) (*node.Node, string) {
 		}
 		http.DefaultClient.CloseIdleConnections()
 	})
-	return n, "http://" + n.Addr()
+	return n
 }
 
 // run executes the CLI against server and returns its exit code and outputs.

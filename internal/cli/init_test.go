@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/node"
 )
 
 // sluice init DIR makes a project that `sluice test` passes and a node runs.
@@ -35,18 +32,7 @@ func TestInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		http.DefaultClient.CloseIdleConnections()
-	}()
-	server := "http://" + n.Addr()
+	server := startConfigured(t, cfg).URL()
 	mustRun(t, server, "produce", "signups", filepath.Join(dir, "events/signups.ndjson"))
 	var got []map[string]any
 	for deadline := time.Now().Add(20 * time.Second); len(got) < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

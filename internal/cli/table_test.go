@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/table"
 )
 
@@ -18,17 +16,7 @@ func TestTableCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := n.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		http.DefaultClient.CloseIdleConnections()
-	}()
+	n := startConfigured(t, cfg)
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	if err := n.Tables.Put(context.Background(), "page_images", []table.Write{
 		{Key: "enwiki:1", ValidFrom: t0, Value: json.RawMessage(`{"images":1}`), Stream: "s", Seq: 1},

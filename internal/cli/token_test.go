@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/node"
@@ -20,18 +17,8 @@ func TestTokenCommands(t *testing.T) {
 	t.Setenv(node.AdminTokenEnv, admin)
 	t.Setenv("SLUICE_TOKEN", "")
 	cfg := config.Default()
-	cfg.Data, cfg.Addr, cfg.Auth.Enabled = t.TempDir(), "127.0.0.1:0", true
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-		http.DefaultClient.CloseIdleConnections()
-	})
-	srv := "http://" + n.Addr()
+	cfg.Auth.Enabled = true
+	srv := startConfigured(t, cfg).URL()
 
 	code, _, errOut := run(t, srv, "stream", "ls")
 	if code == 0 || !strings.Contains(errOut, "401") || !strings.Contains(errOut, "--token or SLUICE_TOKEN") {

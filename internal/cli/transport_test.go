@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/testenv"
 )
 
@@ -19,20 +16,8 @@ func TestServerOverHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := testenv.Cert(t, dir, "node")
 	cfg := config.Default()
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
 	cfg.HTTP.TLS = config.TLS{Cert: cert, Key: key}
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	server := n.URL()
+	server := startConfigured(t, cfg).URL()
 	if !strings.HasPrefix(server, "https://") {
 		t.Fatalf("URL %s", server)
 	}

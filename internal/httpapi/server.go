@@ -108,6 +108,9 @@ func New(svc *stream.Service, opts Options) *API {
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.NewRegistry()
 	}
+	if opts.Auth && opts.Tokens == nil {
+		panic("httpapi: Options.Auth needs Options.Tokens") // refusing everything would hide the mistake; allowing it, worse
+	}
 	if opts.Ready == nil {
 		opts.Ready = func(context.Context) error { return nil }
 	}
