@@ -143,7 +143,9 @@ func TestThreeNodesOnAJetStreamCluster(t *testing.T) {
 		}
 		if time.Since(stopped) > 5*clusterTTL && time.Since(shown) > time.Second {
 			shown = time.Now()
-			t.Logf("c stopped %v ago: runs %v", time.Since(stopped).Round(time.Millisecond), r)
+			// what a says of the pipelines it does not run, to see why
+			_, m := call(t, a, "GET", "/v1/pipelines", "")
+			t.Logf("c stopped %v ago: runs %v; a's pipelines: %v", time.Since(stopped).Round(time.Millisecond), r, m)
 		}
 		return false
 	})
