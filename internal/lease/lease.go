@@ -337,36 +337,43 @@ func (c *Cluster) Holds(unit string) bool {
 // ends when it may no longer (the claim was lost, given back to another
 // node, or ctx ended), and a release to call once the run ended: it gives
 // the claim up at once, so another node need not wait for it to expire.
-// One Hold per unit at a time.
+// One Hold per unit at a time. A claim lost (or given back) before Hold
+// returned it is waited for again: only ctx or Close end the wait, so a
+// node never stops wanting a unit it defines.
 func (c *Cluster) Hold(ctx context.Context, unit string) (context.Context, func(), error) {
-	c.mu.Lock()
-	if c.closed {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, nil, ErrClosed
+		}
+		if _, dup := c.wants[unit]; dup {
+			c.mu.Unlock()
+			return nil, nil, fmt.Errorf("lease: %q is held or waited for already", unit)
+		}
+		w := &want{unit: unit, granted: make(chan struct{})}
+		w.ctx, w.cancel = context.WithCancel(ctx)
+		c.wants[unit] = w
 		c.mu.Unlock()
-		return nil, nil, ErrClosed
-	}
-	if _, dup := c.wants[unit]; dup {
-		c.mu.Unlock()
-		return nil, nil, fmt.Errorf("lease: %q is held or waited for already", unit)
-	}
-	w := &want{unit: unit, granted: make(chan struct{})}
-	w.ctx, w.cancel = context.WithCancel(ctx)
-	c.wants[unit] = w
-	c.mu.Unlock()
-	c.poke()
-	select {
-	case <-w.granted:
-	case <-w.ctx.Done():
-	}
-	release := func() { c.release(w) }
-	if ctx.Err() != nil {
+		c.poke()
+		select {
+		case <-w.granted:
+		case <-w.ctx.Done():
+		}
+		release := func() { c.release(w) }
+		if ctx.Err() != nil {
+			release()
+			return nil, nil, ctx.Err()
+		}
+		if w.ctx.Err() == nil {
+			return w.ctx, release, nil
+		}
+		// Lost or given back as soon as granted (a contested claim while
+		// NATS servers restart), or closed: release, then wait again unless
+		// closed. Returning an error here would make the caller stop
+		// wanting the unit for good.
 		release()
-		return nil, nil, ctx.Err()
 	}
-	if w.ctx.Err() != nil { // closed while waiting
-		release()
-		return nil, nil, ErrClosed
-	}
-	return w.ctx, release, nil
 }
 
 // release ends a want: its run ended (or never began).

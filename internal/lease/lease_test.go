@@ -269,3 +269,61 @@ func TestBadNodeName(t *testing.T) {
 		}
 	}
 }
+
+// TestLostBeforeHoldReturnsIsWaitedFor: a claim granted and lost at once
+// (contested while NATS servers restart), before Hold could return it,
+// is waited for again rather than ending Hold with an error, which would
+// make the node stop wanting the unit for good (CI once saw a node never
+// take over a pipeline).
+func TestLostBeforeHoldReturnsIsWaitedFor(t *testing.T) {
+	e := openEngine(t)
+	a := join(t, e, "a")
+	ctx := context.Background()
+	// Another node holds the unit: a waits.
+	if _, err := a.leases.Create(ctx, "pipelines.p", []byte(`{"node":"z","instance":"other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		held context.Context
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		held, _, err := a.Hold(ctx, "pipelines.p")
+		done <- result{held, err}
+	}()
+	var w *want
+	waitFor(t, "a wants the unit", 5*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		w = a.wants["pipelines.p"]
+		return w != nil
+	})
+	// Granted and lost before Hold wakes up: both under the lock.
+	a.mu.Lock()
+	w.held = true
+	close(w.granted)
+	a.lose(w, "test: another node claimed it", nil)
+	w.held = false // nothing to give back: the claim was never this node's
+	a.mu.Unlock()
+	select {
+	case r := <-done:
+		t.Fatalf("Hold returned (%v) on a claim lost before it returned", r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The other node gives it up: a takes it, and Hold returns it.
+	if err := a.leases.Delete(ctx, "pipelines.p"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.held.Err() != nil {
+			t.Fatalf("Hold: %v", r.err)
+		}
+	case <-time.After(3 * ttl):
+		t.Fatal("a never took the unit back")
+	}
+	if !a.Holds("pipelines.p") {
+		t.Fatal("a does not hold the unit")
+	}
+}
