@@ -299,11 +299,14 @@ func TestLostBeforeHoldReturnsIsWaitedFor(t *testing.T) {
 		w = a.wants["pipelines.p"]
 		return w != nil
 	})
-	// Granted and lost before Hold wakes up: both under the lock.
+	// Granted and lost before Hold looked: lost first, so that Hold,
+	// which reads the context without the lock, cannot see the grant
+	// alone (it may, in production, and then returns a context that
+	// ends at once, which callers handle as any lost claim).
 	a.mu.Lock()
 	w.held = true
-	close(w.granted)
 	a.lose(w, "test: another node claimed it", nil)
+	close(w.granted)
 	w.held = false // nothing to give back: the claim was never this node's
 	a.mu.Unlock()
 	select {
