@@ -306,8 +306,7 @@ func TestLostBeforeHoldReturnsIsWaitedFor(t *testing.T) {
 	a.mu.Lock()
 	w.held = true
 	a.lose(w, "test: another node claimed it", nil)
-	close(w.granted)
-	w.held = false // nothing to give back: the claim was never this node's
+	close(w.granted) // lose cleared held: nothing to give back, the claim was never this node's
 	a.mu.Unlock()
 	select {
 	case r := <-done:
