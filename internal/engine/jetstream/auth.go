@@ -128,9 +128,23 @@ func (c Credentials) connect() ([]nats.Option, error) {
 
 // refused reports whether err is a server's "no" to the credentials
 // presented (or to none).
-func refused(err error) bool {
-	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
-		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
+func refused(err error) bool { return authRefusal(err) != nil }
+
+// authErrors are the client's errors of a server's "no" to credentials.
+var authErrors = []error{nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked, nats.ErrAccountAuthExpired}
+
+// authRefusal is the client's own error for err when err is a server's "no"
+// to the credentials, or nil. nats.go reports one refusal two ways: as
+// the server wrote it ("nats: Authorization Violation") when the
+// connect's answer carried it, and as its sentinel (lower case) when it
+// came later; one text reads better in logs and in tests.
+func authRefusal(err error) error {
+	for _, e := range authErrors {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return nil
 }
 
 // RefusedError is an external NATS that does not take sluice's

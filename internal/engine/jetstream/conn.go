@@ -84,6 +84,9 @@ func (l *link) refuse(err error) {
 	l.mu.Lock()
 	first := l.refusal == nil
 	if first {
+		if e := authRefusal(err); e != nil {
+			err = e
+		}
 		l.refusal = &RefusedError{URL: l.url, Credentials: l.creds, Err: err}
 	}
 	r := l.refusal
