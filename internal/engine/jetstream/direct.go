@@ -30,6 +30,12 @@ type direct struct {
 	calls map[string]chan *nats.Msg
 }
 
+// directGets is what the engine asks of direct gets.
+type directGets interface {
+	batch(ctx context.Context, stream string, seq uint64, n, maxBytes int) (engine.Batch, error)
+	last(ctx context.Context, stream, subject string) (engine.Stored, error)
+}
+
 func newDirect(nc *nats.Conn) (*direct, error) {
 	d := &direct{nc: nc, prefix: nc.NewInbox() + ".", calls: map[string]chan *nats.Msg{}}
 	sub, err := nc.Subscribe(d.prefix+"*", d.deliver)

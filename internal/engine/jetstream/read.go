@@ -22,6 +22,9 @@ func (e *Engine) Range(ctx context.Context, name string, from uint64, n, maxByte
 		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)
 	}
 	b, err := e.direct.batch(ctx, streamName(name), from, n, maxBytes)
+	if err == nil {
+		b, err = e.confirmEnd(ctx, streamName(name), from, n, maxBytes, b)
+	}
 	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Batch{}, fmt.Errorf("read %s from %d: %w", name, from, err)
 	}
@@ -44,7 +47,9 @@ func (e *Engine) Follow(ctx context.Context, name string, from uint64) (engine.R
 
 // Scan is an ordered consumer over a range. Each delivery says how many
 // messages the stream holds after it, so the scan knows when it is done
-// without waiting.
+// without waiting (on a cluster, a consumer's replica may be behind its
+// leader: one that says none is left before the range's end hands the
+// rest to direct gets, whose end the leader confirms).
 func (e *Engine) Scan(ctx context.Context, name string, from, to uint64) (engine.Reader, error) {
 	if to <= from {
 		return &follower{done: true}, nil
@@ -162,7 +167,18 @@ func (f *follower) Next(ctx context.Context) (engine.Stored, error) {
 				f.done = true
 				return engine.Stored{}, io.EOF
 			}
-			f.done = md.NumPending == 0 || seq+1 >= f.to
+			f.done = seq+1 >= f.to
+			if md.NumPending == 0 && !f.done {
+				if !f.e.clustered() {
+					f.done = true
+				} else {
+					// The consumer may be on a replica that is behind its
+					// leader (leader.go): the rest, if any, by direct gets,
+					// whose "no more" the leader confirms.
+					f.stopConsumer()
+					f.direct = true
+				}
+			}
 		}
 		f.next = seq + 1
 		return engine.Stored{Seq: seq, Header: flatten(m.Headers()), Data: m.Data(), Arrived: md.Timestamp}, nil

@@ -1,0 +1,112 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sluice-dev/sluice/internal/engine"
+)
+
+// Direct gets are answered by any replica of a stream, and a follower
+// serves them from when it is 90% caught up (nats-server's monitorStream):
+// one that is catching up, after its server restarted, holds less than
+// the leader. Messages it answers are the leader's (its log is a prefix of
+// the leader's), but "nothing after these" may be false: the kill -9 suite
+// saw a files output write 500 of the 970 events of an object when a scan
+// ended at a follower's end (docs/RELIABILITY.md). So on a cluster, an
+// answer that says a stream ends is confirmed by the stream's leader,
+// which alone answers $JS.API.STREAM.MSG.GET. One request more for a read
+// that reaches the end of a replicated stream; nothing more on one server.
+
+// leaderTimeout bounds the confirmation when the caller set no deadline.
+const leaderTimeout = 5 * time.Second
+
+// JetStream's error codes of a message get.
+const (
+	errCodeNoMessage       = 10037 // no message found
+	errCodeStreamNotFound  = 10059
+	errCodeClusterNotAvail = 10008 // the stream has no leader now
+)
+
+// clustered reports whether the engine's NATS is a cluster, whose streams
+// may have replicas answering direct gets.
+func (e *Engine) clustered() bool { return e.nc.ConnectedClusterName() != "" }
+
+// leaderNext asks the stream's leader for its first message at or after
+// seq; ok is false when it holds none.
+func (e *Engine) leaderNext(ctx context.Context, stream string, seq uint64) (m engine.Stored, ok bool, err error) {
+	if _, set := ctx.Deadline(); !set {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderTimeout)
+		defer cancel()
+	}
+	req := fmt.Appendf(nil, `{"seq":%d,"next_by_subj":">"}`, max(seq, 1))
+	reply, err := e.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
+	if err != nil {
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: %w", stream, seq, e.unavailable(ctx, err))
+	}
+	var r struct {
+		Message *struct {
+			Seq    uint64    `json:"seq"`
+			Header []byte    `json:"hdrs"`
+			Data   []byte    `json:"data"`
+			Time   time.Time `json:"time"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(reply.Data, &r); err != nil {
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: the answer: %w", stream, seq, err)
+	}
+	switch {
+	case r.Error != nil && r.Error.Code == errCodeNoMessage:
+		return engine.Stored{}, false, nil
+	case r.Error != nil && r.Error.Code == errCodeStreamNotFound:
+		return engine.Stored{}, false, fmt.Errorf("stream %s: %w", stream, engine.ErrNotFound)
+	case r.Error != nil && r.Error.Code == errCodeClusterNotAvail:
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s: %w: %s", stream, engine.ErrNoLeader, r.Error.Description)
+	case r.Error != nil:
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: %s (%d)", stream, seq, r.Error.Description, r.Error.Code)
+	case r.Message == nil || r.Message.Seq < seq:
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: an answer without a message after it", stream, seq)
+	}
+	s := engine.Stored{Seq: r.Message.Seq, Data: r.Message.Data, Arrived: r.Message.Time}
+	if len(r.Message.Header) > 0 {
+		// Headers the client cannot read are left out, as a direct get's are.
+		if h, err := nats.DecodeHeadersMsg(r.Message.Header); err == nil {
+			s.Header = flatten(h)
+		}
+	}
+	return s, true, nil
+}
+
+// confirmEnd makes a batch that says the stream ends after it true on a
+// cluster: when the leader holds a message after it, the batch gets that
+// one (if it has room) and says more may follow.
+func (e *Engine) confirmEnd(ctx context.Context, stream string, from uint64, n, maxBytes int, b engine.Batch) (engine.Batch, error) {
+	if b.Pending != 0 || !e.clustered() {
+		return b, nil
+	}
+	next, size := max(from, 1), 0
+	if k := len(b.Msgs); k > 0 {
+		next = b.Msgs[k-1].Seq + 1
+		for _, m := range b.Msgs {
+			size += len(m.Data)
+		}
+	}
+	m, ok, err := e.leaderNext(ctx, stream, next)
+	if err != nil || !ok {
+		return b, err
+	}
+	if len(b.Msgs) == 0 || len(b.Msgs) < n && size+len(m.Data) <= maxBytes {
+		b.Msgs = append(b.Msgs, m)
+	}
+	b.Pending = 1 // at least: the replica that answered is behind its leader
+	return b, nil
+}
