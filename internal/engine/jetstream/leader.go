@@ -22,8 +22,10 @@ import (
 // which alone answers $JS.API.STREAM.MSG.GET. One request more for a read
 // that reaches the end of a replicated stream; nothing more on one server.
 
-// leaderTimeout bounds the confirmation when the caller set no deadline.
-const leaderTimeout = 5 * time.Second
+// leaderTimeout bounds the confirmation when the caller set no deadline:
+// a leader answers in milliseconds; while a stream elects one, callers
+// are better told (engine.ErrNoLeader) and retry than kept waiting.
+const leaderTimeout = 2 * time.Second
 
 // JetStream's error codes of a message get.
 const (
