@@ -461,7 +461,13 @@ func (e *Engine) LastOf(ctx context.Context, name, origin string) (engine.Stored
 	if err := e.link.check(); err != nil {
 		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)
 	}
-	m, err := e.direct.last(ctx, streamName(name), originSubject(name, origin))
+	var m engine.Stored
+	var err error
+	if e.clustered() {
+		m, err = e.leaderLast(ctx, streamName(name), originSubject(name, origin))
+	} else {
+		m, err = e.direct.last(ctx, streamName(name), originSubject(name, origin))
+	}
 	if err = e.unanswered(ctx, name, err); err != nil {
 		return engine.Stored{}, fmt.Errorf("last of %s in %s: %w", origin, name, err)
 	}

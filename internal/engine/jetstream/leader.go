@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,11 @@ import (
 // answer that says a stream ends is confirmed by the stream's leader,
 // which alone answers $JS.API.STREAM.MSG.GET. One request more for a read
 // that reaches the end of a replicated stream; nothing more on one server.
+// The last message of an origin (where a source or a pipeline's output
+// resumes) is asked of the leader alone on a cluster: from an older one, a
+// pipeline's stream output, taking back deliveries, would find outputs it
+// wrote missing and dead-letter their inputs as refused ("sluice.order"),
+// as the kill -9 suite saw once before this.
 
 // leaderTimeout bounds the confirmation when the caller set no deadline:
 // a leader answers in milliseconds; while a stream elects one, callers
@@ -41,15 +47,40 @@ func (e *Engine) clustered() bool { return e.nc.ConnectedClusterName() != "" }
 // leaderNext asks the stream's leader for its first message at or after
 // seq; ok is false when it holds none.
 func (e *Engine) leaderNext(ctx context.Context, stream string, seq uint64) (m engine.Stored, ok bool, err error) {
+	seq = max(seq, 1)
+	m, ok, err = e.leaderGet(ctx, stream, fmt.Appendf(nil, `{"seq":%d,"next_by_subj":">"}`, seq))
+	if err != nil {
+		return m, ok, fmt.Errorf("ask the leader of %s from %d: %w", stream, seq, err)
+	}
+	if ok && m.Seq < seq {
+		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: it answered %d", stream, seq, m.Seq)
+	}
+	return m, ok, nil
+}
+
+// leaderLast asks the stream's leader for the last message of a subject.
+func (e *Engine) leaderLast(ctx context.Context, stream, subject string) (engine.Stored, error) {
+	m, ok, err := e.leaderGet(ctx, stream, fmt.Appendf(nil, `{"last_by_subj":%q}`, subject))
+	if err != nil {
+		return engine.Stored{}, fmt.Errorf("ask the leader of %s for the last of %s: %w", stream, subject, err)
+	}
+	if !ok {
+		return engine.Stored{}, fmt.Errorf("%w: no message on %s", engine.ErrNotFound, subject)
+	}
+	return m, nil
+}
+
+// leaderGet makes one message get of the leader; ok is false when it has
+// no such message.
+func (e *Engine) leaderGet(ctx context.Context, stream string, req []byte) (m engine.Stored, ok bool, err error) {
 	if _, set := ctx.Deadline(); !set {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, leaderTimeout)
 		defer cancel()
 	}
-	req := fmt.Appendf(nil, `{"seq":%d,"next_by_subj":">"}`, max(seq, 1))
 	reply, err := e.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
 	if err != nil {
-		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: %w", stream, seq, e.unavailable(ctx, err))
+		return engine.Stored{}, false, e.unavailable(ctx, err)
 	}
 	var r struct {
 		Message *struct {
@@ -64,7 +95,7 @@ func (e *Engine) leaderNext(ctx context.Context, stream string, seq uint64) (m e
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(reply.Data, &r); err != nil {
-		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: the answer: %w", stream, seq, err)
+		return engine.Stored{}, false, fmt.Errorf("the answer: %w", err)
 	}
 	switch {
 	case r.Error != nil && r.Error.Code == errCodeNoMessage:
@@ -72,11 +103,11 @@ func (e *Engine) leaderNext(ctx context.Context, stream string, seq uint64) (m e
 	case r.Error != nil && r.Error.Code == errCodeStreamNotFound:
 		return engine.Stored{}, false, fmt.Errorf("stream %s: %w", stream, engine.ErrNotFound)
 	case r.Error != nil && r.Error.Code == errCodeClusterNotAvail:
-		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s: %w: %s", stream, engine.ErrNoLeader, r.Error.Description)
+		return engine.Stored{}, false, fmt.Errorf("%w: %s", engine.ErrNoLeader, r.Error.Description)
 	case r.Error != nil:
-		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: %s (%d)", stream, seq, r.Error.Description, r.Error.Code)
-	case r.Message == nil || r.Message.Seq < seq:
-		return engine.Stored{}, false, fmt.Errorf("ask the leader of %s from %d: an answer without a message after it", stream, seq)
+		return engine.Stored{}, false, fmt.Errorf("%s (%d)", r.Error.Description, r.Error.Code)
+	case r.Message == nil || r.Message.Seq == 0:
+		return engine.Stored{}, false, errors.New("an answer without a message")
 	}
 	s := engine.Stored{Seq: r.Message.Seq, Data: r.Message.Data, Arrived: r.Message.Time}
 	if len(r.Message.Header) > 0 {

@@ -41,6 +41,11 @@ func (b behindDirect) batch(ctx context.Context, stream string, seq uint64, n, m
 	return got, nil
 }
 
+// last: such a replica holds no message of the origin yet.
+func (b behindDirect) last(context.Context, string, string) (engine.Stored, error) {
+	return engine.Stored{}, engine.ErrNotFound
+}
+
 // behindConsumer is an ordered consumer placed on such a replica: it
 // delivers up to last, says nothing is pending there, then nothing more.
 type behindConsumer struct {
@@ -81,7 +86,8 @@ func (c *behindConsumer) Next(opts ...jetstream.NextOpt) (jetstream.Msg, error) 
 // TestReadsOfAReplicaBehindItsLeader: on a cluster, a read that a
 // follower's direct gets or consumer would end early (the kill -9 suite
 // saw a files output write 500 of an object's 970 events so) reads on to
-// the leader's end, and the true end still ends it.
+// the leader's end, and the true end still ends it; an origin's last
+// message is the leader's.
 func TestReadsOfAReplicaBehindItsLeader(t *testing.T) {
 	c := natstest.Cluster(t, 3)
 	e := openCluster(t, c, 3)
@@ -91,7 +97,9 @@ func TestReadsOfAReplicaBehindItsLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n, behind = 1000, 400
-	if _, err := engine.Append(ctx, e, "lag", msgs("m", 0, n)); err != nil {
+	ms := msgs("m", 0, n)
+	ms[n-2].Origin = "src"
+	if _, err := engine.Append(ctx, e, "lag", ms); err != nil {
 		t.Fatal(err)
 	}
 	e.direct = behindDirect{e.direct, behind}
@@ -129,6 +137,9 @@ func TestReadsOfAReplicaBehindItsLeader(t *testing.T) {
 
 	if m, err := e.Get(ctx, "lag", 700); err != nil || m.Seq != 700 || m.Header["Sluice-Id"] != "m-699" {
 		t.Fatalf("Get 700: %+v %v", m, err)
+	}
+	if m, err := e.LastOf(ctx, "lag", "src"); err != nil || m.Seq != n-1 {
+		t.Fatalf("LastOf: %+v %v", m, err)
 	}
 	if b, err := e.Range(ctx, "lag", n+1, 10, 1<<20); err != nil || len(b.Msgs) != 0 {
 		t.Fatalf("after the end: %+v %v", b, err)
