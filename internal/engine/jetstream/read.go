@@ -84,7 +84,10 @@ func (e *Engine) consume(ctx context.Context, name string, from, to uint64) (*fo
 	}
 	f := &follower{e: e, name: name, stream: streamName(name), c: c, it: it, next: max(from, 1), to: to}
 	if info := c.CachedInfo(); to != 0 && info != nil && info.NumPending == 0 {
-		f.done = true // nothing from there on: say so now rather than after scanIdle
+		// Nothing from there on: say so now rather than after scanIdle
+		// (the kill -9 suite saw a consumer on a replica catching up say
+		// so of 1,000 events, and their object written empty).
+		f.nonePending()
 	}
 	return f, nil
 }
@@ -169,20 +172,25 @@ func (f *follower) Next(ctx context.Context) (engine.Stored, error) {
 			}
 			f.done = seq+1 >= f.to
 			if md.NumPending == 0 && !f.done {
-				if !f.e.clustered() {
-					f.done = true
-				} else {
-					// The consumer may be on a replica that is behind its
-					// leader (leader.go): the rest, if any, by direct gets,
-					// whose "no more" the leader confirms.
-					f.stopConsumer()
-					f.direct = true
-				}
+				f.nonePending()
 			}
 		}
 		f.next = seq + 1
 		return engine.Stored{Seq: seq, Header: flatten(m.Headers()), Data: m.Data(), Arrived: md.Timestamp}, nil
 	}
+}
+
+// nonePending is a scan's consumer saying nothing is left before the
+// range's end. On one server that is the end; on a cluster the consumer
+// may be on a replica behind its leader (leader.go), so the rest, if any,
+// is read by direct gets, whose "no more" the leader confirms.
+func (f *follower) nonePending() {
+	if !f.e.clustered() {
+		f.done = true
+		return
+	}
+	f.stopConsumer()
+	f.direct = true
 }
 
 // nextDirect reads a scan on by batch direct gets, from f.next to f.to.
