@@ -60,7 +60,11 @@ func TestStore(t *testing.T) {
 	if err != nil || got.Name != "reader" || !got.Allows("stream", "wiki.edits", Read) {
 		t.Fatalf("Authenticate = %+v, %v", got, err)
 	}
-	for _, bad := range []string{"", "nope", text + "x", text[:len(text)-1] + "A", Prefix + tok.ID + "_x", strings.Repeat("a", 600)} {
+	other := "A" // the last character changed (CI once drew a token that ends in A)
+	if strings.HasSuffix(text, other) {
+		other = "B"
+	}
+	for _, bad := range []string{"", "nope", text + "x", text[:len(text)-1] + other, Prefix + tok.ID + "_x", strings.Repeat("a", 600)} {
 		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, ErrUnknown) {
 			t.Errorf("Authenticate(%q) = %v, want unknown", bad, err)
 		}
