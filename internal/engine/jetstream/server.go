@@ -8,7 +8,11 @@
 // that answers nothing (no leader, no quorum) give up after a patience and
 // say why (stall.go); creations retry the cluster's "not now" (create.go).
 // Credentials (auth.go) are the embedded server's users and what sluice's
-// connection presents; a server that refuses them is no outage.
+// connection presents; a server that refuses them is no outage. Reads are
+// direct gets, which any replica answers; on a cluster the stream's leader
+// confirms every "nothing more" and answers where an origin left off
+// (leader.go), and a node reads its own recent writes of a bucket
+// (kvfresh.go).
 package jetstream
 
 import (
