@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/schema"
 	"github.com/sluice-dev/sluice/internal/stream"
@@ -63,18 +61,7 @@ func (o *flaky) Write(_ context.Context, outs []pipeline.Out) (map[int][]schema.
 // the stream stored the first time: a table rebuilt from the stream equals
 // the table.
 func TestRedeliveryWritesTheStoredCopy(t *testing.T) {
-	dir := t.TempDir()
-	writeSchemas(t, dir)
-	cfg, err := config.Parse(fmt.Appendf(nil, "streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop(t, n)
+	n := startInOut(t)
 	m, err := pipeline.NewManager(context.Background(), n.Streams, nil, nil)
 	if err != nil {
 		t.Fatal(err)

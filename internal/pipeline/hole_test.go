@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/stream"
 )
@@ -19,18 +17,7 @@ import (
 // refuses (dead-letters) only those the stream refuses; a new run resumes
 // after the newest position, not after the last one stored.
 func TestOutputsLostBeforeLaterOnes(t *testing.T) {
-	dir := t.TempDir()
-	writeSchemas(t, dir)
-	cfg, err := config.Parse(fmt.Appendf(nil, "streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop(t, n)
+	n := startInOut(t)
 	ctx := context.Background()
 	out := func(i, value int) pipeline.Out {
 		return pipeline.Out{Data: fmt.Appendf(nil, `{"meta":{"id":"o%d","dt":"2026-12-03T10:00:%02dZ"},"n":%d}`, i, i, value),

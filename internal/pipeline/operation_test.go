@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/function"
@@ -76,19 +75,8 @@ type opsEnv struct {
 
 func newOpsEnv(t *testing.T) *opsEnv {
 	t.Helper()
-	dir := t.TempDir()
-	writeSchemas(t, dir)
-	cfg, err := config.Parse(fmt.Appendf(nil, "streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(t, n) })
-	store, err := sqlite.Open(filepath.Join(dir, "tables.db"))
+	n := startInOut(t)
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "tables.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,25 @@ func writeSchemas(t *testing.T, dir string) {
 	}
 }
 
+// startInOut starts a node with the streams in and out (writeSchemas),
+// stopped when the test ends.
+func startInOut(t *testing.T) *node.Node {
+	t.Helper()
+	dir := t.TempDir()
+	writeSchemas(t, dir)
+	cfg, err := config.Parse(fmt.Appendf(nil, "streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
+	n, err := node.Start(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, n) })
+	return n
+}
+
 func start(t *testing.T, dir, data string) *node.Node {
 	t.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(project, dir)))
