@@ -64,7 +64,8 @@ type Origin struct {
 	Name string
 	// Positions, if set, are the origin's own positions, one per event,
 	// stored in the same message, so the stream itself is the origin's
-	// checkpoint (see LastPosition).
+	// checkpoint (LastFrom reads it back; a pipeline's stream output reads
+	// its last outputs back).
 	Positions []string
 	// IDs, if set, replace the events' own ids for de-duplication: a
 	// pipeline derives them from its input, so a redelivery is dropped.
@@ -136,19 +137,6 @@ func (s *Service) produce(ctx context.Context, name string, o Origin, raws [][]b
 	}
 	s.metrics.Latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	return res, nil
-}
-
-// LastPosition returns the position stored with the last event an origin
-// appended, and when it arrived; "" if it never appended.
-func (s *Service) LastPosition(ctx context.Context, name, origin string) (string, time.Time, error) {
-	m, err := s.eng.LastOf(ctx, name, origin)
-	if errors.Is(err, engine.ErrNotFound) {
-		return "", time.Time{}, nil
-	}
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return m.Header[hdrPosition], m.Arrived, nil
 }
 
 func reason(vs []schema.Violation) string {
