@@ -82,16 +82,7 @@ func (a *API) lookupKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	buf := lookupBufs.Get().(*[]byte)
-	b := appendLookup((*buf)[:0], vs)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
-	if cap(b) <= maxLookupBytes { // keep a buffer of a common size, not a rare huge one
-		*buf = b
-		lookupBufs.Put(buf)
-	}
-	return err
+	return writeAppended(w, func(b []byte) []byte { return appendLookup(b, vs) })
 }
 
 // lookupTime reads at: missing is now, a string is read as getKey's at, a
@@ -109,9 +100,24 @@ func lookupTime(raw json.RawMessage) (time.Time, error) {
 	return parseTime("at", s, time.Now())
 }
 
-// lookupBufs are the buffers answers are written into, reused: an answer
-// of 100 keys is some 25 KB.
-var lookupBufs = sync.Pool{New: func() any { return new([]byte) }}
+// answerBufs are the buffers answers written by hand go into, reused: an
+// answer of 100 keys is some 25 KB, one key's some 300 bytes.
+var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeAppended answers 200 with the JSON that appendTo appends to a
+// pooled buffer.
+func writeAppended(w http.ResponseWriter, appendTo func([]byte) []byte) error {
+	buf := answerBufs.Get().(*[]byte)
+	b := appendTo((*buf)[:0])
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b)
+	if cap(b) <= maxLookupBytes { // keep a buffer of a common size, not a rare huge one
+		*buf = b
+		answerBufs.Put(buf)
+	}
+	return err
+}
 
 // appendLookup appends the answer {"results": [...]} of vs to b. It is
 // written by hand rather than with encoding/json, which would spend more
@@ -132,17 +138,23 @@ func appendLookup(b []byte, vs []table.Version) []byte {
 		}
 		b = append(b, `,"value":`...)
 		b = append(b, v.Value...)
-		b = append(b, `,"valid_from":"`...)
-		b = v.ValidFrom.UTC().AppendFormat(b, time.RFC3339Nano)
-		if v.ValidTo == nil {
-			b = append(b, `","valid_to":null}`...)
-		} else {
-			b = append(b, `","valid_to":"`...)
-			b = v.ValidTo.UTC().AppendFormat(b, time.RFC3339Nano)
-			b = append(b, `"}`...)
-		}
+		b = appendValidity(b, v)
+		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
+}
+
+// appendValidity appends the members "valid_from" and "valid_to" of v,
+// each after a comma.
+func appendValidity(b []byte, v table.Version) []byte {
+	b = append(b, `,"valid_from":"`...)
+	b = v.ValidFrom.UTC().AppendFormat(b, time.RFC3339Nano)
+	if v.ValidTo == nil {
+		return append(b, `","valid_to":null`...)
+	}
+	b = append(b, `","valid_to":"`...)
+	b = v.ValidTo.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // appendString appends s, valid UTF-8 (as every key is), as a JSON string.
@@ -165,6 +177,10 @@ func appendString(b []byte, s string) []byte {
 			b = append(b, '\\', 'r')
 		case '\t':
 			b = append(b, '\\', 't')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
 		default:
 			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
