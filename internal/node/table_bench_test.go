@@ -177,12 +177,17 @@ func tbRun(b *testing.B, what string, qs []tbQuery, do func(c int, q tbQuery) er
 // tbIssue issues the queries with tbClients concurrent clients and returns
 // their latencies and the time they took.
 func tbIssue(qs []tbQuery, do func(c int, q tbQuery) error) ([]time.Duration, time.Duration, error) {
+	return tbIssueBy(tbClients, qs, do)
+}
+
+// tbIssueBy is tbIssue with the given number of clients.
+func tbIssueBy(clients int, qs []tbQuery, do func(c int, q tbQuery) error) ([]time.Duration, time.Duration, error) {
 	lat := make([]time.Duration, len(qs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	start := time.Now()
-	for c := range tbClients {
+	for c := range clients {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
