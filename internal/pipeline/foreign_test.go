@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/engine"
-	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 )
 
@@ -30,15 +28,7 @@ func TestForeignInputsBecomeDeadLetters(t *testing.T) {
 			if !where {
 				doc = strings.Replace(doc, "    where: 'event.kind == \"keep\"'\n", "", 1)
 			}
-			cfg, err := config.Parse([]byte(doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-			n, err := node.Start(context.Background(), cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			n := startDoc(t, doc, t.TempDir())
 			defer stop(t, n)
 			ctx := context.Background()
 			raw := []byte("not json \xff\x00")

@@ -61,22 +61,23 @@ func startInOut(t *testing.T) *node.Node {
 	t.Helper()
 	dir := t.TempDir()
 	writeSchemas(t, dir)
-	cfg, err := config.Parse(fmt.Appendf(nil, "streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startDoc(t, fmt.Sprintf("streams:\n  in: {schema: %[1]s/in.json}\n  out: {schema: %[1]s/out.json}\n", dir), t.TempDir())
 	t.Cleanup(func() { stop(t, n) })
 	return n
 }
 
+// start starts a node of project (its schemas in dir) on the data
+// directory data.
 func start(t *testing.T, dir, data string) *node.Node {
 	t.Helper()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(project, dir)))
+	return startDoc(t, fmt.Sprintf(project, dir), data)
+}
+
+// startDoc starts a node of the configuration doc on the data directory
+// data; the caller stops it.
+func startDoc(t *testing.T, doc, data string) *node.Node {
+	t.Helper()
+	cfg, err := config.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

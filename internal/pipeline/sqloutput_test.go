@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/event"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/pipeline"
@@ -86,16 +85,7 @@ func startSQL(t *testing.T, target sqlTarget, table, mode, key string) *node.Nod
 	if key != "" {
 		key = "          key: " + key + "\n"
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(sqlProject, dir, target.url, table, mode, key)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return startDoc(t, fmt.Sprintf(sqlProject, dir, target.url, table, mode, key), t.TempDir())
 }
 
 func produceSQL(t *testing.T, n *node.Node, from, to int) {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/node"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/wikisim/mediawiki"
@@ -133,15 +132,7 @@ func startWiki(t *testing.T, sim *mediawiki.Server, edit func(doc string) string
 	t.Cleanup(func() { sim.Close(); hs.Close() })
 	root, _ := filepath.Abs("../..")
 	doc := edit(fmt.Sprintf(benchProject, root, hs.Listener.Addr().String()))
-	cfg, err := config.Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Data, cfg.Addr = t.TempDir(), "127.0.0.1:0"
-	n, err := node.Start(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startDoc(t, doc, t.TempDir())
 	t.Cleanup(func() { stop(t, n) })
 	return n, hs
 }
