@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -333,9 +334,20 @@ func (o *SQLOutput) Check(context.Context) (Check, error) {
 	}}, nil
 }
 
-// put writes rows in one transaction.
+// commitPatience bounds a commit: once sent, it is waited for even if the
+// write's ctx ends meanwhile.
+const commitPatience = 10 * time.Second
+
+// put writes rows in one transaction. Its statements run under ctx; its
+// commit does not: a commit cut short by ctx may have been carried out by
+// the database all the same (the conformance suite saw PostgreSQL store a
+// batch whose commit answered "timeout"), and a write must say whether it
+// stored its batch. So ctx is checked before the commit, and the commit's
+// answer is awaited, up to commitPatience.
 func (o *SQLOutput) put(ctx context.Context, rows []row) error {
-	tx, err := o.db.BeginTx(ctx, nil)
+	txCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	tx, err := o.db.BeginTx(txCtx, nil)
 	if err != nil {
 		return err
 	}
@@ -356,6 +368,11 @@ func (o *SQLOutput) put(ctx context.Context, rows []row) error {
 		}
 		rows = rows[n:]
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	patience := time.AfterFunc(commitPatience, cancel)
+	defer patience.Stop()
 	return tx.Commit()
 }
 
